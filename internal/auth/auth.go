@@ -1,0 +1,166 @@
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"fileshare/internal/store"
+	"fileshare/internal/store/dbsqlc"
+)
+
+var (
+	// ErrUnauthorized means the credentials are missing, wrong, or belong to a disabled user.
+	ErrUnauthorized = errors.New("unauthorized")
+)
+
+// ThrottledError means too many failures: the client must wait RetryAfter.
+type ThrottledError struct{ RetryAfter time.Duration }
+
+func (e *ThrottledError) Error() string { return fmt.Sprintf("too many failed logins, retry after %s", e.RetryAfter) }
+
+// Principal is an authenticated user.
+type Principal struct {
+	UserID   int64
+	TenantID int64
+	// Login is name@tenant.
+	Login string
+}
+
+// Authenticator checks Basic credentials.
+type Authenticator struct {
+	st       *store.Store
+	throttle *Throttle
+	// hashSlots bounds concurrent argon2 work, so a flood of bad passwords cannot take all CPU
+	// and memory.
+	hashSlots chan struct{}
+	dummy     string
+
+	cacheKey [32]byte
+	mu       sync.Mutex
+	cache    map[string]cachedCred
+}
+
+// cachedCred remembers that password (as a keyed MAC, never the password itself) matched the
+// stored hash. It is valid only while the stored hash is unchanged, so passwd takes effect at
+// once; the disabled flag is read from the database on every request.
+type cachedCred struct {
+	storedHash string
+	mac        [32]byte
+}
+
+const maxCached = 10_000
+
+// New returns an Authenticator over st with the given throttle.
+func New(st *store.Store, throttle *Throttle) (*Authenticator, error) {
+	dummy, err := HashPassword("dummy password for unknown logins", DefaultParams)
+	if err != nil {
+		return nil, err
+	}
+	a := &Authenticator{
+		st:        st,
+		throttle:  throttle,
+		hashSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
+		dummy:     dummy,
+		cache:     map[string]cachedCred{},
+	}
+	if _, err := rand.Read(a.cacheKey[:]); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Authenticate checks login and password for a request from clientAddr.
+func (a *Authenticator) Authenticate(ctx context.Context, login, password, clientAddr string) (Principal, error) {
+	if wait := a.throttle.Check(login, clientAddr); wait > 0 {
+		return Principal{}, &ThrottledError{RetryAfter: wait}
+	}
+	p, err := a.verify(ctx, login, password)
+	switch {
+	case err == nil:
+		a.throttle.Succeed(login)
+		return p, nil
+	case errors.Is(err, ErrUnauthorized):
+		a.throttle.Fail(login, clientAddr)
+	}
+	return Principal{}, err
+}
+
+func (a *Authenticator) verify(ctx context.Context, login, password string) (Principal, error) {
+	name, tenant, err := ParseLogin(login)
+	if err != nil {
+		return Principal{}, ErrUnauthorized
+	}
+	qctx, cancel := a.st.Ctx(ctx)
+	u, err := a.st.Q.UserGetForAuth(qctx, a.st.Pool, dbsqlc.UserGetForAuthParams{Tenant: tenant, Name: name})
+	cancel()
+	if store.IsNotFound(err) {
+		// Same cost as a wrong password, so response times do not tell which logins exist.
+		if _, err := a.slowVerify(ctx, a.dummy, password); err != nil {
+			return Principal{}, err
+		}
+		return Principal{}, ErrUnauthorized
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	canonical := name + "@" + tenant
+	mac := a.mac(password)
+	a.mu.Lock()
+	c, ok := a.cache[canonical]
+	a.mu.Unlock()
+	if !ok || c.storedHash != u.PasswordHash || !hmac.Equal(c.mac[:], mac[:]) {
+		match, err := a.slowVerify(ctx, u.PasswordHash, password)
+		if err != nil {
+			return Principal{}, err
+		}
+		if !match {
+			return Principal{}, ErrUnauthorized
+		}
+		a.remember(canonical, cachedCred{storedHash: u.PasswordHash, mac: mac})
+	}
+	if u.Disabled {
+		return Principal{}, ErrUnauthorized
+	}
+	return Principal{UserID: u.ID, TenantID: u.TenantID, Login: canonical}, nil
+}
+
+func (a *Authenticator) slowVerify(ctx context.Context, hash, password string) (bool, error) {
+	select {
+	case a.hashSlots <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-a.hashSlots }()
+	ok, err := VerifyPassword(hash, password)
+	if errors.Is(err, errBadHash) {
+		return false, nil
+	}
+	return ok, err
+}
+
+func (a *Authenticator) mac(password string) [32]byte {
+	m := hmac.New(sha256.New, a.cacheKey[:])
+	m.Write([]byte(password))
+	var out [32]byte
+	copy(out[:], m.Sum(nil))
+	return out
+}
+
+func (a *Authenticator) remember(login string, c cachedCred) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.cache) >= maxCached {
+		for k := range a.cache { // evict an arbitrary entry
+			delete(a.cache, k)
+			break
+		}
+	}
+	a.cache[login] = c
+}

@@ -1,0 +1,242 @@
+package blob
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+const (
+	blobsDir = "blobs"
+	tempDir  = "tmp"
+	// copyBuffer is large enough that one upload costs few system calls, small enough that
+	// many concurrent uploads stay cheap in memory.
+	copyBuffer = 256 << 10
+)
+
+// Disk stores blobs as files below a directory:
+//
+//	<root>/blobs/<key>  complete blobs
+//	<root>/tmp/         uploads in progress, renamed into blobs/ once durable
+type Disk struct {
+	root string
+}
+
+// NewDisk creates the directory layout below root and returns a Disk store.
+func NewDisk(root string) (*Disk, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range []string{blobsDir, tempDir} {
+		if err := os.MkdirAll(filepath.Join(abs, d), 0o750); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
+	}
+	return &Disk{root: abs}, nil
+}
+
+// path maps a key to its file. Keys are made by the server, but a key that could step outside
+// the blobs directory is refused all the same.
+func (d *Disk) path(key string) (string, error) {
+	if !ValidKey(key) {
+		return "", fmt.Errorf("invalid blob key %q", key)
+	}
+	return filepath.Join(d.root, blobsDir, filepath.FromSlash(key)), nil
+}
+
+// Put implements Store: temp file, fsync, rename, fsync of the directory.
+func (d *Disk) Put(ctx context.Context, key string, r io.Reader) (info Info, err error) {
+	dst, err := d.path(key)
+	if err != nil {
+		return Info{}, err
+	}
+	f, err := os.CreateTemp(filepath.Join(d.root, tempDir), "upload-*")
+	if err != nil {
+		return Info{}, storageErr(err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	h := sha256.New()
+	buf := make([]byte, copyBuffer)
+	for {
+		if err := ctx.Err(); err != nil {
+			return Info{}, err
+		}
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			h.Write(buf[:n])
+			if _, werr := f.Write(buf[:n]); werr != nil {
+				return Info{}, storageErr(werr)
+			}
+			info.Size += int64(n)
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return Info{}, rerr
+		}
+	}
+	copy(info.SHA256[:], h.Sum(nil))
+	if err := f.Sync(); err != nil {
+		return Info{}, storageErr(err)
+	}
+	if err := f.Close(); err != nil {
+		return Info{}, storageErr(err)
+	}
+	dir := filepath.Dir(dst)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return Info{}, storageErr(err)
+	}
+	if err := os.Rename(f.Name(), dst); err != nil {
+		return Info{}, storageErr(err)
+	}
+	if err := syncDir(dir); err != nil {
+		os.Remove(dst)
+		return Info{}, storageErr(err)
+	}
+	return info, nil
+}
+
+func syncDir(dir string) error {
+	df, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer df.Close()
+	return df.Sync()
+}
+
+func storageErr(err error) error {
+	return &StorageError{Err: err}
+}
+
+type diskObject struct {
+	*os.File
+	size int64
+}
+
+func (o diskObject) Size() int64 { return o.size }
+
+// File exposes the open file, so that a download can use the kernel's zero-copy path.
+func (o diskObject) OSFile() *os.File { return o.File }
+
+// Open implements Store.
+func (d *Disk) Open(_ context.Context, key string) (Object, error) {
+	p, err := d.path(key)
+	if err != nil {
+		return nil, ErrNotFound
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return diskObject{File: f, size: st.Size()}, nil
+}
+
+// Delete implements Store.
+func (d *Disk) Delete(_ context.Context, key string) error {
+	p, err := d.path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// Walk implements Store.
+func (d *Disk) Walk(ctx context.Context, olderThan time.Time, fn func(key string) error) error {
+	base := filepath.Join(d.root, blobsDir)
+	return filepath.WalkDir(base, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if e.IsDir() {
+			return nil
+		}
+		fi, err := e.Info()
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if !fi.ModTime().Before(olderThan) {
+			return nil
+		}
+		rel, err := filepath.Rel(base, p)
+		if err != nil {
+			return err
+		}
+		key := filepath.ToSlash(rel)
+		if !ValidKey(key) {
+			return nil
+		}
+		return fn(key)
+	})
+}
+
+// SweepTemp implements Store.
+func (d *Disk) SweepTemp(ctx context.Context, olderThan time.Time) (int, error) {
+	dir := filepath.Join(d.root, tempDir)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		if !strings.HasPrefix(e.Name(), "upload-") {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || !fi.ModTime().Before(olderThan) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err == nil {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Check implements Store: the data directory must accept a new file.
+func (d *Disk) Check(_ context.Context) error {
+	f, err := os.CreateTemp(filepath.Join(d.root, tempDir), "ready-*")
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}

@@ -1,0 +1,124 @@
+// Package config is fileshare's configuration: one struct, filled by kong from flags, then the
+// environment, then an optional YAML file, then defaults; validated once at start-up.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kong"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is everything the service can be told. The `config` tag names a key of the YAML file
+// where it differs from the flag name.
+type Config struct {
+	DatabaseURL        string        `name:"database-url" env:"FILESHARE_DATABASE_URL,DATABASE_URL" help:"PostgreSQL URL (required)."`
+	Listen             string        `name:"listen" env:"FILESHARE_LISTEN" default:"127.0.0.1:3001" help:"Address to serve HTTP on."`
+	DataDir            string        `name:"data-dir" env:"FILESHARE_DATA_DIR" default:"./data" help:"Directory of the blobs."`
+	PublicURL          string        `name:"public-url" env:"FILESHARE_PUBLIC_URL" help:"Base of absolute URLs in answers, e.g. https://host:1446/rtc/fileshare (default: from the request)."`
+	UploadTTL          int64         `name:"upload-ttl" env:"FILESHARE_UPLOAD_TTL" default:"3600" config:"models.upload.ttl" help:"Default ttl of simple uploads, seconds."`
+	SessionTTL         int64         `name:"session-ttl" env:"FILESHARE_SESSION_TTL" default:"604800" config:"models.session.ttl" help:"Default ttl of sessions, seconds."`
+	MaxTTL             int64         `name:"max-ttl" env:"FILESHARE_MAX_TTL" default:"2592000" help:"Largest ttl a client may ask for, seconds."`
+	MaxUploadBytes     int64         `name:"max-upload-bytes" env:"FILESHARE_MAX_UPLOAD_BYTES" default:"2147483648" help:"Largest file accepted, bytes."`
+	PurgeInterval      time.Duration `name:"purge-interval" env:"FILESHARE_PURGE_INTERVAL" default:"60s" help:"How often serve runs the purge."`
+	TombstoneRetention time.Duration `name:"tombstone-retention" env:"FILESHARE_TOMBSTONE_RETENTION" default:"720h" help:"How long an expired upload keeps answering 410."`
+	OrphanGrace        time.Duration `name:"orphan-grace" env:"FILESHARE_ORPHAN_GRACE" default:"1h" help:"Age before an unreferenced blob or temp file is swept."`
+	TrustedProxies     []string      `name:"trusted-proxies" env:"FILESHARE_TRUSTED_PROXIES" sep:"," help:"CIDRs of proxies whose X-Forwarded-For is believed."`
+	LogLevel           string        `name:"log-level" env:"FILESHARE_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Least severe log level written."`
+}
+
+// Validate checks the configuration at start-up.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.MaxTTL < 1 {
+		errs = append(errs, errors.New("max-ttl must be at least 1"))
+	}
+	if c.UploadTTL < 1 || c.UploadTTL > c.MaxTTL {
+		errs = append(errs, fmt.Errorf("upload-ttl must be between 1 and max-ttl (%d)", c.MaxTTL))
+	}
+	if c.SessionTTL < 1 || c.SessionTTL > c.MaxTTL {
+		errs = append(errs, fmt.Errorf("session-ttl must be between 1 and max-ttl (%d)", c.MaxTTL))
+	}
+	if c.MaxUploadBytes < 1 {
+		errs = append(errs, errors.New("max-upload-bytes must be at least 1"))
+	}
+	if c.PurgeInterval <= 0 || c.TombstoneRetention < 0 || c.OrphanGrace <= 0 {
+		errs = append(errs, errors.New("purge-interval and orphan-grace must be positive, tombstone-retention not negative"))
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			errs = append(errs, fmt.Errorf("public-url %q must be an absolute http(s) URL without query", c.PublicURL))
+		}
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				errs = append(errs, fmt.Errorf("trusted-proxies: %q is neither a CIDR nor an address", p))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RequireDatabase reports a missing database URL.
+func (c *Config) RequireDatabase() error {
+	if c.DatabaseURL == "" {
+		return errors.New("no database configured: set FILESHARE_DATABASE_URL (or DATABASE_URL) or --database-url")
+	}
+	return nil
+}
+
+// Seconds converts a whole number of seconds to a Duration.
+func Seconds(n int64) time.Duration { return time.Duration(n) * time.Second }
+
+// YAMLLoader reads the YAML configuration file for kong. Nested keys are joined with dots
+// (models.session.ttl); a flag is looked up under its `config` tag, else its name, with
+// dashes or underscores.
+func YAMLLoader(r io.Reader) (kong.Resolver, error) {
+	var doc map[string]any
+	if err := yaml.NewDecoder(r).Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	flat := map[string]any{}
+	flatten("", doc, flat)
+	return kong.ResolverFunc(func(_ *kong.Context, _ *kong.Path, flag *kong.Flag) (any, error) {
+		keys := []string{flag.Name, strings.ReplaceAll(flag.Name, "-", "_")}
+		if k := flag.Tag.Get("config"); k != "" {
+			keys = append([]string{k}, keys...)
+		}
+		for _, k := range keys {
+			if v, ok := flat[k]; ok {
+				if list, ok := v.([]any); ok {
+					parts := make([]string, len(list))
+					for i, e := range list {
+						parts[i] = fmt.Sprint(e)
+					}
+					return strings.Join(parts, ","), nil
+				}
+				return fmt.Sprint(v), nil
+			}
+		}
+		return nil, nil
+	}), nil
+}
+
+func flatten(prefix string, m map[string]any, out map[string]any) {
+	for k, v := range m {
+		key := k
+		if prefix != "" {
+			key = prefix + "." + k
+		}
+		if sub, ok := v.(map[string]any); ok {
+			flatten(key, sub, out)
+			continue
+		}
+		out[key] = v
+	}
+}

@@ -1,0 +1,113 @@
+package httpapi
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"fileshare/internal/auth"
+	"fileshare/internal/blob"
+	"fileshare/internal/share"
+	"fileshare/internal/store"
+)
+
+// Messages that are not the text of a domain error.
+const (
+	msgUnauthorized      = "unauthorized"
+	msgUnavailable       = "service unavailable"
+	msgInternal          = "internal server error"
+	msgNotFound          = "not found"
+	msgMethodNotAllowed  = "method not allowed"
+	msgTooManyAttempts   = "too many failed login attempts"
+	msgInvalidJSON       = "invalid JSON body"
+	msgInvalidLimit      = "invalid limit"
+	msgMalformedBody     = "malformed multipart body"
+	msgOneFile           = "only one file part is allowed"
+	msgTooManyParts      = "too many multipart parts"
+	msgFieldTooLarge     = "form field too large"
+	msgInsufficientSpace = "insufficient storage"
+)
+
+// retryAfterUnavailable is what a client is told to wait while the database is unreachable.
+const retryAfterUnavailable = "5"
+
+// statusOf maps domain errors to their HTTP status. The message is the error's own text.
+var statusOf = map[error]int{
+	share.ErrFileRequired:       http.StatusBadRequest,
+	share.ErrInvalidTTL:         http.StatusBadRequest,
+	share.ErrNameRequired:       http.StatusBadRequest,
+	share.ErrInvalidSize:        http.StatusBadRequest,
+	share.ErrSizeMismatch:       http.StatusBadRequest,
+	share.ErrInvalidCursor:      http.StatusBadRequest,
+	share.ErrTooLarge:           http.StatusRequestEntityTooLarge,
+	share.ErrUploadNotFound:     http.StatusNotFound,
+	share.ErrSessionNotFound:    http.StatusNotFound,
+	share.ErrFileNotFound:       http.StatusNotFound,
+	share.ErrTokenNotFound:      http.StatusNotFound,
+	share.ErrUploadExpired:      http.StatusGone,
+	share.ErrSessionExpired:     http.StatusGone,
+	share.ErrTokenUsed:          http.StatusGone,
+	share.ErrTokenExpired:       http.StatusGone,
+	share.ErrUploadTokenExpired: http.StatusGone,
+	share.ErrAlreadyUploaded:    http.StatusConflict,
+	share.ErrNotUploadedYet:     http.StatusConflict,
+}
+
+// fail answers err: a domain error with its status and text, anything else as 503 (database
+// unreachable) or 500, never with the error's own text.
+func (h *handlers) fail(c *gin.Context, err error) {
+	for e, status := range statusOf {
+		if errors.Is(err, e) {
+			respondError(c, status, e.Error())
+			return
+		}
+	}
+	var throttled *auth.ThrottledError
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.Is(err, auth.ErrUnauthorized), errors.Is(err, share.ErrUploadTokenInvalid):
+		unauthorized(c)
+	case errors.As(err, &throttled):
+		c.Header("Retry-After", strconv.Itoa(max(1, int(throttled.RetryAfter.Seconds()+0.999))))
+		respondError(c, http.StatusTooManyRequests, msgTooManyAttempts)
+	case errors.As(err, &tooBig):
+		respondError(c, http.StatusRequestEntityTooLarge, share.ErrTooLarge.Error())
+	case errors.Is(err, blob.ErrInsufficientStorage):
+		respondError(c, http.StatusInsufficientStorage, msgInsufficientSpace)
+	case c.Request.Context().Err() != nil:
+		// The client went away; nobody reads this answer, but the log shows what happened.
+		respondError(c, 499, "client closed request")
+	case store.IsUnavailable(err):
+		h.log.Warn("database unavailable", "path", redactPath(c.Request.URL.Path), "err", err)
+		c.Header("Retry-After", retryAfterUnavailable)
+		respondError(c, http.StatusServiceUnavailable, msgUnavailable)
+	default:
+		h.log.Error("internal error", "path", redactPath(c.Request.URL.Path), "err", err)
+		respondError(c, http.StatusInternalServerError, msgInternal)
+	}
+}
+
+func unauthorized(c *gin.Context) {
+	c.Header("WWW-Authenticate", `Basic realm="fileshare"`)
+	respondError(c, http.StatusUnauthorized, msgUnauthorized)
+}
+
+// errorKey is where respondError leaves the message for the request log.
+const errorKey = "fileshare.error"
+
+// respondError writes {"message": msg} with status and aborts the handler chain.
+func respondError(c *gin.Context, status int, msg string) {
+	c.Set(errorKey, msg)
+	c.Header("Content-Type", "application/json; charset=utf-8")
+	c.Header("Cache-Control", "no-store")
+	c.AbortWithStatusJSON(status, gin.H{"message": msg})
+}
+
+// logError writes the error line of SPEC §3.
+func logError(log *slog.Logger, c *gin.Context, msg string, status int) {
+	log.Warn("Error at "+redactPath(c.Request.URL.Path)+": message="+msg+", status="+strconv.Itoa(status),
+		"request_id", c.GetString(requestIDKey))
+}

@@ -1,0 +1,106 @@
+// Package httpapi is the HTTP face of fileshare: the route table, thin handlers that parse,
+// call the share service and render, and the middleware for logging and authentication.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"fileshare/api"
+	"fileshare/internal/auth"
+	"fileshare/internal/share"
+)
+
+// Deps are what the handlers need.
+type Deps struct {
+	Service *share.Service
+	Authn   *auth.Authenticator
+	Log     *slog.Logger
+	// Ready reports whether the database and blob store can serve requests.
+	Ready func(ctx context.Context) error
+	// PublicURL is the base of absolute URLs in answers; empty means from the request.
+	PublicURL string
+	// TrustedProxies are the CIDRs whose X-Forwarded-For is believed.
+	TrustedProxies []string
+}
+
+type handlers struct {
+	svc       *share.Service
+	authn     *auth.Authenticator
+	log       *slog.Logger
+	ready     func(ctx context.Context) error
+	publicURL string
+}
+
+// New returns the router.
+func New(d Deps) (*gin.Engine, error) {
+	h := &handlers{svc: d.Service, authn: d.Authn, log: d.Log, ready: d.Ready, publicURL: strings.TrimRight(d.PublicURL, "/")}
+	e := gin.New()
+	if err := e.SetTrustedProxies(d.TrustedProxies); err != nil {
+		return nil, err
+	}
+	e.RemoteIPHeaders = []string{"X-Forwarded-For"}
+	e.ForwardedByClientIP = true
+	e.ContextWithFallback = true
+	e.RedirectTrailingSlash = false
+	e.HandleMethodNotAllowed = true
+	e.Use(requestID, h.accessLog, gin.CustomRecovery(h.recovery))
+	e.NoRoute(func(c *gin.Context) { respondError(c, http.StatusNotFound, msgNotFound) })
+	e.NoMethod(func(c *gin.Context) { respondError(c, http.StatusMethodNotAllowed, msgMethodNotAllowed) })
+
+	// Operations.
+	e.GET("/healthz", h.healthz)
+	e.GET("/readyz", h.readyz)
+	e.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", api.OpenAPI) })
+
+	// Simple uploads: the id in the URL is the capability for downloads.
+	e.POST("/uploads", h.requireAuth, h.createUpload)
+	e.GET("/uploads/:id", h.downloadUpload)
+	e.HEAD("/uploads/:id", h.downloadUpload)
+	e.DELETE("/uploads/:id", h.requireAuth, h.deleteUpload)
+
+	// Sessions. POST /sessions/:sid takes a file id (SPEC §5: upload URLs).
+	e.POST("/sessions", h.requireAuth, h.createSession)
+	e.GET("/sessions", h.requireAuth, h.listSessions)
+	e.GET("/sessions/:sid", h.requireAuth, h.getSession)
+	e.DELETE("/sessions/:sid", h.requireAuth, h.deleteSession)
+	e.POST("/sessions/:sid", h.requireAuth, h.createUploadURL)
+	e.POST("/sessions/:sid/files", h.requireAuth, h.createFile)
+	e.GET("/sessions/:sid/files", h.requireAuth, h.listFiles)
+	e.PUT("/sessions/:sid/files/:fid", h.putFile) // Basic Auth or ?token=
+	e.DELETE("/sessions/:sid/files/:fid", h.requireAuth, h.deleteFile)
+	e.POST("/sessions/:sid/files/:fid/tokens", h.requireAuth, h.createToken)
+	e.GET("/sessions/:sid/files/:fid/tokens/:token", h.downloadToken)
+	e.HEAD("/sessions/:sid/files/:fid/tokens/:token", h.downloadToken)
+	return e, nil
+}
+
+func (h *handlers) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+func (h *handlers) readyz(c *gin.Context) {
+	if err := h.ready(c.Request.Context()); err != nil {
+		h.log.Warn("not ready", "err", err)
+		c.Header("Retry-After", retryAfterUnavailable)
+		respondError(c, http.StatusServiceUnavailable, msgUnavailable)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+// baseURL is the absolute URL under which the service is reached.
+func (h *handlers) baseURL(c *gin.Context) string {
+	if h.publicURL != "" {
+		return h.publicURL
+	}
+	scheme := "http"
+	if c.Request.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + c.Request.Host
+}

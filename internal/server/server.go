@@ -1,0 +1,120 @@
+// Package server assembles fileshare's parts into a running HTTP service.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"fileshare/internal/auth"
+	"fileshare/internal/blob"
+	"fileshare/internal/config"
+	"fileshare/internal/httpapi"
+	"fileshare/internal/share"
+	"fileshare/internal/store"
+)
+
+// App is the assembled service.
+type App struct {
+	Handler http.Handler
+	Store   *store.Store
+	Blobs   blob.Store
+	Service *share.Service
+}
+
+// New assembles the service on an open store.
+func New(cfg *config.Config, st *store.Store, log *slog.Logger) (*App, error) {
+	blobs, err := blob.NewDisk(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	authn, err := auth.New(st, auth.NewThrottle())
+	if err != nil {
+		return nil, err
+	}
+	svc := share.New(st, blobs, share.Limits{
+		UploadTTL:      config.Seconds(cfg.UploadTTL),
+		SessionTTL:     config.Seconds(cfg.SessionTTL),
+		MaxTTL:         config.Seconds(cfg.MaxTTL),
+		MaxUploadBytes: cfg.MaxUploadBytes,
+	}, log)
+	ready := func(ctx context.Context) error {
+		if err := st.Ping(ctx); err != nil {
+			return fmt.Errorf("database: %w", err)
+		}
+		if err := blobs.Check(ctx); err != nil {
+			return fmt.Errorf("blob store: %w", err)
+		}
+		return nil
+	}
+	h, err := httpapi.New(httpapi.Deps{
+		Service: svc, Authn: authn, Log: log, Ready: ready,
+		PublicURL: cfg.PublicURL, TrustedProxies: cfg.TrustedProxies,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &App{Handler: h, Store: st, Blobs: blobs, Service: svc}, nil
+}
+
+// Serve opens the database, checks its schema, and serves HTTP until ctx is done; then it
+// drains in-flight requests and returns nil.
+func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	if err := cfg.RequireDatabase(); err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	m, err := st.NewMigrator()
+	if err != nil {
+		return err
+	}
+	err = m.CheckCurrent(ctx)
+	m.Close()
+	if err != nil {
+		return err
+	}
+	app, err := New(cfg, st, log)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler: app.Handler,
+		// Slow-header clients are cut; bodies may take long (large uploads), headers may not.
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "data_dir", cfg.DataDir)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining in-flight requests")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}

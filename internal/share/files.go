@@ -1,0 +1,257 @@
+package share
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/netip"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"fileshare/internal/auth"
+	"fileshare/internal/store"
+	"fileshare/internal/store/dbsqlc"
+)
+
+// File states.
+const (
+	StatePending = "pending"
+	StateStored  = "stored"
+)
+
+// File is a file entry of a session.
+type File struct {
+	ID          uuid.UUID
+	SessionID   uuid.UUID
+	Name        string
+	ContentType string
+	// Size is the stored size, or the declared size while pending (nil when none was declared).
+	Size      *int64
+	SHA256    []byte
+	State     string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+func fileFromRow(r dbsqlc.SessionFile, expiresAt time.Time) File {
+	size := r.Size
+	if size == nil {
+		size = r.DeclaredSize
+	}
+	return File{
+		ID: r.ID, SessionID: r.SessionID, Name: r.Name, ContentType: r.ContentType, Size: size,
+		SHA256: r.Sha256, State: r.State, CreatedAt: r.CreatedAt, ExpiresAt: expiresAt,
+	}
+}
+
+// NewFile describes a file entry to create.
+type NewFile struct {
+	Name        string
+	ContentType string
+	Size        *int64
+}
+
+// CreateFile adds a pending file entry to a live session of p's tenant.
+func (s *Service) CreateFile(ctx context.Context, p auth.Principal, sid uuid.UUID, in NewFile) (File, error) {
+	name := SanitizeName(in.Name)
+	if name == "" {
+		return File{}, ErrNameRequired
+	}
+	if in.Size != nil && (*in.Size < 0 || *in.Size > s.limits.MaxUploadBytes) {
+		return File{}, ErrInvalidSize
+	}
+	sess, err := s.GetSession(ctx, p, sid)
+	if err != nil {
+		return File{}, err
+	}
+	ctx, cancel := s.st.Ctx(ctx)
+	defer cancel()
+	row, err := s.st.Q.FileCreate(ctx, s.st.Pool, dbsqlc.FileCreateParams{
+		ID: uuid.New(), SessionID: sid, TenantID: p.TenantID, Name: name,
+		ContentType: NormalizeContentType(in.ContentType, name), DeclaredSize: in.Size,
+	})
+	if store.IsForeignKeyViolation(err) {
+		return File{}, ErrSessionNotFound // deleted meanwhile
+	}
+	if err != nil {
+		return File{}, err
+	}
+	return fileFromRow(row, sess.ExpiresAt), nil
+}
+
+// ListFiles returns up to limit file entries of a live session, oldest first, after the
+// cursor, and the next page's cursor when more remain.
+func (s *Service) ListFiles(ctx context.Context, p auth.Principal, sid uuid.UUID, limit int, after *Cursor) ([]File, *Cursor, error) {
+	sess, err := s.GetSession(ctx, p, sid)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := s.st.Ctx(ctx)
+	defer cancel()
+	var rows []dbsqlc.SessionFile
+	if after == nil {
+		rows, err = s.st.Q.FileListFirst(ctx, s.st.Pool, dbsqlc.FileListFirstParams{SessionID: sid, TenantID: p.TenantID, MaxRows: int32(limit + 1)})
+	} else {
+		rows, err = s.st.Q.FileListAfter(ctx, s.st.Pool, dbsqlc.FileListAfterParams{
+			SessionID: sid, TenantID: p.TenantID, AfterCreatedAt: after.CreatedAt, AfterID: after.ID, MaxRows: int32(limit + 1),
+		})
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]File, 0, min(len(rows), limit))
+	for _, r := range rows {
+		out = append(out, fileFromRow(r, sess.ExpiresAt))
+	}
+	if len(out) <= limit {
+		return out, nil, nil
+	}
+	out = out[:limit]
+	last := out[limit-1]
+	return out, &Cursor{CreatedAt: last.CreatedAt, ID: last.ID}, nil
+}
+
+// getFile returns a file entry of tenant in session sid, checking that the session is live.
+func (s *Service) getFile(ctx context.Context, tenantID int64, sid, fid uuid.UUID) (dbsqlc.FileGetRow, error) {
+	ctx, cancel := s.st.Ctx(ctx)
+	defer cancel()
+	row, err := s.st.Q.FileGet(ctx, s.st.Pool, dbsqlc.FileGetParams{ID: fid, TenantID: tenantID})
+	if store.IsNotFound(err) || (err == nil && row.SessionID != sid) {
+		return row, ErrFileNotFound
+	}
+	if err != nil {
+		return row, err
+	}
+	if row.SessionExpired {
+		return row, ErrSessionExpired
+	}
+	return row, nil
+}
+
+// DeleteFile deletes a file entry with its tokens, then its blob.
+func (s *Service) DeleteFile(ctx context.Context, p auth.Principal, sid, fid uuid.UUID) error {
+	if err := s.liveSession(ctx, p, sid); err != nil {
+		return err
+	}
+	qctx, cancel := s.st.Ctx(ctx)
+	defer cancel()
+	key, err := s.st.Q.FileDelete(qctx, s.st.Pool, dbsqlc.FileDeleteParams{ID: fid, SessionID: sid, TenantID: p.TenantID})
+	if store.IsNotFound(err) {
+		return ErrFileNotFound
+	}
+	if err != nil {
+		return err
+	}
+	s.deleteBlobs(ctx, []*string{key})
+	return nil
+}
+
+// Uploader says who is putting a file entry's content: an authenticated user, or the holder
+// of an upload URL's token.
+type Uploader struct {
+	Principal   *auth.Principal
+	UploadToken string
+	Addr        netip.Addr
+}
+
+// PutFile stores the content of a pending file entry from body. The content is durable before
+// the entry becomes stored; of concurrent attempts exactly one commits, and the others' blobs
+// are discarded.
+func (s *Service) PutFile(ctx context.Context, who Uploader, sid, fid uuid.UUID, body io.Reader) (File, error) {
+	var tenantID int64
+	var tokenHash []byte
+	if who.Principal != nil {
+		tenantID = who.Principal.TenantID
+	} else {
+		tokenHash = hashToken(who.UploadToken)
+		if tokenHash == nil {
+			return File{}, ErrUploadTokenInvalid
+		}
+		qctx, cancel := s.st.Ctx(ctx)
+		t, err := s.st.Q.UploadTokenGet(qctx, s.st.Pool, dbsqlc.UploadTokenGetParams{TokenHash: tokenHash, FileID: fid, SessionID: sid})
+		cancel()
+		if store.IsNotFound(err) {
+			return File{}, ErrUploadTokenInvalid
+		}
+		if err != nil {
+			return File{}, err
+		}
+		if t.UsedAt != nil {
+			return File{}, ErrAlreadyUploaded
+		}
+		if t.Expired {
+			return File{}, ErrUploadTokenExpired
+		}
+		tenantID = t.TenantID
+	}
+	f, err := s.getFile(ctx, tenantID, sid, fid)
+	if err != nil {
+		return File{}, err
+	}
+	if f.State != StatePending {
+		return File{}, ErrAlreadyUploaded
+	}
+	limit, errOver := s.limits.MaxUploadBytes, error(ErrTooLarge)
+	if f.DeclaredSize != nil {
+		limit, errOver = *f.DeclaredSize, ErrSizeMismatch
+	}
+	b, err := s.PutBlob(ctx, "f", body, limit, errOver)
+	if err != nil {
+		return File{}, err
+	}
+	if f.DeclaredSize != nil && b.Info.Size != *f.DeclaredSize {
+		s.Discard(ctx, b.Key)
+		return File{}, ErrSizeMismatch
+	}
+	var stored dbsqlc.SessionFile
+	qctx, cancel := s.st.Ctx(ctx)
+	defer cancel()
+	err = s.st.InTx(qctx, func(tx pgx.Tx) error {
+		if tokenHash != nil {
+			n, err := s.st.Q.UploadTokenUse(qctx, tx, dbsqlc.UploadTokenUseParams{TokenHash: tokenHash, FileID: fid, Addr: addrOrNil(who.Addr)})
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return errUploadTokenTaken
+			}
+		}
+		var err error
+		stored, err = s.st.Q.FileStore(qctx, tx, dbsqlc.FileStoreParams{
+			ID: fid, TenantID: tenantID, Size: &b.Info.Size, Sha256: b.Info.SHA256[:], BlobKey: &b.Key,
+		})
+		return err
+	})
+	if err != nil {
+		s.Discard(ctx, b.Key)
+		if errors.Is(err, errUploadTokenTaken) || store.IsNotFound(err) {
+			return File{}, s.whyNotStored(ctx, tenantID, sid, fid)
+		}
+		return File{}, err
+	}
+	return fileFromRow(stored, f.ExpiresAt), nil
+}
+
+var errUploadTokenTaken = errors.New("upload token already used or expired")
+
+// whyNotStored explains a store that matched no row: someone else stored the entry first, or
+// it (or its session) is gone or expired.
+func (s *Service) whyNotStored(ctx context.Context, tenantID int64, sid, fid uuid.UUID) error {
+	f, err := s.getFile(ctx, tenantID, sid, fid)
+	if err != nil {
+		return err
+	}
+	if f.State == StateStored {
+		return ErrAlreadyUploaded
+	}
+	return ErrUploadTokenExpired
+}
+
+func addrOrNil(a netip.Addr) *netip.Addr {
+	if !a.IsValid() {
+		return nil
+	}
+	return &a
+}

@@ -1,0 +1,159 @@
+package share
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"fileshare/internal/auth"
+	"fileshare/internal/store"
+	"fileshare/internal/store/dbsqlc"
+)
+
+// ErrInvalidCursor is returned for a page cursor that this server did not make.
+var ErrInvalidCursor = errors.New("invalid cursor")
+
+// Session groups file entries.
+type Session struct {
+	ID        uuid.UUID
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	CreatedBy string
+	FileCount int64
+}
+
+// Cursor marks a position in a keyset-paginated list: the last row's (created_at, id).
+type Cursor struct {
+	CreatedAt time.Time
+	ID        uuid.UUID
+}
+
+// String encodes the cursor for a URL.
+func (c Cursor) String() string {
+	var b [24]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(c.CreatedAt.UnixMicro()))
+	copy(b[8:], c.ID[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// ParseCursor decodes a cursor made by Cursor.String.
+func ParseCursor(s string) (Cursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) != 24 {
+		return Cursor{}, ErrInvalidCursor
+	}
+	var c Cursor
+	c.CreatedAt = time.UnixMicro(int64(binary.BigEndian.Uint64(b[:8])))
+	copy(c.ID[:], b[8:])
+	return c, nil
+}
+
+// CreateSession creates a session of p's tenant; ttlSeconds 0 means the configured default.
+func (s *Service) CreateSession(ctx context.Context, p auth.Principal, ttlSeconds int64) (Session, error) {
+	if ttlSeconds == 0 {
+		ttlSeconds = int64(s.limits.SessionTTL / time.Second)
+	}
+	ctx, cancel := s.st.Ctx(ctx)
+	defer cancel()
+	row, err := s.st.Q.SessionCreate(ctx, s.st.Pool, dbsqlc.SessionCreateParams{
+		ID: uuid.New(), TenantID: p.TenantID, CreatedBy: p.Login, TtlSeconds: ttlSeconds,
+	})
+	if err != nil {
+		return Session{}, err
+	}
+	return Session{ID: row.ID, CreatedAt: row.CreatedAt, ExpiresAt: row.ExpiresAt, CreatedBy: row.CreatedBy}, nil
+}
+
+// GetSession returns a live session of p's tenant.
+func (s *Service) GetSession(ctx context.Context, p auth.Principal, id uuid.UUID) (Session, error) {
+	ctx, cancel := s.st.Ctx(ctx)
+	defer cancel()
+	row, err := s.st.Q.SessionGet(ctx, s.st.Pool, dbsqlc.SessionGetParams{ID: id, TenantID: p.TenantID})
+	if store.IsNotFound(err) {
+		return Session{}, ErrSessionNotFound
+	}
+	if err != nil {
+		return Session{}, err
+	}
+	if row.Expired {
+		return Session{}, ErrSessionExpired
+	}
+	return Session{ID: row.ID, CreatedAt: row.CreatedAt, ExpiresAt: row.ExpiresAt, CreatedBy: row.CreatedBy, FileCount: row.FileCount}, nil
+}
+
+// ListSessions returns up to limit live sessions of p's tenant, newest first, after the cursor
+// (nil for the first page), and the cursor of the next page when more remain.
+func (s *Service) ListSessions(ctx context.Context, p auth.Principal, limit int, after *Cursor) ([]Session, *Cursor, error) {
+	ctx, cancel := s.st.Ctx(ctx)
+	defer cancel()
+	out := make([]Session, 0, limit)
+	add := func(id uuid.UUID, createdAt, expiresAt time.Time, createdBy string, files int64) {
+		out = append(out, Session{ID: id, CreatedAt: createdAt, ExpiresAt: expiresAt, CreatedBy: createdBy, FileCount: files})
+	}
+	// One row more than asked tells whether another page follows.
+	if after == nil {
+		rows, err := s.st.Q.SessionListFirst(ctx, s.st.Pool, dbsqlc.SessionListFirstParams{TenantID: p.TenantID, MaxRows: int32(limit + 1)})
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, r := range rows {
+			add(r.ID, r.CreatedAt, r.ExpiresAt, r.CreatedBy, r.FileCount)
+		}
+	} else {
+		rows, err := s.st.Q.SessionListAfter(ctx, s.st.Pool, dbsqlc.SessionListAfterParams{
+			TenantID: p.TenantID, AfterCreatedAt: after.CreatedAt, AfterID: after.ID, MaxRows: int32(limit + 1),
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, r := range rows {
+			add(r.ID, r.CreatedAt, r.ExpiresAt, r.CreatedBy, r.FileCount)
+		}
+	}
+	if len(out) <= limit {
+		return out, nil, nil
+	}
+	out = out[:limit]
+	last := out[limit-1]
+	return out, &Cursor{CreatedAt: last.CreatedAt, ID: last.ID}, nil
+}
+
+// DeleteSession deletes a session of p's tenant with its file entries and tokens; their blobs
+// go right after the commit.
+func (s *Service) DeleteSession(ctx context.Context, p auth.Principal, id uuid.UUID) error {
+	var keys []*string
+	qctx, cancel := s.st.Ctx(ctx)
+	defer cancel()
+	err := s.st.InTx(qctx, func(tx pgx.Tx) error {
+		// The lock keeps new file entries and tokens out until the session is gone.
+		if _, err := s.st.Q.SessionLock(qctx, tx, dbsqlc.SessionLockParams{ID: id, TenantID: p.TenantID}); err != nil {
+			return err
+		}
+		var err error
+		keys, err = s.st.Q.SessionDeleteFiles(qctx, tx, dbsqlc.SessionDeleteFilesParams{SessionID: id, TenantID: p.TenantID})
+		if err != nil {
+			return err
+		}
+		_, err = s.st.Q.SessionDelete(qctx, tx, dbsqlc.SessionDeleteParams{ID: id, TenantID: p.TenantID})
+		return err
+	})
+	if store.IsNotFound(err) {
+		return ErrSessionNotFound
+	}
+	if err != nil {
+		return err
+	}
+	s.deleteBlobs(ctx, keys)
+	return nil
+}
+
+// liveSession checks that a session of p's tenant exists and has not expired.
+func (s *Service) liveSession(ctx context.Context, p auth.Principal, id uuid.UUID) error {
+	_, err := s.GetSession(ctx, p, id)
+	return err
+}

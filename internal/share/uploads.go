@@ -1,0 +1,122 @@
+package share
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+
+	"fileshare/internal/auth"
+	"fileshare/internal/blob"
+	"fileshare/internal/store"
+	"fileshare/internal/store/dbsqlc"
+)
+
+// FileMeta is what a download needs to know about its content.
+type FileMeta struct {
+	Name        string
+	ContentType string
+	Size        int64
+	SHA256      []byte
+	ModTime     time.Time
+}
+
+// Upload is a simple upload.
+type Upload struct {
+	ID        uuid.UUID
+	FileMeta  FileMeta
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// NewUpload describes content already stored with PutBlob.
+type NewUpload struct {
+	Blob        StoredBlob
+	Name        string
+	ContentType string
+	// TTLSeconds is 0 for the configured default.
+	TTLSeconds int64
+}
+
+// CreateUpload makes stored content visible as a simple upload. On error the blob is discarded.
+func (s *Service) CreateUpload(ctx context.Context, p auth.Principal, in NewUpload) (Upload, error) {
+	ttl := in.TTLSeconds
+	if ttl == 0 {
+		ttl = int64(s.limits.UploadTTL / time.Second)
+	}
+	qctx, cancel := s.st.Ctx(ctx)
+	defer cancel()
+	row, err := s.st.Q.UploadCreate(qctx, s.st.Pool, dbsqlc.UploadCreateParams{
+		ID:          uuid.New(),
+		TenantID:    p.TenantID,
+		CreatedBy:   p.Login,
+		Name:        in.Name,
+		ContentType: in.ContentType,
+		Size:        in.Blob.Info.Size,
+		Sha256:      in.Blob.Info.SHA256[:],
+		BlobKey:     in.Blob.Key,
+		TtlSeconds:  ttl,
+	})
+	if err != nil {
+		s.Discard(ctx, in.Blob.Key)
+		return Upload{}, err
+	}
+	return uploadFromRow(row), nil
+}
+
+func uploadFromRow(r dbsqlc.Upload) Upload {
+	return Upload{
+		ID: r.ID,
+		FileMeta: FileMeta{
+			Name: r.Name, ContentType: r.ContentType, Size: r.Size, SHA256: r.Sha256, ModTime: r.CreatedAt,
+		},
+		CreatedAt: r.CreatedAt,
+		ExpiresAt: r.ExpiresAt,
+	}
+}
+
+// OpenUpload returns a live upload's metadata and its open content, for a download. The
+// caller closes the object.
+func (s *Service) OpenUpload(ctx context.Context, id uuid.UUID) (FileMeta, blob.Object, error) {
+	qctx, cancel := s.st.Ctx(ctx)
+	row, err := s.st.Q.UploadGet(qctx, s.st.Pool, id)
+	cancel()
+	if store.IsNotFound(err) {
+		return FileMeta{}, nil, ErrUploadNotFound
+	}
+	if err != nil {
+		return FileMeta{}, nil, err
+	}
+	if row.Expired || row.PurgedAt != nil {
+		return FileMeta{}, nil, ErrUploadExpired
+	}
+	obj, err := s.blobs.Open(ctx, row.BlobKey)
+	if errors.Is(err, blob.ErrNotFound) {
+		// Deleted between the query and the open.
+		return FileMeta{}, nil, ErrUploadNotFound
+	}
+	if err != nil {
+		return FileMeta{}, nil, err
+	}
+	return FileMeta{
+		Name: row.Name, ContentType: row.ContentType, Size: row.Size, SHA256: row.Sha256, ModTime: row.CreatedAt,
+	}, obj, nil
+}
+
+// DeleteUpload deletes an upload of p's tenant at once: the row first, then the blob.
+func (s *Service) DeleteUpload(ctx context.Context, p auth.Principal, id uuid.UUID) error {
+	qctx, cancel := s.st.Ctx(ctx)
+	row, err := s.st.Q.UploadDelete(qctx, s.st.Pool, dbsqlc.UploadDeleteParams{ID: id, TenantID: p.TenantID})
+	cancel()
+	if store.IsNotFound(err) {
+		return ErrUploadNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if row.PurgedAt == nil {
+		s.Discard(ctx, row.BlobKey)
+	}
+	return nil
+}
