@@ -23,7 +23,9 @@ var (
 // ThrottledError means too many failures: the client must wait RetryAfter.
 type ThrottledError struct{ RetryAfter time.Duration }
 
-func (e *ThrottledError) Error() string { return fmt.Sprintf("too many failed logins, retry after %s", e.RetryAfter) }
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("too many failed logins, retry after %s", e.RetryAfter)
+}
 
 // Principal is an authenticated user.
 type Principal struct {

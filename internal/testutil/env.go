@@ -1,0 +1,176 @@
+package testutil
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"fileshare/internal/admin"
+	"fileshare/internal/auth"
+	"fileshare/internal/config"
+	"fileshare/internal/server"
+	"fileshare/internal/store"
+)
+
+// FastHash keeps test users cheap to create; production hashes use auth.DefaultParams.
+var FastHash = auth.Params{Memory: 1024, Time: 1, Threads: 1}
+
+var ginMode sync.Once
+
+// Env is a fileshare served by httptest on a database of its own.
+type Env struct {
+	T       testing.TB
+	DBURL   string
+	Config  *config.Config
+	Store   *store.Store
+	App     *server.App
+	Server  *httptest.Server
+	URL     string
+	DataDir string
+	Logs    *LogBuffer
+	Admin   *admin.Admin
+}
+
+// Option changes the configuration of an Env before it starts.
+type Option func(*config.Config)
+
+// DefaultConfig is the configuration of SPEC §8 with its defaults.
+func DefaultConfig() *config.Config {
+	return &config.Config{
+		Listen:             "127.0.0.1:0",
+		UploadTTL:          3600,
+		SessionTTL:         604800,
+		MaxTTL:             2592000,
+		MaxUploadBytes:     2 << 30,
+		PurgeInterval:      time.Minute,
+		TombstoneRetention: 720 * time.Hour,
+		OrphanGrace:        time.Hour,
+		LogLevel:           "debug",
+	}
+}
+
+// NewEnv starts a fileshare for t.
+func NewEnv(t testing.TB, opts ...Option) *Env {
+	t.Helper()
+	ginMode.Do(func() { gin.SetMode(gin.TestMode) })
+	e := &Env{T: t, DBURL: NewDatabase(t), DataDir: t.TempDir(), Logs: &LogBuffer{}}
+	cfg := DefaultConfig()
+	cfg.DatabaseURL = e.DBURL
+	cfg.DataDir = e.DataDir
+	for _, o := range opts {
+		o(cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	e.Config = cfg
+	st, err := store.Open(context.Background(), e.DBURL, store.Options{})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(st.Close)
+	e.Store = st
+	log := slog.New(slog.NewJSONHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	app, err := server.New(cfg, st, log)
+	if err != nil {
+		t.Fatalf("server: %v", err)
+	}
+	e.App = app
+	e.Server = httptest.NewServer(app.Handler)
+	t.Cleanup(e.Server.Close)
+	e.URL = e.Server.URL
+	e.Admin = admin.New(st, FastHash)
+	return e
+}
+
+// AddTenant adds a tenant (fails the test on error).
+func (e *Env) AddTenant(name string) {
+	e.T.Helper()
+	if err := e.Admin.AddTenant(context.Background(), name); err != nil {
+		e.T.Fatalf("add tenant %s: %v", name, err)
+	}
+}
+
+// AddUser adds a user, and its tenant when that does not exist yet.
+func (e *Env) AddUser(login, password string) {
+	e.T.Helper()
+	_, tenant, err := auth.ParseLogin(login)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	err = e.Admin.AddTenant(context.Background(), tenant)
+	if err != nil && !strings.Contains(err.Error(), "already exists") {
+		e.T.Fatalf("add tenant %s: %v", tenant, err)
+	}
+	if err := e.Admin.AddUser(context.Background(), login, password); err != nil {
+		e.T.Fatalf("add user %s: %v", login, err)
+	}
+}
+
+// Response is an answer with its body read.
+type Response struct {
+	*http.Response
+	Body []byte
+}
+
+// Do sends req to the Env's server and reads the whole answer. Every request of the tests goes
+// through here, so checks that apply to every answer live here.
+func (e *Env) Do(req *http.Request) *Response {
+	e.T.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.T.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.T.Fatalf("%s %s: reading body: %v", req.Method, req.URL.Path, err)
+	}
+	return &Response{Response: resp, Body: body}
+}
+
+// NewRequest builds a request to path on the Env's server, with Basic credentials when login
+// is not empty.
+func (e *Env) NewRequest(method, path, login, password string, body io.Reader) *http.Request {
+	e.T.Helper()
+	url := path
+	if !strings.HasPrefix(path, "http://") && !strings.HasPrefix(path, "https://") {
+		url = e.URL + path
+	}
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	if login != "" {
+		req.SetBasicAuth(login, password)
+	}
+	return req
+}
+
+// LogBuffer collects the service's log lines; safe for concurrent use.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// String returns everything logged so far.
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# `make test`: the whole test suite with the race detector, on a real PostgreSQL:
+# FILESHARE_TEST_DATABASE_URL when set, else the server on 127.0.0.1:5432 when it answers,
+# else a throwaway cluster in .devdb/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -z "${FILESHARE_TEST_DATABASE_URL:-}" ]; then
+	local_url="postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	if psql "$local_url" -tAc "SELECT 1" >/dev/null 2>&1; then
+		export FILESHARE_TEST_DATABASE_URL="$local_url"
+	else
+		export FILESHARE_TEST_DATABASE_URL="$(scripts/devdb.sh start)"
+	fi
+fi
+echo "tests use PostgreSQL at ${FILESHARE_TEST_DATABASE_URL%%\?*}"
+go test -race -count=1 -timeout 20m "$@" ./...
