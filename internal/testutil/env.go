@@ -135,6 +135,7 @@ func (e *Env) Do(req *http.Request) *Response {
 	if err != nil {
 		e.T.Fatalf("%s %s: reading body: %v", req.Method, req.URL.Path, err)
 	}
+	ValidateResponse(e.T, req, resp, body)
 	return &Response{Response: resp, Body: body}
 }
 

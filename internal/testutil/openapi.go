@@ -1,0 +1,74 @@
+package testutil
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"fileshare/api"
+)
+
+var (
+	specOnce   sync.Once
+	specRouter routers.Router
+	specErr    error
+)
+
+func openAPIRouter() (routers.Router, error) {
+	specOnce.Do(func() {
+		loader := openapi3.NewLoader()
+		doc, err := loader.LoadFromData(api.OpenAPI)
+		if err != nil {
+			specErr = err
+			return
+		}
+		if err := doc.Validate(context.Background()); err != nil {
+			specErr = err
+			return
+		}
+		specRouter, specErr = gorillamux.NewRouter(doc)
+	})
+	return specRouter, specErr
+}
+
+// ValidateResponse checks an answer against api/openapi.yaml, so that the document cannot drift
+// from the code. Answers of routes the document does not know (unknown paths) are not checked.
+func ValidateResponse(t testing.TB, req *http.Request, resp *http.Response, body []byte) {
+	t.Helper()
+	router, err := openAPIRouter()
+	if err != nil {
+		t.Fatalf("api/openapi.yaml: %v", err)
+	}
+	// Route on the path alone: the server's host is not in the document.
+	u := *req.URL
+	u.Scheme, u.Host = "", ""
+	r := req.Clone(req.Context())
+	r.URL = &url.URL{Path: u.Path, RawQuery: u.RawQuery}
+	route, params, err := router.FindRoute(r)
+	if err != nil {
+		return
+	}
+	in := &openapi3filter.RequestValidationInput{
+		Request:    r,
+		PathParams: params,
+		Route:      route,
+		Options:    &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, IncludeResponseStatus: true},
+	}
+	out := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in,
+		Status:                 resp.StatusCode,
+		Header:                 resp.Header,
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	out.SetBodyBytes(body)
+	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+		t.Errorf("%s %s → %d does not match api/openapi.yaml: %v\nbody: %.300s", req.Method, req.URL.Path, resp.StatusCode, err, body)
+	}
+}
