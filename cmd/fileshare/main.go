@@ -5,6 +5,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 	"fileshare/internal/auth"
 	"fileshare/internal/blob"
 	"fileshare/internal/config"
+	"fileshare/internal/purge"
 	"fileshare/internal/server"
 	"fileshare/internal/store"
 )
@@ -38,6 +40,7 @@ type cli struct {
 	Migrate migrateCmd `cmd:"" help:"Run the database migrations embedded in the binary."`
 	Tenant  tenantCmd  `cmd:"" help:"Manage tenants."`
 	User    userCmd    `cmd:"" help:"Manage users."`
+	Purge   purgeCmd   `cmd:"" help:"Run one purge pass, then exit."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
 
@@ -312,6 +315,24 @@ func readPassword(r io.Reader, fromStdin bool) (string, error) {
 		return "", fmt.Errorf("password longer than %d bytes", auth.MaxPasswordLen)
 	}
 	return pw, nil
+}
+
+type purgeCmd struct{}
+
+func (purgeCmd) Run(ctx context.Context, e *env) error {
+	st, err := e.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	blobs, err := blob.NewDisk(e.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	res, err := purge.New(st, blobs, e.log, server.PurgeOptions(e.cfg)).RunOnce(ctx)
+	out, _ := json.Marshal(res)
+	fmt.Fprintf(e.stdout, "%s\n", out)
+	return err
 }
 
 type versionCmd struct{}

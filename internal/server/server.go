@@ -14,6 +14,7 @@ import (
 	"fileshare/internal/blob"
 	"fileshare/internal/config"
 	"fileshare/internal/httpapi"
+	"fileshare/internal/purge"
 	"fileshare/internal/share"
 	"fileshare/internal/store"
 )
@@ -24,6 +25,7 @@ type App struct {
 	Store   *store.Store
 	Blobs   blob.Store
 	Service *share.Service
+	Purger  *purge.Purger
 }
 
 // New assembles the service on an open store.
@@ -58,7 +60,17 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &App{Handler: h, Store: st, Blobs: blobs, Service: svc}, nil
+	purger := purge.New(st, blobs, log, PurgeOptions(cfg))
+	return &App{Handler: h, Store: st, Blobs: blobs, Service: svc, Purger: purger}, nil
+}
+
+// PurgeOptions are the purge settings of cfg.
+func PurgeOptions(cfg *config.Config) purge.Options {
+	return purge.Options{
+		Interval:           cfg.PurgeInterval,
+		TombstoneRetention: cfg.TombstoneRetention,
+		OrphanGrace:        cfg.OrphanGrace,
+	}
 }
 
 // Serve opens the database, checks its schema, and serves HTTP until ctx is done; then it
@@ -99,6 +111,8 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "data_dir", cfg.DataDir)
+	app.Purger.Start(ctx)
+	defer app.Purger.Stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

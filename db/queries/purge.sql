@@ -1,0 +1,60 @@
+-- Queries of the purge (SPEC §6). Each works on a bounded batch and skips rows that another
+-- purger (another instance) has locked, so several can run at once.
+
+-- name: UploadExpireBatch :many
+-- Turns expired uploads into tombstones; their blobs are removed after the commit.
+UPDATE uploads SET purged_at = now()
+WHERE id IN (
+    SELECT u.id FROM uploads u
+    WHERE u.purged_at IS NULL AND u.expires_at <= now()
+    ORDER BY u.expires_at
+    LIMIT @batch_size
+    FOR UPDATE SKIP LOCKED)
+RETURNING blob_key, size;
+
+-- name: UploadDeleteTombstones :execrows
+DELETE FROM uploads
+WHERE id IN (
+    SELECT u.id FROM uploads u
+    WHERE u.purged_at IS NOT NULL AND u.expires_at <= now() - sqlc.arg(retention_seconds)::bigint * interval '1 second'
+    ORDER BY u.expires_at
+    LIMIT @batch_size
+    FOR UPDATE SKIP LOCKED);
+
+-- name: SessionLockExpiredBatch :many
+SELECT s.id FROM sessions s
+WHERE s.expires_at <= now()
+ORDER BY s.expires_at
+LIMIT @batch_size
+FOR UPDATE SKIP LOCKED;
+
+-- name: SessionDeleteFilesOf :many
+DELETE FROM session_files WHERE session_id = ANY(@session_ids::uuid[])
+RETURNING blob_key, size;
+
+-- name: SessionDeleteMany :execrows
+DELETE FROM sessions WHERE id = ANY(@session_ids::uuid[]);
+
+-- name: DownloadTokenDeleteSpent :execrows
+-- Expired and consumed tokens, once their retention (kept for the audit) has passed.
+DELETE FROM download_tokens
+WHERE token_hash IN (
+    SELECT t.token_hash FROM download_tokens t
+    WHERE t.expires_at <= now() - sqlc.arg(retention_seconds)::bigint * interval '1 second'
+       OR t.consumed_at <= now() - sqlc.arg(retention_seconds)::bigint * interval '1 second'
+    LIMIT @batch_size
+    FOR UPDATE SKIP LOCKED);
+
+-- name: UploadTokenDeleteExpired :execrows
+DELETE FROM upload_tokens
+WHERE token_hash IN (
+    SELECT t.token_hash FROM upload_tokens t
+    WHERE t.expires_at <= now()
+    LIMIT @batch_size
+    FOR UPDATE SKIP LOCKED);
+
+-- name: BlobKeysReferenced :many
+-- Of the given keys, those that a live row still needs.
+SELECT k::text AS blob_key FROM unnest(@keys::text[]) AS k
+WHERE EXISTS (SELECT 1 FROM uploads u WHERE u.blob_key = k AND u.purged_at IS NULL)
+   OR EXISTS (SELECT 1 FROM session_files f WHERE f.blob_key = k);

@@ -1,0 +1,468 @@
+package purge_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+
+	"fileshare/internal/blob"
+	"fileshare/internal/config"
+	"fileshare/internal/purge"
+	"fileshare/internal/server"
+	"fileshare/internal/testutil"
+)
+
+const (
+	login    = "alice@acme"
+	password = "pw"
+)
+
+func newEnv(t testing.TB, opts ...testutil.Option) *testutil.Env {
+	e := testutil.NewEnv(t, opts...)
+	e.AddUser(login, password)
+	return e
+}
+
+// newPurger returns another purger on e's database and blobs, as a second instance would run.
+func newPurger(e *testutil.Env) *purge.Purger {
+	return purge.New(e.Store, e.App.Blobs, slog.New(slog.DiscardHandler), server.PurgeOptions(e.Config))
+}
+
+// upload stores content as a simple upload and returns its id.
+func upload(t testing.TB, e *testutil.Env, content []byte, ttl string) string {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	fw, _ := mw.CreateFormFile("file", "f.bin")
+	fw.Write(content)
+	if ttl != "" {
+		mw.WriteField("ttl", ttl)
+	}
+	mw.Close()
+	req := e.NewRequest(http.MethodPost, "/uploads", login, password, &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	r := e.Do(req)
+	if r.StatusCode != http.StatusCreated {
+		t.Fatalf("upload: %d %s", r.StatusCode, r.Body)
+	}
+	var out struct{ ID string }
+	if err := json.Unmarshal(r.Body, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.ID
+}
+
+func exec(t testing.TB, e *testutil.Env, sql string, args ...any) {
+	t.Helper()
+	if _, err := e.Store.Pool.Exec(context.Background(), sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func queryInt(t testing.TB, e *testutil.Env, sql string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := e.Store.Pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+func blobFiles(t testing.TB, e *testutil.Env) []string {
+	t.Helper()
+	var out []string
+	filepath.WalkDir(filepath.Join(e.DataDir, "blobs"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
+
+func status(t testing.TB, e *testutil.Env, path string) (int, string) {
+	t.Helper()
+	r := e.Do(e.NewRequest(http.MethodGet, path, "", "", nil))
+	var m struct{ Message string }
+	json.Unmarshal(r.Body, &m)
+	return r.StatusCode, m.Message
+}
+
+func runOnce(t testing.TB, p *purge.Purger) purge.Result {
+	t.Helper()
+	r, err := p.RunOnce(context.Background())
+	if err != nil {
+		t.Fatalf("purge: %v", err)
+	}
+	return r
+}
+
+// expire moves an upload's expiry into the past, as if its ttl had run out ago.
+func expireUpload(t testing.TB, e *testutil.Env, id string, ago time.Duration) {
+	exec(t, e, "UPDATE uploads SET created_at = now() - $2::interval - interval '1 hour', expires_at = now() - $2::interval WHERE id = $1",
+		id, fmt.Sprintf("%d microseconds", ago.Microseconds()))
+}
+
+func TestExpiredUploadBecomesTombstoneThenGoes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *config.Config) { c.TombstoneRetention = time.Hour })
+	live := upload(t, e, []byte("stays"), "")
+	dead := upload(t, e, []byte("goes"), "")
+	if n := len(blobFiles(t, e)); n != 2 {
+		t.Fatalf("blobs before: %d, want 2", n)
+	}
+	expireUpload(t, e, dead, time.Second)
+
+	// Expiry is decided at request time, before any purge.
+	if code, msg := status(t, e, "/uploads/"+dead); code != http.StatusGone || msg != "upload expired" {
+		t.Fatalf("expired before purge: %d %q", code, msg)
+	}
+	r := runOnce(t, e.App.Purger)
+	if r.UploadsExpired != 1 || r.UploadBytes != 4 {
+		t.Fatalf("result %+v, want 1 upload of 4 bytes", r)
+	}
+	if n := len(blobFiles(t, e)); n != 1 {
+		t.Fatalf("blobs after purge: %d, want 1", n)
+	}
+	if queryInt(t, e, "SELECT count(*) FROM uploads WHERE id = $1 AND purged_at IS NOT NULL", dead) != 1 {
+		t.Fatal("expired upload is not a tombstone")
+	}
+	// The tombstone keeps the link answering 410.
+	if code, msg := status(t, e, "/uploads/"+dead); code != http.StatusGone || msg != "upload expired" {
+		t.Fatalf("tombstone: %d %q", code, msg)
+	}
+	if code, _ := status(t, e, "/uploads/"+live); code != http.StatusOK {
+		t.Fatalf("live upload after purge: %d", code)
+	}
+	// A second pass within the retention keeps the tombstone.
+	if r := runOnce(t, e.App.Purger); r.TombstonesDeleted != 0 || r.UploadsExpired != 0 {
+		t.Fatalf("second pass %+v, want nothing", r)
+	}
+	// Past the retention the row goes and the link answers 404.
+	expireUpload(t, e, dead, 2*time.Hour)
+	if r := runOnce(t, e.App.Purger); r.TombstonesDeleted != 1 {
+		t.Fatalf("pass after retention %+v, want 1 tombstone deleted", r)
+	}
+	if code, msg := status(t, e, "/uploads/"+dead); code != http.StatusNotFound || msg != "upload not found" {
+		t.Fatalf("after retention: %d %q", code, msg)
+	}
+}
+
+func TestUploadExpiresAtItsTTL(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := upload(t, e, []byte("short"), "1")
+	if code, _ := status(t, e, "/uploads/"+id); code != http.StatusOK {
+		t.Fatalf("fresh upload: %d", code)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, msg := status(t, e, "/uploads/"+id)
+		if code == http.StatusGone && msg == "upload expired" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("upload with ttl 1 still answers %d after 10 s", code)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// session creates a session with one stored file and returns their ids and a token URL.
+func sessionWithFile(t testing.TB, e *testutil.Env, content []byte) (sid, fid, tokenURL string) {
+	t.Helper()
+	r := e.Do(e.NewRequest(http.MethodPost, "/sessions", login, password, nil))
+	var s struct{ ID string }
+	json.Unmarshal(r.Body, &s)
+	req := e.NewRequest(http.MethodPost, "/sessions/"+s.ID+"/files", login, password, strings.NewReader(`{"name":"a.bin"}`))
+	req.Header.Set("Content-Type", "application/json")
+	r = e.Do(req)
+	var f struct{ ID string }
+	json.Unmarshal(r.Body, &f)
+	r = e.Do(e.NewRequest(http.MethodPut, "/sessions/"+s.ID+"/files/"+f.ID, login, password, bytes.NewReader(content)))
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("put: %d %s", r.StatusCode, r.Body)
+	}
+	r = e.Do(e.NewRequest(http.MethodPost, "/sessions/"+s.ID+"/files/"+f.ID+"/tokens", login, password, nil))
+	var tok struct{ URL string }
+	json.Unmarshal(r.Body, &tok)
+	if tok.URL == "" {
+		t.Fatalf("token: %d %s", r.StatusCode, r.Body)
+	}
+	return s.ID, f.ID, tok.URL
+}
+
+func TestExpiredSessionGoesWithFilesTokensAndBlobs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	deadSID, _, deadToken := sessionWithFile(t, e, []byte("session one"))
+	liveSID, _, liveToken := sessionWithFile(t, e, []byte("session two"))
+	// A pending entry and an upload URL of the expiring session go too.
+	req := e.NewRequest(http.MethodPost, "/sessions/"+deadSID+"/files", login, password, strings.NewReader(`{"name":"p"}`))
+	r := e.Do(req)
+	var pending struct{ ID string }
+	json.Unmarshal(r.Body, &pending)
+	if r := e.Do(e.NewRequest(http.MethodPost, "/sessions/"+pending.ID, login, password, nil)); r.StatusCode != http.StatusCreated {
+		t.Fatalf("upload URL: %d %s", r.StatusCode, r.Body)
+	}
+	exec(t, e, "UPDATE sessions SET created_at = now() - interval '2 hours', expires_at = now() - interval '1 second' WHERE id = $1", deadSID)
+
+	if code, msg := status(t, e, deadToken[strings.Index(deadToken, "/sessions/"):]); code != http.StatusGone || msg != "session expired" {
+		t.Fatalf("token of expired session before purge: %d %q", code, msg)
+	}
+	res := runOnce(t, e.App.Purger)
+	if res.SessionsDeleted != 1 || res.FilesDeleted != 2 || res.FileBytes != int64(len("session one")) {
+		t.Fatalf("result %+v, want 1 session, 2 files, 11 bytes", res)
+	}
+	for _, table := range []string{"session_files", "download_tokens", "upload_tokens"} {
+		if n := queryInt(t, e, "SELECT count(*) FROM "+table+" WHERE session_id = $1", deadSID); n != 0 {
+			t.Fatalf("%s rows of the expired session: %d", table, n)
+		}
+	}
+	if n := queryInt(t, e, "SELECT count(*) FROM sessions WHERE id = $1", deadSID); n != 0 {
+		t.Fatalf("expired session row still there")
+	}
+	if n := len(blobFiles(t, e)); n != 1 {
+		t.Fatalf("blobs after purge: %d, want the live session's 1", n)
+	}
+	if code, _ := status(t, e, liveToken[strings.Index(liveToken, "/sessions/"):]); code != http.StatusOK {
+		t.Fatalf("live session's token after purge: %d", code)
+	}
+	if queryInt(t, e, "SELECT count(*) FROM sessions WHERE id = $1", liveSID) != 1 {
+		t.Fatal("live session purged")
+	}
+}
+
+func TestSpentTokensKeptForRetentionThenDeleted(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *config.Config) { c.TombstoneRetention = time.Hour })
+	_, fid, used := sessionWithFile(t, e, []byte("x"))
+	path := used[strings.Index(used, "/sessions/"):]
+	if code, _ := status(t, e, path); code != http.StatusOK {
+		t.Fatalf("first download: %d", code)
+	}
+	// An unused token that expired, and an expired upload URL.
+	exec(t, e, `INSERT INTO download_tokens (token_hash, file_id, session_id, tenant_id, created_by, created_at, expires_at)
+		SELECT sha256('expired'::bytea), id, session_id, tenant_id, 'x', now() - interval '3 hours', now() - interval '2 hours' FROM session_files WHERE id = $1`, fid)
+	exec(t, e, `INSERT INTO upload_tokens (token_hash, file_id, session_id, tenant_id, created_by, created_at, expires_at)
+		SELECT sha256('up'::bytea), id, session_id, tenant_id, 'x', now() - interval '3 hours', now() - interval '1 second' FROM session_files WHERE id = $1`, fid)
+
+	res := runOnce(t, e.App.Purger)
+	if res.TokensDeleted != 1 || res.UploadURLsDeleted != 1 {
+		t.Fatalf("result %+v, want the token expired 2 h ago and the expired upload URL", res)
+	}
+	// The consumed token is within its retention: it still says "already used".
+	if code, msg := status(t, e, path); code != http.StatusGone || msg != "download token already used" {
+		t.Fatalf("consumed token within retention: %d %q", code, msg)
+	}
+	exec(t, e, "UPDATE download_tokens SET consumed_at = now() - interval '2 hours'")
+	if res := runOnce(t, e.App.Purger); res.TokensDeleted != 1 {
+		t.Fatalf("result %+v, want the consumed token deleted", res)
+	}
+	if n := queryInt(t, e, "SELECT count(*) FROM download_tokens"); n != 0 {
+		t.Fatalf("%d tokens left", n)
+	}
+}
+
+func writeBlob(t testing.TB, e *testutil.Env, key string, content []byte, mtime time.Time) string {
+	t.Helper()
+	p := filepath.Join(e.DataDir, "blobs", filepath.FromSlash(key))
+	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, content, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(p, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func TestOrphanAndTempSweepRespectGrace(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *config.Config) { c.OrphanGrace = time.Hour })
+	old := time.Now().Add(-2 * time.Hour)
+	oldOrphan := writeBlob(t, e, blob.NewKey("u"), []byte("crash leftover"), old)
+	freshOrphan := writeBlob(t, e, blob.NewKey("f"), []byte("upload about to commit"), time.Now())
+	// An old blob that a live row needs stays.
+	id := upload(t, e, []byte("needed"), "")
+	var key string
+	if err := e.Store.Pool.QueryRow(context.Background(), "SELECT blob_key FROM uploads WHERE id = $1", id).Scan(&key); err != nil {
+		t.Fatal(err)
+	}
+	needed := filepath.Join(e.DataDir, "blobs", filepath.FromSlash(key))
+	os.Chtimes(needed, old, old)
+	// A stored session file too.
+	_, fid, _ := sessionWithFile(t, e, []byte("file"))
+	if err := e.Store.Pool.QueryRow(context.Background(), "SELECT blob_key FROM session_files WHERE id = $1", fid).Scan(&key); err != nil {
+		t.Fatal(err)
+	}
+	neededFile := filepath.Join(e.DataDir, "blobs", filepath.FromSlash(key))
+	os.Chtimes(neededFile, old, old)
+	// Temp files: one left by a crash, one being written now.
+	oldTemp := filepath.Join(e.DataDir, "tmp", "upload-crashed")
+	freshTemp := filepath.Join(e.DataDir, "tmp", "upload-inprogress")
+	os.WriteFile(oldTemp, []byte("x"), 0o640)
+	os.Chtimes(oldTemp, old, old)
+	os.WriteFile(freshTemp, []byte("x"), 0o640)
+
+	res := runOnce(t, e.App.Purger)
+	if res.OrphansRemoved != 1 || res.TempFilesRemoved != 1 {
+		t.Fatalf("result %+v, want 1 orphan and 1 temp file", res)
+	}
+	for p, want := range map[string]bool{oldOrphan: false, freshOrphan: true, needed: true, neededFile: true, oldTemp: false, freshTemp: true} {
+		if exists(p) != want {
+			t.Errorf("%s exists = %v, want %v", p, !want, want)
+		}
+	}
+	if code, _ := status(t, e, "/uploads/"+id); code != http.StatusOK {
+		t.Fatalf("needed upload after sweep: %d", code)
+	}
+}
+
+// seedExpired inserts n expired uploads of tenant acme with a small blob each, directly.
+func seedExpired(t testing.TB, e *testutil.Env, n int) {
+	t.Helper()
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = blob.NewKey("u")
+		writeBlob(t, e, keys[i], []byte("expired"), time.Now())
+	}
+	exec(t, e, `INSERT INTO uploads (id, tenant_id, created_by, name, content_type, size, sha256, blob_key, created_at, expires_at)
+		SELECT gen_random_uuid(), (SELECT id FROM tenants WHERE name = 'acme'), 'alice@acme', 'f', 'text/plain', 7,
+		       sha256('expired'::bytea), k, now() - interval '2 hours', now() - interval '1 hour'
+		FROM unnest($1::text[]) AS k`, keys)
+}
+
+func TestParallelPurgersHandleEachRowOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const n = 3000
+	seedExpired(t, e, n)
+	const purgers = 4
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		total   int64
+		errs    []error
+		results []purge.Result
+	)
+	start := make(chan struct{})
+	for range purgers {
+		p := purge.New(e.Store, e.App.Blobs, slog.New(slog.DiscardHandler), purge.Options{BatchSize: 100, OrphanGrace: time.Hour, TombstoneRetention: time.Hour})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			r, err := p.RunOnce(context.Background())
+			mu.Lock()
+			defer mu.Unlock()
+			total += r.UploadsExpired
+			results = append(results, r)
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatalf("purgers failed: %v", errs)
+	}
+	if total != n {
+		t.Fatalf("uploads expired in all: %d, want each of %d exactly once (%+v)", total, n, results)
+	}
+	if left := queryInt(t, e, "SELECT count(*) FROM uploads WHERE purged_at IS NULL"); left != 0 {
+		t.Fatalf("%d uploads not purged", left)
+	}
+	if files := blobFiles(t, e); len(files) != 0 {
+		t.Fatalf("%d blobs left", len(files))
+	}
+}
+
+func TestDownloadSurvivesPurgeOfItsBlob(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	content := make([]byte, 48<<20) // larger than the socket buffers, so the server blocks mid-way
+	rand.Read(content)
+	id := upload(t, e, content, "")
+	resp, err := http.Get(e.URL + "/uploads/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	h := sha256.New()
+	if _, err := io.CopyN(h, resp.Body, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	expireUpload(t, e, id, time.Second)
+	if r := runOnce(t, e.App.Purger); r.UploadsExpired != 1 {
+		t.Fatalf("purge: %+v", r)
+	}
+	if n := len(blobFiles(t, e)); n != 0 {
+		t.Fatalf("blob still on disk after purge: %d", n)
+	}
+	if _, err := io.Copy(h, resp.Body); err != nil {
+		t.Fatalf("rest of the download: %v", err)
+	}
+	if got, want := h.Sum(nil), sha256.Sum256(content); !bytes.Equal(got, want[:]) {
+		t.Fatal("download interrupted by the purge is not intact")
+	}
+}
+
+func TestSchedulerPurgesUntilStopped(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := purge.New(e.Store, e.App.Blobs, slog.New(slog.DiscardHandler), purge.Options{Interval: 20 * time.Millisecond, OrphanGrace: time.Hour, TombstoneRetention: time.Hour})
+	var mu sync.Mutex
+	passes := 0
+	p.OnPass = func(purge.Result, time.Duration, error) {
+		mu.Lock()
+		passes++
+		mu.Unlock()
+	}
+	p.Start(context.Background())
+	id := upload(t, e, []byte("soon gone"), "")
+	expireUpload(t, e, id, time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for queryInt(t, e, "SELECT count(*) FROM uploads WHERE purged_at IS NOT NULL") != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("scheduler did not purge the expired upload within 10 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.Stop() // returns once the loop has exited
+	mu.Lock()
+	atStop := passes
+	mu.Unlock()
+	id2 := upload(t, e, []byte("stays"), "")
+	expireUpload(t, e, id2, time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	if passes != atStop || atStop < 1 {
+		t.Fatalf("passes: %d at Stop, %d after", atStop, passes)
+	}
+	if n := queryInt(t, e, "SELECT count(*) FROM uploads WHERE id = $1 AND purged_at IS NULL", id2); n != 1 {
+		t.Fatal("upload purged after Stop")
+	}
+}
