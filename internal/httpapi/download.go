@@ -70,7 +70,9 @@ func (w *downloadWriter) Write(p []byte) (int, error) {
 	if w.failed != 0 {
 		return len(p), nil
 	}
-	return w.ResponseWriter.Write(p)
+	n, err := w.ResponseWriter.Write(p)
+	w.sent += int64(n)
+	return n, err
 }
 
 func (w *downloadWriter) ReadFrom(r io.Reader) (int64, error) {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -60,6 +61,7 @@ func (h *handlers) accessLog(c *gin.Context) {
 	if route == "" {
 		route = "unmatched"
 	}
+	h.metrics.ObserveRequest(route, c.Request.Method, status, time.Since(start))
 	h.log.LogAttrs(c.Request.Context(), slog.LevelInfo, "request",
 		slog.String("request_id", c.GetString(requestIDKey)),
 		slog.String("method", c.Request.Method),
@@ -73,12 +75,12 @@ func (h *handlers) accessLog(c *gin.Context) {
 	)
 }
 
+// bytesWritten is the body bytes sent: a download counts its own (sendfile bypasses gin's count).
 func (h *handlers) bytesWritten(c *gin.Context) int64 {
-	n := int64(max(c.Writer.Size(), 0))
 	if v, ok := c.Get(sentKey); ok {
-		n += v.(int64)
+		return v.(int64)
 	}
-	return n
+	return int64(max(c.Writer.Size(), 0))
 }
 
 // redactPath hides the token segment of a one-time download path.
@@ -142,4 +144,44 @@ func (h *handlers) authenticate(c *gin.Context) (auth.Principal, bool) {
 
 func principal(c *gin.Context) auth.Principal {
 	return c.MustGet(principalKey).(auth.Principal)
+}
+
+// Transfer directions, for the in-flight gauge.
+const (
+	upload   = "upload"
+	download = "download"
+)
+
+// transfer counts a transfer in flight while the handler runs, and its content bytes.
+func (h *handlers) transfer(direction string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		g := h.metrics.InFlight.WithLabelValues(direction)
+		g.Inc()
+		defer g.Dec()
+		var body *countingReader
+		if direction == upload {
+			body = &countingReader{ReadCloser: c.Request.Body}
+			c.Request.Body = body
+		}
+		c.Next()
+		if status := c.Writer.Status(); status < 200 || status > 299 {
+			return
+		}
+		if body != nil {
+			h.metrics.UploadedBytes.Add(float64(body.n))
+		} else if v, ok := c.Get(sentKey); ok {
+			h.metrics.DownloadedBytes.Add(float64(v.(int64)))
+		}
+	}
+}
+
+type countingReader struct {
+	io.ReadCloser
+	n int64
+}
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	r.n += int64(n)
+	return n, err
 }

@@ -12,6 +12,7 @@ import (
 
 	"fileshare/api"
 	"fileshare/internal/auth"
+	"fileshare/internal/metrics"
 	"fileshare/internal/share"
 )
 
@@ -20,6 +21,7 @@ type Deps struct {
 	Service *share.Service
 	Authn   *auth.Authenticator
 	Log     *slog.Logger
+	Metrics *metrics.Metrics
 	// Ready reports whether the database and blob store can serve requests.
 	Ready func(ctx context.Context) error
 	// PublicURL is the base of absolute URLs in answers; empty means from the request.
@@ -32,13 +34,14 @@ type handlers struct {
 	svc       *share.Service
 	authn     *auth.Authenticator
 	log       *slog.Logger
+	metrics   *metrics.Metrics
 	ready     func(ctx context.Context) error
 	publicURL string
 }
 
 // New returns the router.
 func New(d Deps) (*gin.Engine, error) {
-	h := &handlers{svc: d.Service, authn: d.Authn, log: d.Log, ready: d.Ready, publicURL: strings.TrimRight(d.PublicURL, "/")}
+	h := &handlers{svc: d.Service, authn: d.Authn, log: d.Log, metrics: d.Metrics, ready: d.Ready, publicURL: strings.TrimRight(d.PublicURL, "/")}
 	e := gin.New()
 	if err := e.SetTrustedProxies(d.TrustedProxies); err != nil {
 		return nil, err
@@ -55,11 +58,12 @@ func New(d Deps) (*gin.Engine, error) {
 	// Operations.
 	e.GET("/healthz", h.healthz)
 	e.GET("/readyz", h.readyz)
+	e.GET("/metrics", gin.WrapH(d.Metrics.Handler()))
 	e.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", api.OpenAPI) })
 
 	// Simple uploads: the id in the URL is the capability for downloads.
-	e.POST("/uploads", h.requireAuth, h.createUpload)
-	e.GET("/uploads/:id", h.downloadUpload)
+	e.POST("/uploads", h.requireAuth, h.transfer(upload), h.createUpload)
+	e.GET("/uploads/:id", h.transfer(download), h.downloadUpload)
 	e.HEAD("/uploads/:id", h.downloadUpload)
 	e.DELETE("/uploads/:id", h.requireAuth, h.deleteUpload)
 
@@ -71,10 +75,10 @@ func New(d Deps) (*gin.Engine, error) {
 	e.POST("/sessions/:sid", h.requireAuth, h.createUploadURL)
 	e.POST("/sessions/:sid/files", h.requireAuth, h.createFile)
 	e.GET("/sessions/:sid/files", h.requireAuth, h.listFiles)
-	e.PUT("/sessions/:sid/files/:fid", h.putFile) // Basic Auth or ?token=
+	e.PUT("/sessions/:sid/files/:fid", h.transfer(upload), h.putFile) // Basic Auth or ?token=
 	e.DELETE("/sessions/:sid/files/:fid", h.requireAuth, h.deleteFile)
 	e.POST("/sessions/:sid/files/:fid/tokens", h.requireAuth, h.createToken)
-	e.GET("/sessions/:sid/files/:fid/tokens/:token", h.downloadToken)
+	e.GET("/sessions/:sid/files/:fid/tokens/:token", h.transfer(download), h.downloadToken)
 	e.HEAD("/sessions/:sid/files/:fid/tokens/:token", h.downloadToken)
 	return e, nil
 }

@@ -417,6 +417,7 @@ func (h *handlers) downloadToken(c *gin.Context) {
 		meta, obj, err = h.svc.PeekToken(c.Request.Context(), sid, fid, c.Param("token"))
 	} else {
 		meta, obj, err = h.svc.ConsumeToken(c.Request.Context(), sid, fid, c.Param("token"), clientAddr(c))
+		h.metrics.TokenOutcomes.WithLabelValues(tokenOutcome(err)).Inc()
 	}
 	if err != nil {
 		h.fail(c, err)
@@ -431,4 +432,21 @@ func clientAddr(c *gin.Context) netip.Addr {
 		return netip.Addr{}
 	}
 	return a.Unmap()
+}
+
+// tokenOutcome names the result of a one-time download for the metrics.
+func tokenOutcome(err error) string {
+	switch {
+	case err == nil:
+		return "consumed"
+	case errors.Is(err, share.ErrTokenUsed):
+		return "already_used"
+	case errors.Is(err, share.ErrTokenExpired), errors.Is(err, share.ErrSessionExpired):
+		return "expired"
+	case errors.Is(err, share.ErrTokenNotFound), errors.Is(err, share.ErrFileNotFound):
+		return "not_found"
+	case errors.Is(err, share.ErrNotUploadedYet):
+		return "not_uploaded"
+	}
+	return "error"
 }

@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-
 	"fileshare/internal/blob"
 	"fileshare/internal/config"
 	"fileshare/internal/purge"

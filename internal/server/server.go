@@ -14,6 +14,7 @@ import (
 	"fileshare/internal/blob"
 	"fileshare/internal/config"
 	"fileshare/internal/httpapi"
+	"fileshare/internal/metrics"
 	"fileshare/internal/purge"
 	"fileshare/internal/share"
 	"fileshare/internal/store"
@@ -26,6 +27,29 @@ type App struct {
 	Blobs   blob.Store
 	Service *share.Service
 	Purger  *purge.Purger
+	Metrics *metrics.Metrics
+}
+
+func observePurge(m *metrics.Metrics, r purge.Result, d time.Duration, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.PurgePasses.WithLabelValues(result).Inc()
+	m.PurgeDuration.Observe(d.Seconds())
+	for kind, n := range map[string]int64{
+		"upload":         r.UploadsExpired,
+		"tombstone":      r.TombstonesDeleted,
+		"session":        r.SessionsDeleted,
+		"file":           r.FilesDeleted,
+		"download_token": r.TokensDeleted,
+		"upload_url":     r.UploadURLsDeleted,
+		"orphan_blob":    r.OrphansRemoved,
+		"temp_file":      r.TempFilesRemoved,
+	} {
+		m.PurgeRemoved.WithLabelValues(kind).Add(float64(n))
+	}
+	m.PurgeBytes.Add(float64(r.UploadBytes + r.FileBytes))
 }
 
 // New assembles the service on an open store.
@@ -53,15 +77,18 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) (*App, error) {
 		}
 		return nil
 	}
+	m := metrics.New()
+	m.RegisterPool(st.Pool)
 	h, err := httpapi.New(httpapi.Deps{
-		Service: svc, Authn: authn, Log: log, Ready: ready,
+		Service: svc, Authn: authn, Log: log, Metrics: m, Ready: ready,
 		PublicURL: cfg.PublicURL, TrustedProxies: cfg.TrustedProxies,
 	})
 	if err != nil {
 		return nil, err
 	}
 	purger := purge.New(st, blobs, log, PurgeOptions(cfg))
-	return &App{Handler: h, Store: st, Blobs: blobs, Service: svc, Purger: purger}, nil
+	purger.OnPass = func(r purge.Result, d time.Duration, err error) { observePurge(m, r, d, err) }
+	return &App{Handler: h, Store: st, Blobs: blobs, Service: svc, Purger: purger, Metrics: m}, nil
 }
 
 // PurgeOptions are the purge settings of cfg.
