@@ -11,6 +11,89 @@ import (
 	"github.com/google/uuid"
 )
 
+// One-time download tokens: who made them, and when and from which address each was used. The token itself is never stored.
+type AuditDownloadToken struct {
+	SessionID      uuid.UUID
+	FileID         uuid.UUID
+	FileName       string
+	Tenant         string
+	CreatedBy      string
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
+	ConsumedAt     *time.Time
+	ConsumedByAddr *netip.Addr
+	State          string
+}
+
+// File entries of sessions.
+type AuditFile struct {
+	ID           uuid.UUID
+	SessionID    uuid.UUID
+	Tenant       string
+	Name         string
+	ContentType  string
+	DeclaredSize *int64
+	Size         *int64
+	Sha256       string
+	State        string
+	CreatedAt    time.Time
+	StoredAt     *time.Time
+}
+
+// Sessions and their number of file entries.
+type AuditSession struct {
+	ID        uuid.UUID
+	Tenant    string
+	CreatedBy string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	Files     int64
+}
+
+// Tenants and their number of users.
+type AuditTenant struct {
+	Tenant    string
+	CreatedAt time.Time
+	Users     int64
+}
+
+// Simple uploads, including expired ones kept as tombstones.
+type AuditUpload struct {
+	ID          uuid.UUID
+	Tenant      string
+	CreatedBy   string
+	Name        string
+	ContentType string
+	Size        int64
+	Sha256      string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	PurgedAt    *time.Time
+	State       string
+}
+
+// Upload URLs: who made them, and when and from which address each was used.
+type AuditUploadUrl struct {
+	SessionID  uuid.UUID
+	FileID     uuid.UUID
+	Tenant     string
+	CreatedBy  string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	UsedAt     *time.Time
+	UsedByAddr *netip.Addr
+}
+
+// Users without their password hashes.
+type AuditUser struct {
+	Tenant            string
+	UserName          string
+	Login             interface{}
+	CreatedAt         time.Time
+	PasswordChangedAt time.Time
+	DisabledAt        *time.Time
+}
+
 // One-time download tokens: each works for exactly one download.
 type DownloadToken struct {
 	// SHA-256 of the token, which is never stored itself: a reader of the database cannot use it.
