@@ -86,18 +86,18 @@ func TestMetricsCountTrafficByRouteTemplate(t *testing.T) {
 
 	m, text := scrape(t, e)
 	want := map[string]float64{
-		"fileshare_http_requests_total{method=GET,route=/uploads/:id,status=200}":                              2,
-		"fileshare_http_requests_total{method=GET,route=/uploads/:id,status=404}":                              1,
-		"fileshare_http_requests_total{method=POST,route=/uploads,status=201}":                                 1,
-		"fileshare_http_requests_total{method=POST,route=/sessions,status=401}":                                1,
+		"fileshare_http_requests_total{method=GET,route=/uploads/:id,status=200}":                            2,
+		"fileshare_http_requests_total{method=GET,route=/uploads/:id,status=404}":                            1,
+		"fileshare_http_requests_total{method=POST,route=/uploads,status=201}":                               1,
+		"fileshare_http_requests_total{method=POST,route=/sessions,status=401}":                              1,
 		"fileshare_http_requests_total{method=GET,route=/sessions/:sid/files/:fid/tokens/:token,status=200}": 1,
 		"fileshare_http_requests_total{method=GET,route=/sessions/:sid/files/:fid/tokens/:token,status=410}": 1,
-		"fileshare_http_request_duration_seconds{method=GET,route=/uploads/:id}":                               3,
-		"fileshare_download_token_outcomes_total{outcome=consumed}":                                            1,
-		"fileshare_download_token_outcomes_total{outcome=already_used}":                                        1,
-		"fileshare_downloaded_bytes_total{}":                                                                   2*10 + 3,
-		"fileshare_transfers_in_flight{direction=upload}":                                                      0,
-		"fileshare_transfers_in_flight{direction=download}":                                                    0,
+		"fileshare_http_request_duration_seconds{method=GET,route=/uploads/:id}":                             3,
+		"fileshare_download_token_outcomes_total{outcome=consumed}":                                          1,
+		"fileshare_download_token_outcomes_total{outcome=already_used}":                                      1,
+		"fileshare_downloaded_bytes_total{}":                                                                 2*10 + 3,
+		"fileshare_transfers_in_flight{direction=upload}":                                                    0,
+		"fileshare_transfers_in_flight{direction=download}":                                                  0,
 	}
 	for k, v := range want {
 		if got, ok := m[k]; !ok || got != v {
