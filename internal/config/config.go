@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -30,6 +31,8 @@ type Config struct {
 	TombstoneRetention time.Duration `name:"tombstone-retention" env:"FILESHARE_TOMBSTONE_RETENTION" default:"720h" help:"How long an expired upload keeps answering 410."`
 	OrphanGrace        time.Duration `name:"orphan-grace" env:"FILESHARE_ORPHAN_GRACE" default:"1h" help:"Age before an unreferenced blob or temp file is swept."`
 	TrustedProxies     []string      `name:"trusted-proxies" env:"FILESHARE_TRUSTED_PROXIES" sep:"," help:"CIDRs of proxies whose X-Forwarded-For is believed."`
+	BodyIdleTimeout    time.Duration `name:"body-idle-timeout" env:"FILESHARE_BODY_IDLE_TIMEOUT" default:"30s" help:"An upload body that sends nothing for this long, or less than body-min-rate bytes/s over such a window, is cut."`
+	BodyMinRate        int64         `name:"body-min-rate" env:"FILESHARE_BODY_MIN_RATE" default:"512" help:"Least average upload speed, bytes/s, over each body-idle-timeout window."`
 	LogLevel           string        `name:"log-level" env:"FILESHARE_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Least severe log level written."`
 }
 
@@ -50,6 +53,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PurgeInterval <= 0 || c.TombstoneRetention < 0 || c.OrphanGrace <= 0 {
 		errs = append(errs, errors.New("purge-interval and orphan-grace must be positive, tombstone-retention not negative"))
+	}
+	if c.BodyIdleTimeout <= 0 || c.BodyMinRate < 0 {
+		errs = append(errs, errors.New("body-idle-timeout must be positive and body-min-rate not negative"))
 	}
 	if c.PublicURL != "" {
 		u, err := url.Parse(c.PublicURL)
@@ -89,6 +95,14 @@ func YAMLLoader(r io.Reader) (kong.Resolver, error) {
 	flat := map[string]any{}
 	flatten("", doc, flat)
 	return kong.ResolverFunc(func(_ *kong.Context, _ *kong.Path, flag *kong.Flag) (any, error) {
+		// Kong asks resolvers after it has read the environment, and lets them win. The
+		// environment must beat the file, so a flag that one of its variables sets (kong reads
+		// a variable that is present, even empty) is left alone.
+		for _, env := range flag.Envs {
+			if _, ok := os.LookupEnv(env); ok {
+				return nil, nil
+			}
+		}
 		keys := []string{flag.Name, strings.ReplaceAll(flag.Name, "-", "_")}
 		if k := flag.Tag.Get("config"); k != "" {
 			keys = append([]string{k}, keys...)

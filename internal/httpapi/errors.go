@@ -54,6 +54,7 @@ var statusOf = map[error]int{
 	share.ErrUploadTokenExpired: http.StatusGone,
 	share.ErrAlreadyUploaded:    http.StatusConflict,
 	share.ErrNotUploadedYet:     http.StatusConflict,
+	errBodyTooSlow:              http.StatusRequestTimeout,
 }
 
 // fail answers err: a domain error with its status and text, anything else as 503 (database

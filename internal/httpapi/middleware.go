@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"errors"
+	"os"
 	"io"
 	"log/slog"
 	"net/http"
@@ -158,9 +160,15 @@ func (h *handlers) transfer(direction string) gin.HandlerFunc {
 		g := h.metrics.InFlight.WithLabelValues(direction)
 		g.Inc()
 		defer g.Dec()
-		var body *countingReader
+		var body *guardedBody
 		if direction == upload {
-			body = &countingReader{ReadCloser: c.Request.Body}
+			body = &guardedBody{
+				ReadCloser:   c.Request.Body,
+				rc:           http.NewResponseController(c.Writer),
+				idle:         h.bodyIdle,
+				minPerWindow: int64(float64(h.bodyMinRate) * h.bodyIdle.Seconds()),
+				windowStart:  time.Now(),
+			}
 			c.Request.Body = body
 		}
 		c.Next()
@@ -175,13 +183,37 @@ func (h *handlers) transfer(direction string) gin.HandlerFunc {
 	}
 }
 
-type countingReader struct {
+// errBodyTooSlow cuts an upload whose client sends nothing, or trickles, for too long.
+var errBodyTooSlow = errors.New("request body too slow")
+
+// guardedBody cuts a body that stalls for the idle timeout, or delivers less than the minimum
+// rate over a window of that length, so that slow clients cannot hold connections and temp
+// files forever. It also counts the bytes read.
+type guardedBody struct {
 	io.ReadCloser
-	n int64
+	rc           *http.ResponseController
+	idle         time.Duration
+	minPerWindow int64
+	windowStart  time.Time
+	windowBytes  int64
+	n            int64
 }
 
-func (r *countingReader) Read(p []byte) (int, error) {
-	n, err := r.ReadCloser.Read(p)
-	r.n += int64(n)
+func (b *guardedBody) Read(p []byte) (int, error) {
+	now := time.Now()
+	if now.Sub(b.windowStart) >= b.idle {
+		if b.windowBytes < b.minPerWindow {
+			return 0, errBodyTooSlow
+		}
+		b.windowStart, b.windowBytes = now, 0
+	}
+	// Best effort: a writer that cannot set deadlines still gets the rate check above.
+	_ = b.rc.SetReadDeadline(now.Add(b.idle))
+	n, err := b.ReadCloser.Read(p)
+	b.windowBytes += int64(n)
+	b.n += int64(n)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		err = errBodyTooSlow
+	}
 	return n, err
 }

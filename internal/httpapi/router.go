@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -28,20 +29,29 @@ type Deps struct {
 	PublicURL string
 	// TrustedProxies are the CIDRs whose X-Forwarded-For is believed.
 	TrustedProxies []string
+	// BodyIdleTimeout and BodyMinRate (bytes/s) cut uploads that stall or trickle.
+	BodyIdleTimeout time.Duration
+	BodyMinRate     int64
 }
 
 type handlers struct {
-	svc       *share.Service
-	authn     *auth.Authenticator
-	log       *slog.Logger
-	metrics   *metrics.Metrics
-	ready     func(ctx context.Context) error
-	publicURL string
+	svc         *share.Service
+	authn       *auth.Authenticator
+	log         *slog.Logger
+	metrics     *metrics.Metrics
+	ready       func(ctx context.Context) error
+	publicURL   string
+	bodyIdle    time.Duration
+	bodyMinRate int64
 }
 
 // New returns the router.
 func New(d Deps) (*gin.Engine, error) {
-	h := &handlers{svc: d.Service, authn: d.Authn, log: d.Log, metrics: d.Metrics, ready: d.Ready, publicURL: strings.TrimRight(d.PublicURL, "/")}
+	h := &handlers{svc: d.Service, authn: d.Authn, log: d.Log, metrics: d.Metrics, ready: d.Ready, publicURL: strings.TrimRight(d.PublicURL, "/"),
+		bodyIdle: d.BodyIdleTimeout, bodyMinRate: d.BodyMinRate}
+	if h.bodyIdle <= 0 {
+		h.bodyIdle = 30 * time.Second
+	}
 	e := gin.New()
 	if err := e.SetTrustedProxies(d.TrustedProxies); err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -112,17 +113,17 @@ func readField(p *multipart.Part) (string, error) {
 // bodyErr keeps the errors a handler answers specifically and calls the rest a malformed body
 // (a truncated or garbled multipart stream, or a client that went away).
 func bodyErr(err error) error {
-	var tooBig *http.MaxBytesError
-	for _, keep := range []error{share.ErrTooLarge, share.ErrSizeMismatch} {
-		if errors.Is(err, keep) {
+	for known := range statusOf {
+		if errors.Is(err, known) {
 			return err
 		}
 	}
+	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return share.ErrTooLarge
 	}
 	var storage *blob.StorageError
-	if _, known := statusOf[err]; known || errors.As(err, &storage) {
+	if errors.As(err, &storage) || errors.Is(err, context.Canceled) {
 		return err
 	}
 	return errMalformed

@@ -82,6 +82,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) (*App, error) {
 	h, err := httpapi.New(httpapi.Deps{
 		Service: svc, Authn: authn, Log: log, Metrics: m, Ready: ready,
 		PublicURL: cfg.PublicURL, TrustedProxies: cfg.TrustedProxies,
+		BodyIdleTimeout: cfg.BodyIdleTimeout, BodyMinRate: cfg.BodyMinRate,
 	})
 	if err != nil {
 		return nil, err

@@ -42,10 +42,12 @@ type Store struct {
 // Open connects a pool to url and checks that the database answers.
 func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 	if opt.ConnectTimeout <= 0 {
-		opt.ConnectTimeout = 3 * time.Second
+		opt.ConnectTimeout = 2 * time.Second
 	}
 	if opt.QueryTimeout <= 0 {
-		opt.QueryTimeout = 5 * time.Second
+		// Short enough that a request fails within a few seconds while the database is
+		// unreachable; every query of a request is an indexed lookup or a bounded page.
+		opt.QueryTimeout = 2 * time.Second
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {

@@ -54,6 +54,8 @@ func DefaultConfig() *config.Config {
 		PurgeInterval:      time.Minute,
 		TombstoneRetention: 720 * time.Hour,
 		OrphanGrace:        time.Hour,
+		BodyIdleTimeout:    30 * time.Second,
+		BodyMinRate:        512,
 		LogLevel:           "debug",
 	}
 }
