@@ -2,11 +2,11 @@ package httpapi
 
 import (
 	"errors"
-	"os"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
