@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"fileshare/internal/failpoint"
 )
 
 const (
@@ -81,6 +83,7 @@ func (d *Disk) Put(ctx context.Context, key string, r io.Reader) (info Info, err
 				return Info{}, storageErr(werr)
 			}
 			info.Size += int64(n)
+			failpoint.Hit("blob.write")
 		}
 		if rerr == io.EOF {
 			break
@@ -90,9 +93,11 @@ func (d *Disk) Put(ctx context.Context, key string, r io.Reader) (info Info, err
 		}
 	}
 	copy(info.SHA256[:], h.Sum(nil))
+	failpoint.Hit("blob.before-fsync")
 	if err := f.Sync(); err != nil {
 		return Info{}, storageErr(err)
 	}
+	failpoint.Hit("blob.after-fsync")
 	if err := f.Close(); err != nil {
 		return Info{}, storageErr(err)
 	}
@@ -103,10 +108,12 @@ func (d *Disk) Put(ctx context.Context, key string, r io.Reader) (info Info, err
 	if err := os.Rename(f.Name(), dst); err != nil {
 		return Info{}, storageErr(err)
 	}
+	failpoint.Hit("blob.after-rename")
 	if err := syncDir(dir); err != nil {
 		os.Remove(dst)
 		return Info{}, storageErr(err)
 	}
+	failpoint.Hit("blob.after-dirsync")
 	return info, nil
 }
 

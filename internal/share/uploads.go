@@ -9,6 +9,7 @@ import (
 
 	"fileshare/internal/auth"
 	"fileshare/internal/blob"
+	"fileshare/internal/failpoint"
 	"fileshare/internal/store"
 	"fileshare/internal/store/dbsqlc"
 )
@@ -45,6 +46,7 @@ func (s *Service) CreateUpload(ctx context.Context, p auth.Principal, in NewUplo
 	if ttl == 0 {
 		ttl = int64(s.limits.UploadTTL / time.Second)
 	}
+	failpoint.Hit("upload.before-commit")
 	qctx, cancel := s.st.Ctx(ctx)
 	defer cancel()
 	row, err := s.st.Q.UploadCreate(qctx, s.st.Pool, dbsqlc.UploadCreateParams{
@@ -62,6 +64,7 @@ func (s *Service) CreateUpload(ctx context.Context, p auth.Principal, in NewUplo
 		s.Discard(ctx, in.Blob.Key)
 		return Upload{}, err
 	}
+	failpoint.Hit("upload.after-commit")
 	return uploadFromRow(row), nil
 }
 
