@@ -5,7 +5,7 @@ GOBIN       := $(shell $(GO) env GOPATH)/bin
 SQLC        := $(GOBIN)/sqlc
 VERSION     := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build run test check fmt-check vet sqlc-check generate tools clean
+.PHONY: all build run test check fmt-check vet sqlc-check generate tools clean bench
 
 all: build
 
@@ -40,6 +40,11 @@ tools:
 		echo "installing sqlc $(SQLC_VERSION) (the first build takes several minutes)"; \
 		$(GO) install github.com/sqlc-dev/sqlc/cmd/sqlc@$(SQLC_VERSION); \
 	fi
+
+# The benchmark harness: fileshare against nginx on this machine (see README, "Performance").
+# BENCH_FLAGS=-quick-style overrides, e.g. BENCH_FLAGS="-runs 1 -big-mib 256".
+bench:
+	$(GO) run ./cmd/fsbench $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin
