@@ -314,17 +314,37 @@ func (h *handlers) putFile(c *gin.Context) {
 		}
 		body = pr
 	}
-	f, err := h.svc.PutFile(c.Request.Context(), who, sid, fid, body)
+	rec := &readErrRecorder{r: body}
+	f, err := h.svc.PutFile(c.Request.Context(), who, sid, fid, rec)
 	if err != nil {
-		h.fail(c, bodyErr(err))
+		// Only a failure to read the body is the client's malformed body; the rest (a bad
+		// upload token, an unreachable database) keeps its own answer.
+		if rec.err != nil && errors.Is(err, rec.err) {
+			err = bodyErr(err)
+		}
+		h.fail(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, toFileJSON(f))
 }
 
+// readErrRecorder remembers the error that reading the request body failed with.
+type readErrRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErrRecorder) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return n, err
+}
+
 // firstFilePart returns the "file" part of a multipart body, skipping small fields before it.
 func firstFilePart(c *gin.Context) (io.Reader, error) {
-	mr, err := c.Request.MultipartReader()
+	mr, err := multipartReader(c.Request)
 	if err != nil {
 		return nil, errMalformed
 	}
@@ -407,6 +427,11 @@ func (h *handlers) downloadToken(c *gin.Context) {
 	if !ok1 || !ok2 {
 		h.fail(c, share.ErrTokenNotFound)
 		return
+	}
+	// A token works once, so its download is always the whole file: a Range or conditional
+	// request would otherwise spend the token on a part, a 304 or a 412.
+	for _, hdr := range []string{"Range", "If-Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since"} {
+		c.Request.Header.Del(hdr)
 	}
 	var (
 		meta share.FileMeta

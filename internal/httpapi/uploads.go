@@ -1,10 +1,12 @@
 package httpapi
 
 import (
+	"bufio"
 	"context"
 	"encoding/hex"
 	"errors"
 	"io"
+	"mime"
 	"mime/multipart"
 	"net/http"
 	"strconv"
@@ -39,10 +41,23 @@ func init() {
 	}
 }
 
+// multipartReader is http.Request.MultipartReader with a large read buffer under it: the
+// multipart parser reads in 4 KiB steps, which would otherwise each be a system call.
+func multipartReader(r *http.Request) (*multipart.Reader, error) {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || (mt != "multipart/form-data" && mt != "multipart/mixed") || params["boundary"] == "" {
+		return nil, http.ErrNotMultipart
+	}
+	return multipart.NewReader(bufio.NewReaderSize(r.Body, bodyBuffer), params["boundary"]), nil
+}
+
+// bodyBuffer is the read buffer under a multipart body.
+const bodyBuffer = 256 << 10
+
 // multipartFile streams the "file" part of a multipart body into the blob store and collects
 // the other fields. Whatever it stored is discarded again on error.
 func (h *handlers) multipartFile(c *gin.Context, kind string, limit int64, errOver error) (*share.StoredBlob, string, string, map[string]string, error) {
-	mr, err := c.Request.MultipartReader()
+	mr, err := multipartReader(c.Request)
 	if err != nil {
 		return nil, "", "", nil, share.ErrFileRequired
 	}
@@ -129,8 +144,14 @@ func bodyErr(err error) error {
 	return errMalformed
 }
 
-// parseTTL reads a ttl in whole seconds: digits only, 1 … the configured maximum.
+// parseTTL reads a ttl against the configured maximum.
 func (h *handlers) parseTTL(s string) (int64, error) {
+	return ParseTTL(s, int64(h.svc.Limits().MaxTTL/time.Second))
+}
+
+// ParseTTL reads a ttl in whole seconds: ASCII digits only (no sign, space or exponent),
+// 1 … maxSeconds. Anything else is share.ErrInvalidTTL.
+func ParseTTL(s string, maxSeconds int64) (int64, error) {
 	if s == "" || len(s) > 19 {
 		return 0, share.ErrInvalidTTL
 	}
@@ -140,10 +161,10 @@ func (h *handlers) parseTTL(s string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
+	if err != nil || n < 1 || n > maxSeconds {
 		return 0, share.ErrInvalidTTL
 	}
-	return h.svc.TTLSeconds(n)
+	return n, nil
 }
 
 type uploadJSON struct {

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"fileshare/internal/auth"
+	"fileshare/internal/failpoint"
 	"fileshare/internal/store"
 	"fileshare/internal/store/dbsqlc"
 )
@@ -162,6 +163,7 @@ type Uploader struct {
 func (s *Service) PutFile(ctx context.Context, who Uploader, sid, fid uuid.UUID, body io.Reader) (File, error) {
 	var tenantID int64
 	var tokenHash []byte
+	var upTok dbsqlc.UploadTokenGetRow
 	if who.Principal != nil {
 		tenantID = who.Principal.TenantID
 	} else {
@@ -170,7 +172,8 @@ func (s *Service) PutFile(ctx context.Context, who Uploader, sid, fid uuid.UUID,
 			return File{}, ErrUploadTokenInvalid
 		}
 		qctx, cancel := s.st.Ctx(ctx)
-		t, err := s.st.Q.UploadTokenGet(qctx, s.st.Pool, dbsqlc.UploadTokenGetParams{TokenHash: tokenHash, FileID: fid, SessionID: sid})
+		var err error
+		upTok, err = s.st.Q.UploadTokenGet(qctx, s.st.Pool, dbsqlc.UploadTokenGetParams{TokenHash: tokenHash, FileID: fid, SessionID: sid})
 		cancel()
 		if store.IsNotFound(err) {
 			return File{}, ErrUploadTokenInvalid
@@ -178,20 +181,19 @@ func (s *Service) PutFile(ctx context.Context, who Uploader, sid, fid uuid.UUID,
 		if err != nil {
 			return File{}, err
 		}
-		if t.UsedAt != nil {
-			return File{}, ErrAlreadyUploaded
-		}
-		if t.Expired {
-			return File{}, ErrUploadTokenExpired
-		}
-		tenantID = t.TenantID
+		tenantID = upTok.TenantID
 	}
+	// The session's expiry is checked first: an expired session answers "session expired"
+	// on every route below it, also to an upload token (whose expiry is capped at it).
 	f, err := s.getFile(ctx, tenantID, sid, fid)
 	if err != nil {
 		return File{}, err
 	}
-	if f.State != StatePending {
+	if f.State != StatePending || upTok.UsedAt != nil {
 		return File{}, ErrAlreadyUploaded
+	}
+	if upTok.Expired {
+		return File{}, ErrUploadTokenExpired
 	}
 	limit, errOver := s.limits.MaxUploadBytes, error(ErrTooLarge)
 	if f.DeclaredSize != nil {
@@ -206,6 +208,7 @@ func (s *Service) PutFile(ctx context.Context, who Uploader, sid, fid uuid.UUID,
 		return File{}, ErrSizeMismatch
 	}
 	var stored dbsqlc.SessionFile
+	failpoint.Hit("file.before-commit")
 	qctx, cancel := s.st.Ctx(ctx)
 	defer cancel()
 	err = s.st.InTx(qctx, func(tx pgx.Tx) error {
@@ -225,12 +228,13 @@ func (s *Service) PutFile(ctx context.Context, who Uploader, sid, fid uuid.UUID,
 		return err
 	})
 	if err != nil {
-		s.Discard(ctx, b.Key)
+		s.discardUncommitted(ctx, b.Key, err)
 		if errors.Is(err, errUploadTokenTaken) || store.IsNotFound(err) {
 			return File{}, s.whyNotStored(ctx, tenantID, sid, fid)
 		}
 		return File{}, err
 	}
+	failpoint.Hit("file.after-commit")
 	return fileFromRow(stored, f.ExpiresAt), nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,9 +28,12 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// QueryTimeout bounds every database call made through Ctx.
 	QueryTimeout time.Duration
-	// MaxConns caps the pool; 0 keeps the URL's pool_max_conns or pgx's default.
+	// MaxConns caps the pool; 0 keeps the URL's pool_max_conns, else defaultMaxConns.
 	MaxConns int32
 }
+
+// defaultMaxConns is the pool size unless the URL sets pool_max_conns.
+const defaultMaxConns = 16
 
 // Store is the database handle shared by the services.
 type Store struct {
@@ -54,8 +58,13 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("invalid database URL: %w", err)
 	}
 	cfg.ConnConfig.ConnectTimeout = opt.ConnectTimeout
-	if opt.MaxConns > 0 {
+	switch {
+	case opt.MaxConns > 0:
 		cfg.MaxConns = opt.MaxConns
+	case !strings.Contains(url, "pool_max_conns"):
+		// pgx's default (4 on two cores) queues requests behind each other under load; the
+		// server copes with more, and each request holds a connection only for its queries.
+		cfg.MaxConns = defaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -136,4 +145,19 @@ func IsUnavailable(err error) bool {
 	}
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, net.ErrClosed) || errors.Is(err, pgx.ErrTxClosed)
+}
+
+// OutcomeUnknown reports whether a statement or commit that failed with err may nevertheless
+// have taken effect: the connection was lost, or the call timed out or was cancelled, after the
+// request may have reached the database. Whatever such a change makes visible (a row that names
+// a blob) must then be kept; the orphan sweep removes it if the change did not happen.
+func OutcomeUnknown(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) || errors.Is(err, pgx.ErrNoRows) || pgconn.SafeToRetry(err) {
+		return false // refused by the server, matched nothing, or never sent
+	}
+	return true
 }
