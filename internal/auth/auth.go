@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"fileshare/internal/store"
@@ -43,6 +44,10 @@ type Authenticator struct {
 	// and memory.
 	hashSlots chan struct{}
 	dummy     string
+	// hashing and peakHashing count password hashes in progress, so that the bound can be
+	// observed (HashConcurrency).
+	hashing     atomic.Int64
+	peakHashing atomic.Int64
 
 	cacheKey [32]byte
 	mu       sync.Mutex
@@ -80,16 +85,21 @@ func New(st *store.Store, throttle *Throttle) (*Authenticator, error) {
 
 // Authenticate checks login and password for a request from clientAddr.
 func (a *Authenticator) Authenticate(ctx context.Context, login, password, clientAddr string) (Principal, error) {
-	if wait := a.throttle.Check(login, clientAddr); wait > 0 {
+	// Failures count per user, not per spelling: "bob" and "bob@default" are one login.
+	key := login
+	if name, tenant, err := ParseLogin(login); err == nil {
+		key = name + "@" + tenant
+	}
+	if wait := a.throttle.Check(key, clientAddr); wait > 0 {
 		return Principal{}, &ThrottledError{RetryAfter: wait}
 	}
 	p, err := a.verify(ctx, login, password)
 	switch {
 	case err == nil:
-		a.throttle.Succeed(login)
+		a.throttle.Succeed(key)
 		return p, nil
 	case errors.Is(err, ErrUnauthorized):
-		a.throttle.Fail(login, clientAddr)
+		a.throttle.Fail(key, clientAddr)
 	}
 	return Principal{}, err
 }
@@ -140,11 +150,25 @@ func (a *Authenticator) slowVerify(ctx context.Context, hash, password string) (
 		return false, ctx.Err()
 	}
 	defer func() { <-a.hashSlots }()
+	n := a.hashing.Add(1)
+	defer a.hashing.Add(-1)
+	for peak := a.peakHashing.Load(); n > peak; peak = a.peakHashing.Load() {
+		if a.peakHashing.CompareAndSwap(peak, n) {
+			break
+		}
+	}
 	ok, err := VerifyPassword(hash, password)
 	if errors.Is(err, errBadHash) {
 		return false, nil
 	}
 	return ok, err
+}
+
+// HashConcurrency reports how many password hashes are being computed now, the most that ever
+// were at once, and the bound on them: a flood of bad passwords costs at most limit hashes'
+// worth of CPU and memory at a time.
+func (a *Authenticator) HashConcurrency() (now, peak int64, limit int) {
+	return a.hashing.Load(), a.peakHashing.Load(), cap(a.hashSlots)
 }
 
 func (a *Authenticator) mac(password string) [32]byte {

@@ -34,7 +34,30 @@ type Config struct {
 	BodyIdleTimeout    time.Duration `name:"body-idle-timeout" env:"FILESHARE_BODY_IDLE_TIMEOUT" default:"30s" help:"An upload body that sends nothing for this long, or less than body-min-rate bytes/s over such a window, is cut."`
 	BodyMinRate        int64         `name:"body-min-rate" env:"FILESHARE_BODY_MIN_RATE" default:"512" help:"Least average upload speed, bytes/s, over each body-idle-timeout window."`
 	LogLevel           string        `name:"log-level" env:"FILESHARE_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Least severe log level written."`
+
+	// Blob storage (SPEC §9). S3 credentials are not settings: they come from the standard
+	// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY variables, ~/.aws/credentials or an instance
+	// role, so that no secret ends up in a flag or a copied configuration file.
+	BlobStore   string `name:"blob-store" env:"FILESHARE_BLOB_STORE" default:"disk" enum:"disk,s3" help:"Where blobs live: disk (data-dir) or s3 (an S3-compatible bucket)."`
+	S3Endpoint  string `name:"s3-endpoint" env:"FILESHARE_S3_ENDPOINT" help:"S3 endpoint URL, e.g. http://127.0.0.1:9000 (default: AWS)."`
+	S3Region    string `name:"s3-region" env:"FILESHARE_S3_REGION" default:"us-east-1" help:"S3 region."`
+	S3Bucket    string `name:"s3-bucket" env:"FILESHARE_S3_BUCKET" help:"S3 bucket of the blobs; created at start-up when missing."`
+	S3Prefix    string `name:"s3-prefix" env:"FILESHARE_S3_PREFIX" help:"Key prefix of the blobs in the bucket, e.g. fileshare/."`
+	S3PathStyle bool   `name:"s3-path-style" env:"FILESHARE_S3_PATH_STYLE" default:"false" help:"Path-style bucket addressing (MinIO, Ceph) instead of virtual-hosted."`
+
+	// S3Credentials, when set, replaces the credential chain. It is never read from flags, the
+	// environment or a file: code that embeds the service (tests) sets it.
+	S3Credentials *S3Credentials `kong:"-"`
 }
+
+// S3Credentials is a static S3 access key.
+type S3Credentials struct {
+	AccessKeyID     string
+	SecretAccessKey string
+}
+
+// BlobStoreS3 reports whether blobs live in S3.
+func (c *Config) BlobStoreS3() bool { return c.BlobStore == "s3" }
 
 // Validate checks the configuration at start-up.
 func (c *Config) Validate() error {
@@ -70,7 +93,47 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	errs = append(errs, c.validateBlobStore()...)
 	return errors.Join(errs...)
+}
+
+func (c *Config) validateBlobStore() []error {
+	switch c.BlobStore {
+	case "", "disk":
+		return nil
+	case "s3":
+	default:
+		return []error{fmt.Errorf("blob-store must be disk or s3, not %q", c.BlobStore)}
+	}
+	var errs []error
+	if c.S3Bucket == "" {
+		errs = append(errs, errors.New("blob-store s3 needs a bucket: set FILESHARE_S3_BUCKET or --s3-bucket"))
+	}
+	if c.S3Region == "" {
+		errs = append(errs, errors.New("s3-region must not be empty"))
+	}
+	if c.S3Endpoint != "" {
+		u, err := url.Parse(c.S3Endpoint)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil:
+			errs = append(errs, fmt.Errorf("s3-endpoint %q must be an http(s) URL of a host, without path, query or credentials", c.S3Endpoint))
+		case !c.S3PathStyle && isIPHost(u.Hostname()):
+			// Virtual-hosted style puts the bucket in the host name, which an address cannot hold.
+			errs = append(errs, fmt.Errorf("s3-endpoint %q cannot carry the bucket in its host name: set s3-path-style (FILESHARE_S3_PATH_STYLE=true)", c.S3Endpoint))
+		}
+	}
+	if strings.HasPrefix(c.S3Prefix, "/") || strings.Contains(c.S3Prefix, "//") {
+		errs = append(errs, fmt.Errorf("s3-prefix %q must not start with / or hold an empty segment", c.S3Prefix))
+	}
+	return errs
+}
+
+func isIPHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	_, err := netip.ParseAddr(h)
+	return err == nil
 }
 
 // RequireDatabase reports a missing database URL.
