@@ -22,7 +22,6 @@ import (
 
 	"fileshare/internal/admin"
 	"fileshare/internal/auth"
-	"fileshare/internal/blob"
 	"fileshare/internal/config"
 	"fileshare/internal/purge"
 	"fileshare/internal/server"
@@ -205,7 +204,7 @@ func (t *tenantCmd) Run(ctx context.Context, kctx *kong.Context, e *env) error {
 		}
 		return w.Flush()
 	case "tenant delete <name>":
-		blobs, err := blob.NewDisk(e.cfg.DataDir)
+		blobs, err := server.OpenBlobs(ctx, e.cfg)
 		if err != nil {
 			return err
 		}
@@ -325,7 +324,7 @@ func (purgeCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer st.Close()
-	blobs, err := blob.NewDisk(e.cfg.DataDir)
+	blobs, err := server.OpenBlobs(ctx, e.cfg)
 	if err != nil {
 		return err
 	}

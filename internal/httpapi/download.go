@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/hex"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -17,7 +18,8 @@ import (
 const sentKey = "fileshare.sent"
 
 // serveFile streams an open blob with the headers of SPEC §4: Range, conditional requests and
-// ETag come from http.ServeContent, and a disk blob goes out through sendfile.
+// ETag come from http.ServeContent, a disk blob goes out through sendfile, and an S3 blob is
+// fetched with a Range request of just the bytes asked for.
 func (h *handlers) serveFile(c *gin.Context, meta share.FileMeta, obj blob.Object, oneTime bool) {
 	defer obj.Close()
 	hd := c.Writer.Header()
@@ -40,6 +42,22 @@ func (h *handlers) serveFile(c *gin.Context, meta share.FileMeta, obj blob.Objec
 	w := &downloadWriter{ResponseWriter: c.Writer}
 	http.ServeContent(w, c.Request, "", meta.ModTime, content)
 	c.Set(sentKey, w.sent)
+	if w.fetchErr != nil {
+		// Nothing was sent yet: the answer becomes an error instead of the file.
+		for _, k := range []string{"Content-Length", "Content-Range", "Content-Disposition", "Accept-Ranges", "ETag", "Last-Modified"} {
+			hd.Del(k)
+		}
+		err := w.fetchErr
+		if errors.Is(err, blob.ErrNotFound) {
+			// Deleted between the row's query and the fetch.
+			err = share.ErrUploadNotFound
+			if oneTime {
+				err = share.ErrFileNotFound
+			}
+		}
+		h.fail(c, err)
+		return
+	}
 	if w.failed != 0 {
 		msg := strings.ToLower(http.StatusText(w.failed))
 		if w.failed == http.StatusRequestedRangeNotSatisfiable {
@@ -54,8 +72,9 @@ func (h *handlers) serveFile(c *gin.Context, meta share.FileMeta, obj blob.Objec
 // writer hides, and turns its plain-text error answers into JSON ones.
 type downloadWriter struct {
 	gin.ResponseWriter
-	failed int
-	sent   int64
+	failed   int
+	fetchErr error
+	sent     int64
 }
 
 func (w *downloadWriter) WriteHeader(code int) {
@@ -78,6 +97,17 @@ func (w *downloadWriter) Write(p []byte) (int, error) {
 func (w *downloadWriter) ReadFrom(r io.Reader) (int64, error) {
 	if w.failed != 0 {
 		return io.Copy(io.Discard, r)
+	}
+	// A remote blob (S3) is requested here, for exactly the bytes to send (ServeContent hands
+	// them over as a LimitedReader), before the status line goes out: a blob that went missing
+	// or a store that fails still gets an error answer rather than a truncated file.
+	if lr, ok := r.(*io.LimitedReader); ok {
+		if f, ok := lr.R.(blob.Fetcher); ok {
+			if err := f.Fetch(lr.N); err != nil {
+				w.fetchErr = err
+				return 0, err
+			}
+		}
 	}
 	w.ResponseWriter.WriteHeaderNow()
 	var dst io.Writer = w.ResponseWriter

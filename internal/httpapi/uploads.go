@@ -242,5 +242,8 @@ func parseID(s string) (uuid.UUID, bool) {
 		return uuid.UUID{}, false
 	}
 	id, err := uuid.Parse(s)
-	return id, err == nil
+	if err != nil {
+		return uuid.UUID{}, false
+	}
+	return id, true
 }

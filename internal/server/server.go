@@ -26,6 +26,7 @@ type App struct {
 	Store   *store.Store
 	Blobs   blob.Store
 	Service *share.Service
+	Authn   *auth.Authenticator
 	Purger  *purge.Purger
 	Metrics *metrics.Metrics
 }
@@ -52,9 +53,32 @@ func observePurge(m *metrics.Metrics, r purge.Result, d time.Duration, err error
 	m.PurgeBytes.Add(float64(r.UploadBytes + r.FileBytes))
 }
 
+// blobStartTimeout bounds the start-up check of the blob store (the S3 client retries a
+// refused connection for several seconds before it gives up).
+const blobStartTimeout = 20 * time.Second
+
+// OpenBlobs opens the configured blob store: the data directory, or the S3 bucket (created
+// when missing), failing when it cannot be used. Every command that touches blobs opens them
+// here.
+func OpenBlobs(ctx context.Context, cfg *config.Config) (blob.Store, error) {
+	if !cfg.BlobStoreS3() {
+		return blob.NewDisk(cfg.DataDir)
+	}
+	ctx, cancel := context.WithTimeout(ctx, blobStartTimeout)
+	defer cancel()
+	opt := blob.S3Options{
+		Endpoint: cfg.S3Endpoint, Region: cfg.S3Region, Bucket: cfg.S3Bucket, Prefix: cfg.S3Prefix,
+		PathStyle: cfg.S3PathStyle,
+	}
+	if c := cfg.S3Credentials; c != nil {
+		opt.AccessKeyID, opt.SecretAccessKey = c.AccessKeyID, c.SecretAccessKey
+	}
+	return blob.NewS3(ctx, opt)
+}
+
 // New assembles the service on an open store.
 func New(cfg *config.Config, st *store.Store, log *slog.Logger) (*App, error) {
-	blobs, err := blob.NewDisk(cfg.DataDir)
+	blobs, err := OpenBlobs(context.Background(), cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +113,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) (*App, error) {
 	}
 	purger := purge.New(st, blobs, log, PurgeOptions(cfg))
 	purger.OnPass = func(r purge.Result, d time.Duration, err error) { observePurge(m, r, d, err) }
-	return &App{Handler: h, Store: st, Blobs: blobs, Service: svc, Purger: purger, Metrics: m}, nil
+	return &App{Handler: h, Store: st, Blobs: blobs, Service: svc, Authn: authn, Purger: purger, Metrics: m}, nil
 }
 
 // PurgeOptions are the purge settings of cfg.
@@ -98,6 +122,19 @@ func PurgeOptions(cfg *config.Config) purge.Options {
 		Interval:           cfg.PurgeInterval,
 		TombstoneRetention: cfg.TombstoneRetention,
 		OrphanGrace:        cfg.OrphanGrace,
+	}
+}
+
+// NewHTTPServer returns the http.Server that serve runs h with. Slow-header clients are cut
+// by ReadHeaderTimeout and oversized headers answered 431; bodies may take long (large
+// uploads), so there is no overall read timeout: the handlers cut stalled or trickling bodies.
+func NewHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }
 
@@ -125,20 +162,17 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler: app.Handler,
-		// Slow-header clients are cut; bodies may take long (large uploads), headers may not.
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
+	srv := NewHTTPServer(app.Handler, log)
+	srv.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(ctx) }
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "data_dir", cfg.DataDir)
+	where := []any{"blob_store", "disk", "data_dir", cfg.DataDir}
+	if cfg.BlobStoreS3() {
+		where = []any{"blob_store", "s3", "s3_endpoint", cfg.S3Endpoint, "s3_bucket", cfg.S3Bucket, "s3_prefix", cfg.S3Prefix}
+	}
+	log.Info("serving", append([]any{"addr", ln.Addr().String()}, where...)...)
 	app.Purger.Start(ctx)
 	defer app.Purger.Stop()
 	errc := make(chan error, 1)

@@ -228,7 +228,7 @@ func (s *Service) PutFile(ctx context.Context, who Uploader, sid, fid uuid.UUID,
 		return err
 	})
 	if err != nil {
-		s.Discard(ctx, b.Key)
+		s.discardUncommitted(ctx, b.Key, err)
 		if errors.Is(err, errUploadTokenTaken) || store.IsNotFound(err) {
 			return File{}, s.whyNotStored(ctx, tenantID, sid, fid)
 		}

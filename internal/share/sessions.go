@@ -41,14 +41,28 @@ func (c Cursor) String() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// ParseCursor decodes a cursor made by Cursor.String.
+// cursorLen is the length of a cursor as text; the decoder would skip CR and LF in a longer one.
+const cursorLen = 32
+
+// maxCursorMicros bounds a cursor's time to the years 1970 … 9999 (rows are created now): a
+// time beyond what PostgreSQL stores would wrap around on its way to the query.
+const maxCursorMicros = 253402300799999999
+
+// ParseCursor decodes a cursor made by Cursor.String, and nothing else.
 func ParseCursor(s string) (Cursor, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
+	if len(s) != cursorLen {
+		return Cursor{}, ErrInvalidCursor
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil || len(b) != 24 {
 		return Cursor{}, ErrInvalidCursor
 	}
+	micros := binary.BigEndian.Uint64(b[:8])
+	if micros > maxCursorMicros {
+		return Cursor{}, ErrInvalidCursor
+	}
 	var c Cursor
-	c.CreatedAt = time.UnixMicro(int64(binary.BigEndian.Uint64(b[:8])))
+	c.CreatedAt = time.UnixMicro(int64(micros))
 	copy(c.ID[:], b[8:])
 	return c, nil
 }

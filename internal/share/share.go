@@ -66,14 +66,6 @@ func (s *Service) Limits() Limits { return s.limits }
 // Blobs returns the blob store.
 func (s *Service) Blobs() blob.Store { return s.blobs }
 
-// TTLSeconds validates a requested ttl in whole seconds against the configured maximum.
-func (s *Service) TTLSeconds(ttl int64) (int64, error) {
-	if ttl < 1 || ttl > int64(s.limits.MaxTTL/time.Second) {
-		return 0, ErrInvalidTTL
-	}
-	return ttl, nil
-}
-
 // StoredBlob is content that has been made durable in the blob store but is not yet visible
 // through any row. Whoever holds one must either commit a row for it or Discard it.
 type StoredBlob struct {
@@ -98,6 +90,17 @@ func (s *Service) Discard(ctx context.Context, key string) {
 	if err := s.blobs.Delete(context.WithoutCancel(ctx), key); err != nil {
 		s.log.Warn("discarding blob failed; the orphan sweep will remove it", "key", key, "err", err)
 	}
+}
+
+// discardUncommitted removes the blob of a row whose commit failed with err, unless the commit
+// may have happened all the same (its answer was lost): a row must never lose its blob, and the
+// orphan sweep removes the blob later if no row took it.
+func (s *Service) discardUncommitted(ctx context.Context, key string, err error) {
+	if store.OutcomeUnknown(err) {
+		s.log.Warn("commit outcome unknown; the blob is left to the orphan sweep", "key", key, "err", err)
+		return
+	}
+	s.Discard(ctx, key)
 }
 
 // deleteBlobs removes blobs whose rows are already gone (committed first, SPEC §6 order).

@@ -154,16 +154,16 @@ func (s *Service) ConsumeToken(ctx context.Context, sid, fid uuid.UUID, tok stri
 	if err != nil {
 		return FileMeta{}, nil, err
 	}
-	obj, err := s.blobs.Open(ctx, row.BlobKey)
+	var size int64
+	if row.Size != nil {
+		size = *row.Size
+	}
+	obj, err := s.blobs.Open(ctx, row.BlobKey, size)
 	if err != nil {
 		if errors.Is(err, blob.ErrNotFound) {
 			return FileMeta{}, nil, ErrFileNotFound
 		}
 		return FileMeta{}, nil, err
-	}
-	var size int64
-	if row.Size != nil {
-		size = *row.Size
 	}
 	var mod time.Time
 	if row.StoredAt != nil {
@@ -182,7 +182,7 @@ func (s *Service) PeekToken(ctx context.Context, sid, fid uuid.UUID, tok string)
 	if err != nil {
 		return FileMeta{}, nil, err
 	}
-	obj, err := s.blobs.Open(ctx, *row.BlobKey)
+	obj, err := s.blobs.Open(ctx, *row.BlobKey, *row.Size)
 	if err != nil {
 		if errors.Is(err, blob.ErrNotFound) {
 			return FileMeta{}, nil, ErrFileNotFound

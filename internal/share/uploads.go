@@ -40,7 +40,8 @@ type NewUpload struct {
 	TTLSeconds int64
 }
 
-// CreateUpload makes stored content visible as a simple upload. On error the blob is discarded.
+// CreateUpload makes stored content visible as a simple upload. On error the blob is discarded
+// (left to the orphan sweep when the row may have been committed all the same).
 func (s *Service) CreateUpload(ctx context.Context, p auth.Principal, in NewUpload) (Upload, error) {
 	ttl := in.TTLSeconds
 	if ttl == 0 {
@@ -61,7 +62,7 @@ func (s *Service) CreateUpload(ctx context.Context, p auth.Principal, in NewUplo
 		TtlSeconds:  ttl,
 	})
 	if err != nil {
-		s.Discard(ctx, in.Blob.Key)
+		s.discardUncommitted(ctx, in.Blob.Key, err)
 		return Upload{}, err
 	}
 	failpoint.Hit("upload.after-commit")
@@ -94,7 +95,7 @@ func (s *Service) OpenUpload(ctx context.Context, id uuid.UUID) (FileMeta, blob.
 	if row.Expired || row.PurgedAt != nil {
 		return FileMeta{}, nil, ErrUploadExpired
 	}
-	obj, err := s.blobs.Open(ctx, row.BlobKey)
+	obj, err := s.blobs.Open(ctx, row.BlobKey, row.Size)
 	if errors.Is(err, blob.ErrNotFound) {
 		// Deleted between the query and the open.
 		return FileMeta{}, nil, ErrUploadNotFound

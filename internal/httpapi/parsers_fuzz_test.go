@@ -1,0 +1,118 @@
+package httpapi
+
+// Fuzz targets of the request parsers and the Content-Disposition builder. They are internal
+// tests (package httpapi) because parseID is not exported. Their seeds run in every `go test`;
+// `make fuzz` runs the fuzzer on each for a while.
+
+import (
+	"errors"
+	"math"
+	"math/big"
+	"mime"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"fileshare/internal/share"
+)
+
+// FuzzParseID: an id is accepted exactly when it is the 36-character text of a UUID (either
+// case), and every id the server makes is accepted.
+func FuzzParseID(f *testing.F) {
+	for _, s := range []string{
+		"6ba7b810-9dad-11d1-80b4-00c04fd430c8", "6BA7B810-9DAD-11D1-80B4-00C04FD430C8", "00000000-0000-0000-0000-000000000000",
+		"6ba7b8109dad11d180b400c04fd430c8", "{6ba7b810-9dad-11d1-80b4-00c04fd430c8}", "urn:uuid:6ba7b810-9dad-11d1-80b4-00c04fd430c8",
+		"6ba7b810-9dad-11d1-80b4-00c04fd430c", "zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz", "../../../../../../../../etc/passwd00",
+		"6ba7b810-9dad-11d1-80b4\x00000c04fd430c8", "",
+	} {
+		f.Add(s, []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, s string, raw []byte) {
+		id, ok := parseID(s)
+		if ok && id.String() != strings.ToLower(s) {
+			t.Fatalf("parseID(%q) accepted another spelling of %s", s, id)
+		}
+		if !ok && id != uuid.Nil {
+			t.Fatalf("parseID(%q) refused but returned %s", s, id)
+		}
+		if ok {
+			// Only hex digits and the four dashes: nothing a path or a query could be made of.
+			for i := 0; i < len(s); i++ {
+				if c := s[i]; !(c == '-' || '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+					t.Fatalf("parseID(%q) accepted byte %q", s, c)
+				}
+			}
+		}
+		var made uuid.UUID
+		copy(made[:], raw)
+		if back, ok := parseID(made.String()); !ok || back != made {
+			t.Fatalf("parseID refuses the id %s the server makes", made)
+		}
+	})
+}
+
+// FuzzParseTTL: a ttl is accepted exactly when it is ASCII digits of at most 19 characters
+// whose value is 1 … maxSeconds, checked against big-number arithmetic.
+func FuzzParseTTL(f *testing.F) {
+	for _, s := range []string{"1", "60", "0", "-1", "+5", " 5", "5 ", "1e3", "0x10", "1.5", "0120", "١٢", "9223372036854775807",
+		"9223372036854775808", "99999999999999999999", "00000000000000000001", "2592000", "2592001", ""} {
+		f.Add(s, int64(2592000))
+	}
+	f.Add("7200", int64(7200))
+	f.Add("1", int64(0))
+	f.Add("9223372036854775807", int64(math.MaxInt64))
+	f.Fuzz(func(t *testing.T, s string, maxSeconds int64) {
+		n, err := ParseTTL(s, maxSeconds)
+
+		digits := s != "" && strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' }) < 0
+		v, _ := new(big.Int).SetString(s, 10)
+		valid := digits && len(s) <= 19 && v != nil && v.Cmp(big.NewInt(1)) >= 0 && v.Cmp(big.NewInt(maxSeconds)) <= 0
+		if !valid {
+			if !errors.Is(err, share.ErrInvalidTTL) || n != 0 {
+				t.Fatalf("ParseTTL(%q, %d) = %d, %v; want ErrInvalidTTL", s, maxSeconds, n, err)
+			}
+			return
+		}
+		if err != nil || big.NewInt(n).Cmp(v) != 0 {
+			t.Fatalf("ParseTTL(%q, %d) = %d, %v; want %s", s, maxSeconds, n, err, v)
+		}
+		// What a client sends for that ttl is accepted as it is.
+		if back, err := ParseTTL(strconv.FormatInt(n, 10), maxSeconds); err != nil || back != n {
+			t.Fatalf("ParseTTL(%d) = %d, %v", n, back, err)
+		}
+	})
+}
+
+// FuzzContentDisposition: the header never holds a byte that is not printable ASCII (so no
+// CR, LF or NUL), always parses as an attachment, and gives back the exact name when that is
+// valid UTF-8 without control characters.
+func FuzzContentDisposition(f *testing.F) {
+	for _, s := range []string{
+		"plain.txt", "résumé.pdf", "日本語 файл.txt", `say "hi".txt`, `back\slash`, "semi;colon,comma.txt", "100%.txt",
+		"a\r\nSet-Cookie: x=y", "nul\x00.txt", "\xff\xfe.bin", "", " ", "\u202egnp.exe", "tab\there", "a'b''c", "*", "=?utf-8?q?x?=",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		h := ContentDisposition(name)
+		for i := 0; i < len(h); i++ {
+			if h[i] < 0x20 || h[i] > 0x7e {
+				t.Fatalf("ContentDisposition(%q) = %q: byte %#x", name, h, h[i])
+			}
+		}
+		if bound := 42 + 4*len(name); len(h) > bound {
+			t.Fatalf("ContentDisposition(%q) is %d bytes, more than %d", name, len(h), bound)
+		}
+		disp, params, err := mime.ParseMediaType(h)
+		if err != nil || disp != "attachment" {
+			t.Fatalf("ContentDisposition(%q) = %q parses as %q, %v", name, h, disp, err)
+		}
+		if utf8.ValidString(name) && !strings.ContainsFunc(name, unicode.IsControl) && params["filename"] != name {
+			t.Fatalf("ContentDisposition(%q) = %q gives back the name %q", name, h, params["filename"])
+		}
+	})
+}
