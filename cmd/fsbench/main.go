@@ -69,7 +69,7 @@ func main() {
 	flag.IntVar(&o.listRows, "list-rows", 1_000_000, "sessions in the large listing tenant")
 	flag.IntVar(&o.purgeRows, "purge-uploads", 100_000, "expired uploads for the purge measurement")
 	flag.StringVar(&o.out, "out", "bench/out/results.json", "JSON results file")
-	flag.StringVar(&o.only, "only", "", "comma-separated measurement groups to run (upload,download,small,churn,auth,list,purge)")
+	flag.StringVar(&o.only, "only", "", "comma-separated measurement groups to run (upload,download,small,churn,auth,list,purge,s3)")
 	flag.BoolVar(&o.keepWork, "keep", false, "keep the work directory")
 	flag.Parse()
 	o.bigSize = int64(big) << 20
@@ -92,7 +92,7 @@ func main() {
 	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/fileshare").CombinedOutput(); err != nil {
 		fatalf("build: %v\n%s", err, out)
 	}
-	dbURL, dropDB := database(repo)
+	dbURL, dropDB := database(repo, "")
 	defer dropDB()
 	fs := startFileshare(bin, dbURL, work)
 	defer fs.Stop()
@@ -125,6 +125,9 @@ func main() {
 	}
 	if want("purge") {
 		results = append(results, b.purge()...)
+	}
+	if want("s3") {
+		results = append(results, b.s3(bin)...)
 	}
 	printTable(results)
 	writeJSON(o.out, results)

@@ -40,7 +40,7 @@ func waitHTTP(url string, d time.Duration) error {
 
 // database creates a fresh database for the run on the configured server (or a throwaway
 // cluster) and returns its URL and a function that drops it.
-func database(repo string) (string, func()) {
+func database(repo, suffix string) (string, func()) {
 	admin := os.Getenv("FILESHARE_BENCH_DATABASE_URL")
 	if admin == "" {
 		local := "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
@@ -61,7 +61,7 @@ func database(repo string) (string, func()) {
 		fatalf("database %s: %v", admin, err)
 	}
 	defer conn.Close(ctx)
-	name := fmt.Sprintf("fileshare_bench_%d", os.Getpid())
+	name := fmt.Sprintf("fileshare_bench_%d%s", os.Getpid(), suffix)
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		fatalf("create database: %v", err)
 	}
@@ -107,11 +107,11 @@ func (f *fileshareServer) runStdin(stdin string, args ...string) {
 	}
 }
 
-func startFileshare(bin, dbURL, work string) *fileshareServer {
+func startFileshare(bin, dbURL, work string, extraEnv ...string) *fileshareServer {
 	port := freePort()
 	f := &fileshareServer{
 		URL:     fmt.Sprintf("http://127.0.0.1:%d", port),
-		DataDir: filepath.Join(work, "fileshare-data"),
+		DataDir: filepath.Join(work, fmt.Sprintf("fileshare-data-%d", port)),
 		bin:     bin,
 	}
 	f.env = append(os.Environ(),
@@ -122,10 +122,11 @@ func startFileshare(bin, dbURL, work string) *fileshareServer {
 		"FILESHARE_PURGE_INTERVAL=24h", // the purge is measured on its own
 		"FILESHARE_LOG_LEVEL=info",
 	)
+	f.env = append(f.env, extraEnv...)
 	f.run("migrate", "up")
 	f.run("tenant", "add", "bench")
 	f.runStdin("bench-password\n", "user", "add", "bench@bench", "--password-stdin")
-	log, err := os.Create(filepath.Join(work, "fileshare.log"))
+	log, err := os.CreateTemp(work, "fileshare-*.log")
 	if err != nil {
 		fatalf("%v", err)
 	}
@@ -242,4 +243,55 @@ http {
 func (n *nginxServer) Stop() {
 	n.cmd.Process.Signal(os.Interrupt)
 	n.cmd.Wait()
+}
+
+// minioServer is a MinIO server on loopback for the S3 case.
+type minioServer struct {
+	cmd      *exec.Cmd
+	Endpoint string
+}
+
+const (
+	minioUser   = "fsbench"
+	minioSecret = "fsbench-secret-key"
+)
+
+func startMinIO(work string) *minioServer {
+	gopath, _ := exec.Command("go", "env", "GOPATH").Output()
+	bin := filepath.Join(strings.TrimSpace(string(gopath)), "bin", "minio")
+	if _, err := os.Stat(bin); err != nil {
+		if p, err := exec.LookPath("minio"); err == nil {
+			bin = p
+		} else {
+			fatalf("no minio binary: run `make minio`")
+		}
+	}
+	port, console := freePort(), freePort()
+	dir := filepath.Join(work, "minio")
+	os.MkdirAll(dir, 0o755)
+	m := &minioServer{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	m.cmd = exec.Command(bin, "server", "--quiet", "--address", fmt.Sprintf("127.0.0.1:%d", port),
+		"--console-address", fmt.Sprintf("127.0.0.1:%d", console), dir)
+	m.cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+minioUser, "MINIO_ROOT_PASSWORD="+minioSecret,
+		"MINIO_BROWSER=off", "MINIO_UPDATE=off")
+	if err := m.cmd.Start(); err != nil {
+		fatalf("start minio: %v", err)
+	}
+	if err := waitHTTP(m.Endpoint+"/minio/health/live", 30*time.Second); err != nil {
+		fatalf("minio: %v", err)
+	}
+	return m
+}
+
+func (m *minioServer) Stop() {
+	m.cmd.Process.Signal(os.Interrupt)
+	m.cmd.Wait()
+}
+
+// s3Env configures a fileshare for blobs in a bucket of m.
+func (m *minioServer) s3Env() []string {
+	return []string{
+		"FILESHARE_BLOB_STORE=s3", "FILESHARE_S3_ENDPOINT=" + m.Endpoint, "FILESHARE_S3_BUCKET=fsbench",
+		"FILESHARE_S3_PATH_STYLE=true", "AWS_ACCESS_KEY_ID=" + minioUser, "AWS_SECRET_ACCESS_KEY=" + minioSecret,
+	}
 }
