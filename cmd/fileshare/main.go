@@ -96,7 +96,7 @@ func (e *env) openStore(ctx context.Context) (*store.Store, error) {
 	if err := e.cfg.RequireDatabase(); err != nil {
 		return nil, err
 	}
-	return store.Open(ctx, e.cfg.DatabaseURL, store.Options{})
+	return store.Open(ctx, e.cfg.DatabaseURL, store.Options{QueryTimeout: e.cfg.DBTimeout})
 }
 
 type serveCmd struct{}

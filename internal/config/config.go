@@ -33,6 +33,7 @@ type Config struct {
 	TrustedProxies     []string      `name:"trusted-proxies" env:"FILESHARE_TRUSTED_PROXIES" sep:"," help:"CIDRs of proxies whose X-Forwarded-For is believed."`
 	BodyIdleTimeout    time.Duration `name:"body-idle-timeout" env:"FILESHARE_BODY_IDLE_TIMEOUT" default:"30s" help:"An upload body that sends nothing for this long, or less than body-min-rate bytes/s over such a window, is cut."`
 	BodyMinRate        int64         `name:"body-min-rate" env:"FILESHARE_BODY_MIN_RATE" default:"512" help:"Least average upload speed, bytes/s, over each body-idle-timeout window."`
+	DBTimeout          time.Duration `name:"db-timeout" env:"FILESHARE_DB_TIMEOUT" default:"2s" help:"Budget of each database call of a request, waiting for a pooled connection included: past it the request answers 503."`
 	LogLevel           string        `name:"log-level" env:"FILESHARE_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Least severe log level written."`
 
 	// Blob storage (SPEC §9). S3 credentials are not settings: they come from the standard
@@ -76,6 +77,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PurgeInterval <= 0 || c.TombstoneRetention < 0 || c.OrphanGrace <= 0 {
 		errs = append(errs, errors.New("purge-interval and orphan-grace must be positive, tombstone-retention not negative"))
+	}
+	if c.DBTimeout < 0 {
+		errs = append(errs, errors.New("db-timeout must not be negative"))
 	}
 	if c.BodyIdleTimeout <= 0 || c.BodyMinRate < 0 {
 		errs = append(errs, errors.New("body-idle-timeout must be positive and body-min-rate not negative"))

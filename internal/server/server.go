@@ -144,7 +144,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err := cfg.RequireDatabase(); err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{})
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{QueryTimeout: cfg.DBTimeout})
 	if err != nil {
 		return err
 	}

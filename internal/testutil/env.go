@@ -56,6 +56,7 @@ func DefaultConfig() *config.Config {
 		OrphanGrace:        time.Hour,
 		BodyIdleTimeout:    30 * time.Second,
 		BodyMinRate:        512,
+		DBTimeout:          2 * time.Second,
 		LogLevel:           "debug",
 	}
 }
@@ -75,7 +76,7 @@ func NewEnv(t testing.TB, opts ...Option) *Env {
 		t.Fatalf("config: %v", err)
 	}
 	e.Config = cfg
-	st, err := store.Open(context.Background(), e.DBURL, store.Options{})
+	st, err := store.Open(context.Background(), e.DBURL, store.Options{QueryTimeout: cfg.DBTimeout})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
