@@ -3,12 +3,16 @@ GO          ?= go
 SQLC_VERSION = v1.31.1
 # Keep in step with testutil.MinIOModule.
 MINIO_VERSION = v0.0.0-20260212201848-7aac2a2c5b7c
+STATICCHECK_VERSION = v0.8.2
+GOVULNCHECK_VERSION = v1.9.0
 GOBIN       := $(shell $(GO) env GOPATH)/bin
 SQLC        := $(GOBIN)/sqlc
+STATICCHECK := $(GOBIN)/staticcheck
+GOVULNCHECK := $(GOBIN)/govulncheck
 MINIO       := $(GOBIN)/minio
 VERSION     := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build run test stress check fmt-check vet sqlc-check generate tools minio clean bench
+.PHONY: all build run test stress check fmt-check vet sqlc-check generate tools minio clean bench lint lint-tools fuzz
 
 all: build
 
@@ -27,10 +31,13 @@ STRESS_REPORT := $(CURDIR)/bin/stress-report.txt
 stress:
 	@mkdir -p bin && rm -f $(STRESS_REPORT)
 	FILESHARE_STRESS_REPORT=$(STRESS_REPORT) scripts/stress.sh
+	FILESHARE_STRESS=1 FILESHARE_STRESS_REPORT=$(STRESS_REPORT) $(GO) test -count=1 -parallel 1 -timeout 30m \
+		-run '^(TestAuthTimingUnknownLoginVsWrongPassword|TestBadPasswordFloodIsBounded)$$' ./internal/httpapi/
 	@echo; echo "== make stress: figures =="; cat $(STRESS_REPORT)
 
-# Fails on unformatted code, vet findings, or generated code that is out of date.
-check: fmt-check vet sqlc-check
+# Fails on unformatted code, vet or staticcheck findings, known vulnerabilities, or generated
+# code that is out of date.
+check: fmt-check vet sqlc-check lint
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -40,6 +47,30 @@ vet:
 
 sqlc-check: tools
 	$(SQLC) diff
+
+# staticcheck, then govulncheck (scripts/govulncheck.sh: skipped, loudly, when the vulnerability
+# database cannot be reached). About 20 s once the tools are installed.
+lint: lint-tools
+	$(STATICCHECK) ./...
+	GOVULNCHECK=$(GOVULNCHECK) scripts/govulncheck.sh
+
+# Both come from the Go module proxy, at the versions above.
+lint-tools:
+	@if ! $(GO) version -m "$(STATICCHECK)" 2>/dev/null | grep -q "^	mod	honnef.co/go/tools	$(STATICCHECK_VERSION)	"; then \
+		echo "installing staticcheck $(STATICCHECK_VERSION)"; \
+		$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); \
+	fi
+	@if ! $(GO) version -m "$(GOVULNCHECK)" 2>/dev/null | grep -q "^	mod	golang.org/x/vuln	$(GOVULNCHECK_VERSION)	"; then \
+		echo "installing govulncheck $(GOVULNCHECK_VERSION)"; \
+		$(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION); \
+	fi
+
+# Every fuzz target for FUZZTIME each (scripts/fuzz.sh); CI runs a short one from the seeds alone
+# (FUZZTIME=3s FUZZ_FRESH_CACHE=1).
+FUZZTIME ?= 5s
+FUZZ_FRESH_CACHE ?=
+fuzz:
+	FUZZTIME=$(FUZZTIME) FUZZ_FRESH_CACHE=$(FUZZ_FRESH_CACHE) scripts/fuzz.sh
 
 generate: tools
 	$(SQLC) generate

@@ -236,7 +236,8 @@ func (h *handlers) deleteUpload(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-// parseID accepts only the canonical 36-character form of a UUID.
+// parseID accepts only the 36-character form of a UUID (hex digits of either case); on
+// refusal the id is uuid.Nil.
 func parseID(s string) (uuid.UUID, bool) {
 	if len(s) != 36 {
 		return uuid.UUID{}, false

@@ -21,7 +21,6 @@ import (
 	"fileshare/internal/blob"
 	"fileshare/internal/config"
 	"fileshare/internal/purge"
-	"fileshare/internal/server"
 	"fileshare/internal/testutil"
 )
 
@@ -34,11 +33,6 @@ func newEnv(t testing.TB, opts ...testutil.Option) *testutil.Env {
 	e := testutil.NewEnv(t, opts...)
 	e.AddUser(login, password)
 	return e
-}
-
-// newPurger returns another purger on e's database and blobs, as a second instance would run.
-func newPurger(e *testutil.Env) *purge.Purger {
-	return purge.New(e.Store, e.App.Blobs, slog.New(slog.DiscardHandler), server.PurgeOptions(e.Config))
 }
 
 // upload stores content as a simple upload and returns its id.

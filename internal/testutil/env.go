@@ -76,7 +76,8 @@ func NewEnv(t testing.TB, opts ...Option) *Env {
 		t.Fatalf("config: %v", err)
 	}
 	e.Config = cfg
-	st, err := store.Open(context.Background(), e.DBURL, store.Options{QueryTimeout: cfg.DBTimeout})
+	// A small pool: many test servers share one PostgreSQL and its max_connections.
+	st, err := store.Open(context.Background(), e.DBURL, store.Options{QueryTimeout: cfg.DBTimeout, MaxConns: 6})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
