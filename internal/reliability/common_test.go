@@ -102,12 +102,6 @@ func (l *latencies) pct(q float64) time.Duration {
 	return s[max(0, min(i, len(s)-1))]
 }
 
-func (l *latencies) count() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.d)
-}
-
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000) }
 
 // waitUntil polls cond until it holds or the deadline passes.

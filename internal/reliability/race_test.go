@@ -40,9 +40,10 @@ func twoInstances(t *testing.T, opt store.Options) (a, b *instance, dataDir stri
 func TestTokenRaceTwoInstances(t *testing.T) {
 	t.Parallel()
 	// What is under test is atomicity, not latency: 1,000 requests at once cost seconds of CPU
-	// on a small machine under -race, and the 2 s query budget would shed some of them with 503
-	// (the overload behaviour) before they reach the database. Their budget is long here.
-	a, b, _ := twoInstances(t, store.Options{QueryTimeout: time.Minute})
+	// on a small machine under -race, and the 2 s budgets of a query and of a new connection
+	// would shed some of them with 503 (the overload behaviour) before they reach the
+	// database. Their budgets are long here.
+	a, b, _ := twoInstances(t, store.Options{QueryTimeout: time.Minute, ConnectTimeout: time.Minute})
 	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 1000, MaxIdleConns: 2000}}
 	defer hc.CloseIdleConnections()
 	c := client{t: t, c: hc, base: a.URL, login: raceLogin, password: racePassword}
@@ -50,7 +51,7 @@ func TestTokenRaceTwoInstances(t *testing.T) {
 	sid := c.session()
 	fid := c.storedFile(sid, "race.bin", data)
 
-	rounds := scale(3, 100)
+	rounds := scale(2, 100)
 	const gets = 1000
 	var lat latencies
 	var others int
@@ -94,7 +95,8 @@ func TestTokenRaceTwoInstances(t *testing.T) {
 		close(release)
 		wg.Wait()
 		if ok.Load() != 1 || used.Load() != gets-1 {
-			t.Fatalf("round %d: %d × 200 and %d × 410 of %d GETs; want exactly one 200", round, ok.Load(), used.Load(), gets)
+			t.Fatalf("round %d: %d × 200 and %d × 410 of %d GETs; want exactly one 200\nfirst failure logged: %s",
+				round, ok.Load(), used.Load(), gets, firstLine(a.Logs.String()+b.Logs.String(), `"msg":"database unavailable"`))
 		}
 		others += gets - 1
 	}
@@ -275,4 +277,14 @@ func TestPurgeTwoInstancesWhileDownloading(t *testing.T) {
 		"while %d downloads (%d MiB; %d overlapping the passes) through both all arrived intact (p99 %s)",
 		passes, got.UploadsExpired, got.TombstonesDeleted, got.SessionsDeleted, got.FilesDeleted, got.TokensDeleted, orphans, got.TempFilesRemoved,
 		downloads.Load(), bytes.Load()>>20, overlapping.Load(), ms(lat.pct(0.99)))
+}
+
+// firstLine returns the first line of logs that contains substr.
+func firstLine(logs, substr string) string {
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, substr) {
+			return line
+		}
+	}
+	return "(none)"
 }

@@ -152,12 +152,9 @@ func IsUnavailable(err error) bool {
 // request may have reached the database. Whatever such a change makes visible (a row that names
 // a blob) must then be kept; the orphan sweep removes it if the change did not happen.
 func OutcomeUnknown(err error) bool {
-	if err == nil {
-		return false
-	}
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) || errors.Is(err, pgx.ErrNoRows) || pgconn.SafeToRetry(err) {
-		return false // refused by the server, matched nothing, or never sent
+	if err == nil || errors.As(err, &pgErr) || pgconn.SafeToRetry(err) {
+		return false // refused by the server (so rolled back), or never sent
 	}
-	return true
+	return IsUnavailable(err) || errors.Is(err, context.Canceled)
 }
