@@ -38,8 +38,8 @@ type Principal struct {
 
 // Authenticator checks Basic credentials.
 type Authenticator struct {
-	st       *store.Store
-	throttle *Throttle
+	st      *store.Store
+	limiter Limiter
 	// hashSlots bounds concurrent argon2 work, so a flood of bad passwords cannot take all CPU
 	// and memory.
 	hashSlots chan struct{}
@@ -64,15 +64,15 @@ type cachedCred struct {
 
 const maxCached = 10_000
 
-// New returns an Authenticator over st with the given throttle.
-func New(st *store.Store, throttle *Throttle) (*Authenticator, error) {
+// New returns an Authenticator over st that throttles failures with limiter.
+func New(st *store.Store, limiter Limiter) (*Authenticator, error) {
 	dummy, err := HashPassword("dummy password for unknown logins", DefaultParams)
 	if err != nil {
 		return nil, err
 	}
 	a := &Authenticator{
 		st:        st,
-		throttle:  throttle,
+		limiter:   limiter,
 		hashSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 		dummy:     dummy,
 		cache:     map[string]cachedCred{},
@@ -90,16 +90,26 @@ func (a *Authenticator) Authenticate(ctx context.Context, login, password, clien
 	if name, tenant, err := ParseLogin(login); err == nil {
 		key = name + "@" + tenant
 	}
-	if wait := a.throttle.Check(key, clientAddr); wait > 0 {
+	wait, failed, err := a.limiter.Check(ctx, key, clientAddr)
+	if err != nil {
+		return Principal{}, err
+	}
+	if wait > 0 {
 		return Principal{}, &ThrottledError{RetryAfter: wait}
 	}
 	p, err := a.verify(ctx, login, password)
 	switch {
 	case err == nil:
-		a.throttle.Succeed(key)
+		if failed {
+			if err := a.limiter.Succeed(ctx, key); err != nil {
+				return Principal{}, err
+			}
+		}
 		return p, nil
 	case errors.Is(err, ErrUnauthorized):
-		a.throttle.Fail(key, clientAddr)
+		if ferr := a.limiter.Fail(ctx, key, clientAddr); ferr != nil {
+			return Principal{}, ferr
+		}
 	}
 	return Principal{}, err
 }

@@ -52,6 +52,7 @@ type Result struct {
 	UploadURLsDeleted int64 `json:"uploadUrlsDeleted"`
 	OrphansRemoved    int64 `json:"orphansRemoved"`
 	TempFilesRemoved  int64 `json:"tempFilesRemoved"`
+	LoginCounters     int64 `json:"loginCountersDeleted"`
 	BlobErrors        int64 `json:"blobErrors"`
 }
 
@@ -136,6 +137,7 @@ func (p *Purger) RunOnce(ctx context.Context) (Result, error) {
 		{"expired upload URLs", p.deleteUploadURLs},
 		{"orphan blobs", p.sweepOrphans},
 		{"temp files", p.sweepTemp},
+		{"login failure counters", p.deleteLoginCounters},
 	}
 	var errs []error
 	for _, s := range steps {
@@ -303,6 +305,18 @@ func (p *Purger) sweepOrphans(ctx context.Context, r *Result) error {
 		return err
 	}
 	return flush()
+}
+
+// staleCounters is the age past which a failed-login counter that throttles nothing goes: longer
+// than the longest back-off and the address window.
+const staleCounters = 16 * time.Minute
+
+func (p *Purger) deleteLoginCounters(ctx context.Context, r *Result) error {
+	ctx, cancel := context.WithTimeout(ctx, p.opt.BatchTimeout)
+	defer cancel()
+	n, err := p.st.Q.AuthThrottleDeleteStale(ctx, p.st.Pool, float64(staleCounters/time.Millisecond))
+	r.LoginCounters += n
+	return err
 }
 
 func (p *Purger) sweepTemp(ctx context.Context, r *Result) error {

@@ -144,7 +144,7 @@ func (q *quotaStore) Delete(ctx context.Context, key string) error {
 func serveWith(t *testing.T, st *store.Store, blobs blob.Store) string {
 	cfg := testutil.DefaultConfig()
 	log := slog.New(slog.DiscardHandler)
-	authn, err := auth.New(st, auth.NewThrottle())
+	authn, err := auth.New(st, auth.NewThrottle().Limiter())
 	if err != nil {
 		t.Fatal(err)
 	}

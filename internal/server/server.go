@@ -82,7 +82,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	authn, err := auth.New(st, auth.NewThrottle())
+	authn, err := auth.New(st, auth.NewSharedLimiter(st))
 	if err != nil {
 		return nil, err
 	}

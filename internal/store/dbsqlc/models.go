@@ -94,6 +94,20 @@ type AuditUser struct {
 	DisabledAt        *time.Time
 }
 
+// Consecutive failed logins per user (key login:name@tenant) and failures per client address in the current minute (key addr:ADDRESS), for throttling.
+type AuthFailure struct {
+	// login:name@tenant or addr:client address.
+	Key string
+	// Failures counted: consecutive for a login, in the current window for an address.
+	Failures int32
+	// Start of the current one-minute window (addresses).
+	WindowStart time.Time
+	// When the latest failure happened.
+	LastFailureAt time.Time
+	// Attempts are answered 429 until then; NULL while not throttled.
+	LockedUntil *time.Time
+}
+
 // One-time download tokens: each works for exactly one download.
 type DownloadToken struct {
 	// SHA-256 of the token, which is never stored itself: a reader of the database cannot use it.
