@@ -187,7 +187,13 @@ func TestScaleOut(t *testing.T) {
 	dbURL := testutil.NewDatabase(t)
 	m := testutil.StartMinIO(t)
 	bucket := testutil.NewBucketName()
-	env := append(dbEnv(dbURL), m.Env(bucket)...)
+	// Small pools: the other test packages share the server's max_connections with these three
+	// instances, and running out of connections would be answered 503.
+	poolURL := dbURL + "&pool_max_conns=6"
+	if !strings.Contains(dbURL, "?") {
+		poolURL = dbURL + "?pool_max_conns=6"
+	}
+	env := append(dbEnv(poolURL), m.Env(bucket)...)
 	// Every instance purges continuously, alongside everything else the test does.
 	// Three servers, their clients and MinIO share two cores here: give a database call more
 	// than the production 2 s, so that the race tests atomicity rather than overload shedding.
