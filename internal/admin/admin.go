@@ -43,8 +43,8 @@ func (a *Admin) AddTenant(ctx context.Context, name string) error {
 	if !auth.ValidName(name) || strings.Contains(name, "@") {
 		return fmt.Errorf("invalid tenant name %q: 1 to 255 characters, no @ and no control characters", name)
 	}
-	_, err := a.st.Q.TenantCreate(ctx, a.st.Pool, name)
-	if store.IsUniqueViolation(err) {
+	_, err := a.st.Q.TenantCreate(ctx, name)
+	if errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("tenant %q already exists", name)
 	}
 	return err
@@ -52,7 +52,7 @@ func (a *Admin) AddTenant(ctx context.Context, name string) error {
 
 // ListTenants lists the tenants by name.
 func (a *Admin) ListTenants(ctx context.Context) ([]Tenant, error) {
-	rows, err := a.st.Q.TenantList(ctx, a.st.Pool)
+	rows, err := a.st.Q.TenantList(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -65,11 +65,11 @@ func (a *Admin) ListTenants(ctx context.Context) ([]Tenant, error) {
 
 // DeleteTenant deletes a tenant with its users, uploads and sessions, then their blobs.
 func (a *Admin) DeleteTenant(ctx context.Context, blobs blob.Store, name string) error {
-	keys, err := a.st.Q.TenantBlobKeys(ctx, a.st.Pool, name)
+	keys, err := a.st.Q.TenantBlobKeys(ctx, name)
 	if err != nil {
 		return err
 	}
-	n, err := a.st.Q.TenantDelete(ctx, a.st.Pool, name)
+	n, err := a.st.Q.TenantDelete(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -98,11 +98,11 @@ func (a *Admin) AddUser(ctx context.Context, login, password string) error {
 	if err != nil {
 		return err
 	}
-	_, err = a.st.Q.UserCreate(ctx, a.st.Pool, dbsqlc.UserCreateParams{Name: name, PasswordHash: hash, Tenant: tenant})
+	_, err = a.st.Q.UserCreate(ctx, dbsqlc.UserCreateParams{Name: name, PasswordHash: hash, Tenant: tenant})
 	switch {
-	case store.IsNotFound(err):
+	case errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("tenant %q does not exist: add it first with `fileshare tenant add %s`", tenant, tenant)
-	case store.IsUniqueViolation(err):
+	case errors.Is(err, store.ErrConflict):
 		return fmt.Errorf("user %q already exists", name+"@"+tenant)
 	}
 	return err
@@ -118,7 +118,7 @@ func (a *Admin) SetPassword(ctx context.Context, login, password string) error {
 	if err != nil {
 		return err
 	}
-	n, err := a.st.Q.UserSetPassword(ctx, a.st.Pool, dbsqlc.UserSetPasswordParams{PasswordHash: hash, Tenant: tenant, Name: name})
+	n, err := a.st.Q.UserSetPassword(ctx, dbsqlc.UserSetPasswordParams{PasswordHash: hash, Tenant: tenant, Name: name})
 	return oneUser(n, err, name, tenant)
 }
 
@@ -128,7 +128,7 @@ func (a *Admin) SetDisabled(ctx context.Context, login string, disabled bool) er
 	if err != nil {
 		return err
 	}
-	n, err := a.st.Q.UserSetDisabled(ctx, a.st.Pool, dbsqlc.UserSetDisabledParams{Disabled: disabled, Tenant: tenant, Name: name})
+	n, err := a.st.Q.UserSetDisabled(ctx, dbsqlc.UserSetDisabledParams{Disabled: disabled, Tenant: tenant, Name: name})
 	return oneUser(n, err, name, tenant)
 }
 
@@ -138,7 +138,7 @@ func (a *Admin) DeleteUser(ctx context.Context, login string) error {
 	if err != nil {
 		return err
 	}
-	n, err := a.st.Q.UserDelete(ctx, a.st.Pool, dbsqlc.UserDeleteParams{Tenant: tenant, Name: name})
+	n, err := a.st.Q.UserDelete(ctx, dbsqlc.UserDeleteParams{Tenant: tenant, Name: name})
 	return oneUser(n, err, name, tenant)
 }
 
@@ -158,7 +158,7 @@ func (a *Admin) ListUsers(ctx context.Context, tenant string) ([]User, error) {
 	if tenant != "" {
 		filter = &tenant
 	}
-	rows, err := a.st.Q.UserList(ctx, a.st.Pool, filter)
+	rows, err := a.st.Q.UserList(ctx, filter)
 	if err != nil {
 		return nil, err
 	}

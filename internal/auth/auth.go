@@ -85,7 +85,8 @@ func New(st *store.Store, limiter Limiter) (*Authenticator, error) {
 
 // Authenticate checks login and password for a request from clientAddr.
 func (a *Authenticator) Authenticate(ctx context.Context, login, password, clientAddr string) (Principal, error) {
-	// Failures count per user, not per spelling: "bob" and "bob@default" are one login.
+	// Failures count per user, not per spelling: "bob" and "bob@default" are one login. A login
+	// that names no user is counted as sent (the limiter hashes it).
 	key := login
 	if name, tenant, err := ParseLogin(login); err == nil {
 		key = name + "@" + tenant
@@ -101,7 +102,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, login, password, clien
 	switch {
 	case err == nil:
 		if failed {
-			if err := a.limiter.Succeed(ctx, key); err != nil {
+			if err := a.limiter.Succeed(ctx, key, clientAddr); err != nil {
 				return Principal{}, err
 			}
 		}
@@ -119,10 +120,8 @@ func (a *Authenticator) verify(ctx context.Context, login, password string) (Pri
 	if err != nil {
 		return Principal{}, ErrUnauthorized
 	}
-	qctx, cancel := a.st.Ctx(ctx)
-	u, err := a.st.Q.UserGetForAuth(qctx, a.st.Pool, dbsqlc.UserGetForAuthParams{Tenant: tenant, Name: name})
-	cancel()
-	if store.IsNotFound(err) {
+	u, err := a.st.Q.UserGetForAuth(ctx, dbsqlc.UserGetForAuthParams{Tenant: tenant, Name: name})
+	if errors.Is(err, store.ErrNotFound) {
 		// Same cost as a wrong password, so response times do not tell which logins exist.
 		if _, err := a.slowVerify(ctx, a.dummy, password); err != nil {
 			return Principal{}, err

@@ -22,12 +22,12 @@ func FuzzParseLogin(f *testing.F) {
 	f.Fuzz(func(t *testing.T, login string) {
 		name, tenant, err := auth.ParseLogin(login)
 
-		// The oracle: split at the last @ by hand, then the rules of SPEC §2.
+		// The oracle: split at the last @ by hand, then the rules of docs/behaviour.md §1.
 		wantName, wantTenant := login, auth.DefaultTenant
 		if i := strings.LastIndex(login, "@"); i >= 0 {
 			wantName, wantTenant = login[:i], login[i+1:]
 		}
-		valid := utf8.ValidString(login) &&
+		valid := utf8.ValidString(login) && len(login) <= auth.MaxLoginLen &&
 			!strings.ContainsFunc(login, func(r rune) bool { return r < 0x20 || r == 0x7f }) &&
 			wantName != "" && wantTenant != "" && len(wantName) <= 255 && len(wantTenant) <= 255
 

@@ -9,13 +9,17 @@ import (
 // DefaultTenant is the tenant of a login without @.
 const DefaultTenant = "default"
 
+// MaxLoginLen is the longest login, in bytes, that can name a user; a longer one is a wrong
+// login like any other.
+const MaxLoginLen = 256
+
 // ErrBadLogin is returned by ParseLogin for a login that names no user.
 var ErrBadLogin = errors.New("login must be name@tenant (or a bare name for the default tenant)")
 
 // ParseLogin splits login at its last @ into user name and tenant name. A login without @
 // belongs to DefaultTenant.
 func ParseLogin(login string) (name, tenant string, err error) {
-	if !utf8.ValidString(login) || len(login) > 511 || strings.ContainsFunc(login, isControl) {
+	if !utf8.ValidString(login) || len(login) > MaxLoginLen || strings.ContainsFunc(login, isControl) {
 		return "", "", ErrBadLogin
 	}
 	i := strings.LastIndexByte(login, '@')

@@ -18,7 +18,7 @@ func TestParseLogin(t *testing.T) {
 		{"a@b", "a", "b"},
 		{"Ünïcødé@テナント", "Ünïcødé", "テナント"},
 		{"with space@acme", "with space", "acme"},
-		{strings.Repeat("n", 255) + "@" + strings.Repeat("t", 255), strings.Repeat("n", 255), strings.Repeat("t", 255)},
+		{strings.Repeat("n", 200) + "@" + strings.Repeat("t", 55), strings.Repeat("n", 200), strings.Repeat("t", 55)},
 	} {
 		name, tenant, err := auth.ParseLogin(tc.login)
 		if err != nil || name != tc.name || tenant != tc.tenant {
@@ -44,6 +44,8 @@ func TestParseLoginRefuses(t *testing.T) {
 		"alice@acme\x7f",
 		"\xff\xfe@acme",
 		strings.Repeat("n", 256) + "@acme",
+		strings.Repeat("n", 255) + "@" + strings.Repeat("t", 255), // each part fits, the login does not
+		strings.Repeat("n", 128) + "@" + strings.Repeat("t", 128),
 		"alice@" + strings.Repeat("t", 256),
 		strings.Repeat("n", 600),
 	} {

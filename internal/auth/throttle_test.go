@@ -1,174 +1,93 @@
 package auth_test
 
 import (
-	"fmt"
+	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"fileshare/internal/auth"
+	"fileshare/internal/testutil"
 )
 
-// fakeClock is the throttle's clock, moved by hand.
-type fakeClock struct{ now time.Time }
-
-func (c *fakeClock) Now() time.Time          { return c.now }
-func (c *fakeClock) Advance(d time.Duration) { c.now = c.now.Add(d) }
-func newThrottle() (*auth.Throttle, *fakeClock) {
-	clk := &fakeClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-	th := auth.NewThrottle()
-	th.Now = clk.Now
-	return th, clk
-}
-
-func TestThrottleDefaults(t *testing.T) {
+func TestThresholdDefaults(t *testing.T) {
 	t.Parallel()
-	th := auth.NewThrottle()
+	th := auth.DefaultThresholds
 	if th.LoginThreshold != 10 || th.AddrThreshold != 100 || th.AddrWindow != time.Minute {
-		t.Errorf("thresholds %d per login, %d per address in %s; SPEC §2 says 10 and 100 in a minute",
+		t.Errorf("thresholds %d per login and address, %d per address in %s; want 10 and 100 in a minute",
 			th.LoginThreshold, th.AddrThreshold, th.AddrWindow)
 	}
 }
 
-func TestThrottleLoginBackoffDoubles(t *testing.T) {
+// The shared limiter on a real database: the back-off doubles, it belongs to the login and
+// the address together, and a success from that address resets it.
+func TestSharedLimiterPerLoginAndAddress(t *testing.T) {
 	t.Parallel()
-	th, clk := newThrottle()
-	const login, addr = "alice@acme", "192.0.2.1"
+	e := testutil.NewEnv(t)
+	l := auth.NewSharedLimiter(e.Store)
+	ctx := context.Background()
+	const login, here, there = "carol@acme", "192.0.2.1", "198.51.100.1"
+	wait := func(addr string) time.Duration {
+		t.Helper()
+		w, _, err := l.Check(ctx, login, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
 	for i := range 9 {
-		th.Fail(login, addr)
-		if w := th.Check(login, addr); w != 0 {
+		if err := l.Fail(ctx, login, here); err != nil {
+			t.Fatal(err)
+		}
+		if w := wait(here); w != 0 {
 			t.Fatalf("after %d failures: wait %s, want none", i+1, w)
 		}
 	}
-	th.Fail(login, addr) // the 10th
-	if w := th.Check(login, addr); w != time.Second {
-		t.Fatalf("after 10 failures: wait %s, want 1s", w)
+	if err := l.Fail(ctx, login, here); err != nil {
+		t.Fatal(err)
 	}
-	// The lock is the login's, whatever address it comes from.
-	if w := th.Check(login, "198.51.100.1"); w != time.Second {
-		t.Errorf("from another address: wait %s, want 1s", w)
+	if w := wait(here); w <= 0 || w > time.Second {
+		t.Fatalf("after 10 failures: wait %s, want up to 1s", w)
 	}
-	// Another login is not affected.
-	if w := th.Check("bob@acme", addr); w != 0 {
-		t.Errorf("another login: wait %s", w)
+	if err := l.Fail(ctx, login, here); err != nil {
+		t.Fatal(err)
 	}
-	clk.Advance(400 * time.Millisecond)
-	if w := th.Check(login, addr); w != 600*time.Millisecond {
-		t.Errorf("400ms later: wait %s, want 600ms", w)
+	if w := wait(here); w <= time.Second || w > 2*time.Second {
+		t.Fatalf("after 11 failures: wait %s, want 1s … 2s (doubled)", w)
 	}
-	clk.Advance(600 * time.Millisecond)
-	if w := th.Check(login, addr); w != 0 {
-		t.Fatalf("when the lock ends: wait %s", w)
+	if w := wait(there); w != 0 {
+		t.Errorf("the same login from another address: wait %s, want none", w)
 	}
-
-	// Each further failure doubles the back-off…
-	want := time.Second
-	for i := 0; want*2 <= th.MaxBackoff; i++ {
-		th.Fail(login, addr)
-		want *= 2
-		if w := th.Check(login, addr); w != want {
-			t.Fatalf("failure %d: wait %s, want %s", 11+i, w, want)
-		}
-		clk.Advance(want)
+	if w, _, _ := l.Check(ctx, "dave@acme", here); w != 0 {
+		t.Errorf("another login from the same address: wait %s, want none", w)
 	}
-	if want < 8*time.Minute {
-		t.Fatalf("the back-off only grew to %s", want)
+	if err := l.Succeed(ctx, login, here); err != nil {
+		t.Fatal(err)
 	}
-	// …up to the maximum, where it stays.
-	for range 40 {
-		th.Fail(login, addr)
-		clk.Advance(th.MaxBackoff)
-	}
-	th.Fail(login, addr)
-	if w := th.Check(login, addr); w != th.MaxBackoff {
-		t.Errorf("after many failures: wait %s, want the maximum %s", w, th.MaxBackoff)
-	}
-	if th.MaxBackoff <= 0 || th.MaxBackoff > time.Hour {
-		t.Errorf("MaxBackoff %s", th.MaxBackoff)
+	if w := wait(here); w != 0 {
+		t.Errorf("after a success: wait %s, want none", w)
 	}
 }
 
-func TestThrottleSuccessResets(t *testing.T) {
+// Whatever bytes a client sends as its login, the counter's key stays short, valid text.
+func TestSharedLimiterHostileLogins(t *testing.T) {
 	t.Parallel()
-	th, clk := newThrottle()
-	const login, addr = "alice@acme", "192.0.2.1"
-	for range 9 {
-		th.Fail(login, addr)
-	}
-	th.Succeed(login)
-	for i := range 9 {
-		th.Fail(login, addr)
-		if w := th.Check(login, addr); w != 0 {
-			t.Fatalf("failure %d after a success: wait %s, want none", i+1, w)
+	e := testutil.NewEnv(t)
+	l := auth.NewSharedLimiter(e.Store)
+	ctx := context.Background()
+	for _, login := range []string{"\xff@acme", "a\x00b@acme", strings.Repeat("x", 30000)} {
+		if err := l.Fail(ctx, login, "192.0.2.7"); err != nil {
+			t.Fatalf("Fail(%q…): %v", login[:min(len(login), 8)], err)
+		}
+		if _, _, err := l.Check(ctx, login, "192.0.2.7"); err != nil {
+			t.Fatalf("Check(%q…): %v", login[:min(len(login), 8)], err)
 		}
 	}
-	th.Fail(login, addr)
-	if w := th.Check(login, addr); w != time.Second {
-		t.Fatalf("10th consecutive failure: wait %s, want 1s", w)
+	var longest int
+	if err := e.Store.Pool.QueryRow(ctx, "SELECT max(length(key)) FROM auth_failures").Scan(&longest); err != nil {
+		t.Fatal(err)
 	}
-
-	// After a long back-off, a success brings the login back to a clean slate.
-	for range 5 {
-		clk.Advance(time.Hour)
-		th.Fail(login, addr)
-	}
-	clk.Advance(time.Hour)
-	th.Succeed(login)
-	th.Fail(login, addr)
-	if w := th.Check(login, addr); w != 0 {
-		t.Errorf("one failure after a success: wait %s, want none", w)
-	}
-}
-
-func TestThrottleAddress(t *testing.T) {
-	t.Parallel()
-	th, clk := newThrottle()
-	const addr = "192.0.2.1"
-	login := func(i int) string { return fmt.Sprintf("user%d@acme", i) }
-	for i := range 99 {
-		th.Fail(login(i), addr)
-	}
-	if w := th.Check("fresh@acme", addr); w != 0 {
-		t.Fatalf("after 99 failures: wait %s, want none", w)
-	}
-	clk.Advance(10 * time.Second)
-	th.Fail(login(99), addr)
-	// Held back until the minute that began with the first failure is over.
-	if w := th.Check("fresh@acme", addr); w != 50*time.Second {
-		t.Fatalf("after 100 failures: wait %s, want 50s", w)
-	}
-	if w := th.Check("fresh@acme", "198.51.100.1"); w != 0 {
-		t.Errorf("another address: wait %s", w)
-	}
-	// A success of some login does not clear the address.
-	th.Succeed(login(0))
-	if w := th.Check(login(0), addr); w != 50*time.Second {
-		t.Errorf("after a success: wait %s, want 50s", w)
-	}
-	clk.Advance(50 * time.Second)
-	if w := th.Check("fresh@acme", addr); w != 0 {
-		t.Errorf("after the minute: wait %s", w)
-	}
-	// The count starts afresh.
-	for i := range 99 {
-		th.Fail(login(i), addr)
-	}
-	if w := th.Check("fresh@acme", addr); w != 0 {
-		t.Errorf("99 failures in the next minute: wait %s", w)
-	}
-}
-
-func TestThrottleAddressFailuresSpreadOverMinutes(t *testing.T) {
-	t.Parallel()
-	th, clk := newThrottle()
-	const addr = "192.0.2.1"
-	// 60 failures a minute for five minutes: an office behind NAT, not an attack.
-	for m := range 5 {
-		for i := range 60 {
-			th.Fail(fmt.Sprintf("user%d@acme", i), addr)
-			clk.Advance(time.Second)
-		}
-		if w := th.Check("fresh@acme", addr); w != 0 {
-			t.Fatalf("minute %d: wait %s", m+1, w)
-		}
+	if longest > 80 {
+		t.Errorf("a counter key of %d characters was stored", longest)
 	}
 }

@@ -81,7 +81,7 @@ func (h *handlers) fail(c *gin.Context, err error) {
 	case c.Request.Context().Err() != nil:
 		// The client went away; nobody reads this answer, but the log shows what happened.
 		respondError(c, 499, "client closed request")
-	case store.IsUnavailable(err):
+	case errors.Is(err, store.ErrUnavailable):
 		h.log.Warn("database unavailable", "path", redactPath(c.Request.URL.Path), "err", err)
 		c.Header("Retry-After", retryAfterUnavailable)
 		respondError(c, http.StatusServiceUnavailable, msgUnavailable)

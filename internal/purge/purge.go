@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
+	"fileshare/internal/auth"
 	"fileshare/internal/blob"
 	"fileshare/internal/store"
 	"fileshare/internal/store/dbsqlc"
@@ -190,7 +190,7 @@ func (p *Purger) deleteBlob(ctx context.Context, r *Result, key string) {
 
 func (p *Purger) expireUploads(ctx context.Context, r *Result) error {
 	return p.batches(ctx, func(ctx context.Context) (int, error) {
-		rows, err := p.st.Q.UploadExpireBatch(ctx, p.st.Pool, int32(p.opt.BatchSize))
+		rows, err := p.st.Q.UploadExpireBatch(ctx, int32(p.opt.BatchSize))
 		if err != nil {
 			return 0, err
 		}
@@ -207,7 +207,7 @@ func (p *Purger) retentionSeconds() int64 { return int64(p.opt.TombstoneRetentio
 
 func (p *Purger) deleteTombstones(ctx context.Context, r *Result) error {
 	return p.batches(ctx, func(ctx context.Context) (int, error) {
-		n, err := p.st.Q.UploadDeleteTombstones(ctx, p.st.Pool, dbsqlc.UploadDeleteTombstonesParams{
+		n, err := p.st.Q.UploadDeleteTombstones(ctx, dbsqlc.UploadDeleteTombstonesParams{
 			RetentionSeconds: p.retentionSeconds(), BatchSize: int32(p.opt.BatchSize),
 		})
 		r.TombstonesDeleted += n
@@ -221,15 +221,15 @@ func (p *Purger) deleteSessions(ctx context.Context, r *Result) error {
 			ids   []uuid.UUID
 			files []dbsqlc.SessionDeleteFilesOfRow
 		)
-		err := p.st.InTx(ctx, func(tx pgx.Tx) error {
+		err := p.st.InTx(ctx, func(q *dbsqlc.Queries) error {
 			var err error
-			if ids, err = p.st.Q.SessionLockExpiredBatch(ctx, tx, int32(p.opt.BatchSize)); err != nil || len(ids) == 0 {
+			if ids, err = q.SessionLockExpiredBatch(ctx, int32(p.opt.BatchSize)); err != nil || len(ids) == 0 {
 				return err
 			}
-			if files, err = p.st.Q.SessionDeleteFilesOf(ctx, tx, ids); err != nil {
+			if files, err = q.SessionDeleteFilesOf(ctx, ids); err != nil {
 				return err
 			}
-			_, err = p.st.Q.SessionDeleteMany(ctx, tx, ids)
+			_, err = q.SessionDeleteMany(ctx, ids)
 			return err
 		})
 		if err != nil {
@@ -251,7 +251,7 @@ func (p *Purger) deleteSessions(ctx context.Context, r *Result) error {
 
 func (p *Purger) deleteTokens(ctx context.Context, r *Result) error {
 	return p.batches(ctx, func(ctx context.Context) (int, error) {
-		n, err := p.st.Q.DownloadTokenDeleteSpent(ctx, p.st.Pool, dbsqlc.DownloadTokenDeleteSpentParams{
+		n, err := p.st.Q.DownloadTokenDeleteSpent(ctx, dbsqlc.DownloadTokenDeleteSpentParams{
 			RetentionSeconds: p.retentionSeconds(), BatchSize: int32(p.opt.BatchSize),
 		})
 		r.TokensDeleted += n
@@ -261,7 +261,7 @@ func (p *Purger) deleteTokens(ctx context.Context, r *Result) error {
 
 func (p *Purger) deleteUploadURLs(ctx context.Context, r *Result) error {
 	return p.batches(ctx, func(ctx context.Context) (int, error) {
-		n, err := p.st.Q.UploadTokenDeleteExpired(ctx, p.st.Pool, int32(p.opt.BatchSize))
+		n, err := p.st.Q.UploadTokenDeleteExpired(ctx, int32(p.opt.BatchSize))
 		r.UploadURLsDeleted += n
 		return int(n), err
 	})
@@ -277,7 +277,7 @@ func (p *Purger) sweepOrphans(ctx context.Context, r *Result) error {
 		}
 		bctx, cancel := context.WithTimeout(ctx, p.opt.BatchTimeout)
 		defer cancel()
-		live, err := p.st.Q.BlobKeysReferenced(bctx, p.st.Pool, batch)
+		live, err := p.st.Q.BlobKeysReferenced(bctx, batch)
 		if err != nil {
 			return err
 		}
@@ -307,14 +307,10 @@ func (p *Purger) sweepOrphans(ctx context.Context, r *Result) error {
 	return flush()
 }
 
-// staleCounters is the age past which a failed-login counter that throttles nothing goes: longer
-// than the longest back-off and the address window.
-const staleCounters = 16 * time.Minute
-
 func (p *Purger) deleteLoginCounters(ctx context.Context, r *Result) error {
 	ctx, cancel := context.WithTimeout(ctx, p.opt.BatchTimeout)
 	defer cancel()
-	n, err := p.st.Q.AuthThrottleDeleteStale(ctx, p.st.Pool, float64(staleCounters/time.Millisecond))
+	n, err := p.st.Q.AuthThrottleDeleteStale(ctx, float64(auth.DefaultThresholds.StaleAfter()/time.Millisecond))
 	r.LoginCounters += n
 	return err
 }

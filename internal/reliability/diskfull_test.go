@@ -16,11 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"fileshare/internal/auth"
 	"fileshare/internal/blob"
-	"fileshare/internal/httpapi"
-	"fileshare/internal/metrics"
-	"fileshare/internal/share"
+	"fileshare/internal/server"
 	"fileshare/internal/store"
 	"fileshare/internal/testutil"
 )
@@ -140,25 +137,15 @@ func (q *quotaStore) Delete(ctx context.Context, key string) error {
 	return err
 }
 
-// serveWith assembles the service on blobs the way server.New does on its own disk store.
+// serveWith serves the service assembled on blobs instead of its own disk store.
 func serveWith(t *testing.T, st *store.Store, blobs blob.Store) string {
 	cfg := testutil.DefaultConfig()
-	log := slog.New(slog.DiscardHandler)
-	authn, err := auth.New(st, auth.NewThrottle().Limiter())
+	cfg.DataDir = t.TempDir()
+	app, err := server.Assemble(cfg, st, blobs, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := share.New(st, blobs, share.Limits{
-		UploadTTL: time.Hour, SessionTTL: time.Hour, MaxTTL: 24 * time.Hour, MaxUploadBytes: cfg.MaxUploadBytes,
-	}, log)
-	h, err := httpapi.New(httpapi.Deps{
-		Service: svc, Authn: authn, Log: log, Metrics: metrics.New(),
-		Ready: func(ctx context.Context) error { return blobs.Check(ctx) },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(app.Handler)
 	t.Cleanup(srv.Close)
 	return srv.URL
 }

@@ -3,6 +3,7 @@ package reliability_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 
 	"fileshare/internal/store"
 	"fileshare/internal/testutil"
+
+	"github.com/jackc/pgx/v5"
 )
 
 const (
@@ -529,7 +532,7 @@ func TestCommitCut(t *testing.T) {
 	for i := range n {
 		var id string
 		err := f.direct.Pool.QueryRow(context.Background(), `SELECT id::text FROM uploads WHERE name = $1`, fmt.Sprintf("cut-%d.bin", i)).Scan(&id)
-		if store.IsNotFound(err) {
+		if errors.Is(err, pgx.ErrNoRows) {
 			continue
 		}
 		if err != nil {

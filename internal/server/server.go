@@ -76,12 +76,17 @@ func OpenBlobs(ctx context.Context, cfg *config.Config) (blob.Store, error) {
 	return blob.NewS3(ctx, opt)
 }
 
-// New assembles the service on an open store.
+// New assembles the service on an open store and the configured blob store.
 func New(cfg *config.Config, st *store.Store, log *slog.Logger) (*App, error) {
 	blobs, err := OpenBlobs(context.Background(), cfg)
 	if err != nil {
 		return nil, err
 	}
+	return Assemble(cfg, st, blobs, log)
+}
+
+// Assemble builds the service on an open store and blob store.
+func Assemble(cfg *config.Config, st *store.Store, blobs blob.Store, log *slog.Logger) (*App, error) {
 	authn, err := auth.New(st, auth.NewSharedLimiter(st))
 	if err != nil {
 		return nil, err

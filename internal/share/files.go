@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"fileshare/internal/auth"
 	"fileshare/internal/failpoint"
@@ -67,13 +66,11 @@ func (s *Service) CreateFile(ctx context.Context, p auth.Principal, sid uuid.UUI
 	if err != nil {
 		return File{}, err
 	}
-	ctx, cancel := s.st.Ctx(ctx)
-	defer cancel()
-	row, err := s.st.Q.FileCreate(ctx, s.st.Pool, dbsqlc.FileCreateParams{
+	row, err := s.st.Q.FileCreate(ctx, dbsqlc.FileCreateParams{
 		ID: uuid.New(), SessionID: sid, TenantID: p.TenantID, Name: name,
 		ContentType: NormalizeContentType(in.ContentType, name), DeclaredSize: in.Size,
 	})
-	if store.IsForeignKeyViolation(err) {
+	if errors.Is(err, store.ErrReferenceMissing) {
 		return File{}, ErrSessionNotFound // deleted meanwhile
 	}
 	if err != nil {
@@ -89,13 +86,11 @@ func (s *Service) ListFiles(ctx context.Context, p auth.Principal, sid uuid.UUID
 	if err != nil {
 		return nil, nil, err
 	}
-	ctx, cancel := s.st.Ctx(ctx)
-	defer cancel()
 	var rows []dbsqlc.SessionFile
 	if after == nil {
-		rows, err = s.st.Q.FileListFirst(ctx, s.st.Pool, dbsqlc.FileListFirstParams{SessionID: sid, TenantID: p.TenantID, MaxRows: int32(limit + 1)})
+		rows, err = s.st.Q.FileListFirst(ctx, dbsqlc.FileListFirstParams{SessionID: sid, TenantID: p.TenantID, MaxRows: int32(limit + 1)})
 	} else {
-		rows, err = s.st.Q.FileListAfter(ctx, s.st.Pool, dbsqlc.FileListAfterParams{
+		rows, err = s.st.Q.FileListAfter(ctx, dbsqlc.FileListAfterParams{
 			SessionID: sid, TenantID: p.TenantID, AfterCreatedAt: after.CreatedAt, AfterID: after.ID, MaxRows: int32(limit + 1),
 		})
 	}
@@ -116,10 +111,8 @@ func (s *Service) ListFiles(ctx context.Context, p auth.Principal, sid uuid.UUID
 
 // getFile returns a file entry of tenant in session sid, checking that the session is live.
 func (s *Service) getFile(ctx context.Context, tenantID int64, sid, fid uuid.UUID) (dbsqlc.FileGetRow, error) {
-	ctx, cancel := s.st.Ctx(ctx)
-	defer cancel()
-	row, err := s.st.Q.FileGet(ctx, s.st.Pool, dbsqlc.FileGetParams{ID: fid, TenantID: tenantID})
-	if store.IsNotFound(err) || (err == nil && row.SessionID != sid) {
+	row, err := s.st.Q.FileGet(ctx, dbsqlc.FileGetParams{ID: fid, TenantID: tenantID})
+	if errors.Is(err, store.ErrNotFound) || (err == nil && row.SessionID != sid) {
 		return row, ErrFileNotFound
 	}
 	if err != nil {
@@ -136,10 +129,8 @@ func (s *Service) DeleteFile(ctx context.Context, p auth.Principal, sid, fid uui
 	if err := s.liveSession(ctx, p, sid); err != nil {
 		return err
 	}
-	qctx, cancel := s.st.Ctx(ctx)
-	defer cancel()
-	key, err := s.st.Q.FileDelete(qctx, s.st.Pool, dbsqlc.FileDeleteParams{ID: fid, SessionID: sid, TenantID: p.TenantID})
-	if store.IsNotFound(err) {
+	key, err := s.st.Q.FileDelete(ctx, dbsqlc.FileDeleteParams{ID: fid, SessionID: sid, TenantID: p.TenantID})
+	if errors.Is(err, store.ErrNotFound) {
 		return ErrFileNotFound
 	}
 	if err != nil {
@@ -171,11 +162,9 @@ func (s *Service) PutFile(ctx context.Context, who Uploader, sid, fid uuid.UUID,
 		if tokenHash == nil {
 			return File{}, ErrUploadTokenInvalid
 		}
-		qctx, cancel := s.st.Ctx(ctx)
 		var err error
-		upTok, err = s.st.Q.UploadTokenGet(qctx, s.st.Pool, dbsqlc.UploadTokenGetParams{TokenHash: tokenHash, FileID: fid, SessionID: sid})
-		cancel()
-		if store.IsNotFound(err) {
+		upTok, err = s.st.Q.UploadTokenGet(ctx, dbsqlc.UploadTokenGetParams{TokenHash: tokenHash, FileID: fid, SessionID: sid})
+		if errors.Is(err, store.ErrNotFound) {
 			return File{}, ErrUploadTokenInvalid
 		}
 		if err != nil {
@@ -209,11 +198,9 @@ func (s *Service) PutFile(ctx context.Context, who Uploader, sid, fid uuid.UUID,
 	}
 	var stored dbsqlc.SessionFile
 	failpoint.Hit("file.before-commit")
-	qctx, cancel := s.st.Ctx(ctx)
-	defer cancel()
-	err = s.st.InTx(qctx, func(tx pgx.Tx) error {
+	err = s.st.InTx(ctx, func(q *dbsqlc.Queries) error {
 		if tokenHash != nil {
-			n, err := s.st.Q.UploadTokenUse(qctx, tx, dbsqlc.UploadTokenUseParams{TokenHash: tokenHash, FileID: fid, Addr: addrOrNil(who.Addr)})
+			n, err := q.UploadTokenUse(ctx, dbsqlc.UploadTokenUseParams{TokenHash: tokenHash, FileID: fid, Addr: addrOrNil(who.Addr)})
 			if err != nil {
 				return err
 			}
@@ -222,14 +209,14 @@ func (s *Service) PutFile(ctx context.Context, who Uploader, sid, fid uuid.UUID,
 			}
 		}
 		var err error
-		stored, err = s.st.Q.FileStore(qctx, tx, dbsqlc.FileStoreParams{
+		stored, err = q.FileStore(ctx, dbsqlc.FileStoreParams{
 			ID: fid, TenantID: tenantID, Size: &b.Info.Size, Sha256: b.Info.SHA256[:], BlobKey: &b.Key,
 		})
 		return err
 	})
 	if err != nil {
 		s.discardUncommitted(ctx, b.Key, err)
-		if errors.Is(err, errUploadTokenTaken) || store.IsNotFound(err) {
+		if errors.Is(err, errUploadTokenTaken) || errors.Is(err, store.ErrNotFound) {
 			return File{}, s.whyNotStored(ctx, tenantID, sid, fid)
 		}
 		return File{}, err

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"fileshare/internal/auth"
 	"fileshare/internal/store"
@@ -72,9 +71,7 @@ func (s *Service) CreateSession(ctx context.Context, p auth.Principal, ttlSecond
 	if ttlSeconds == 0 {
 		ttlSeconds = int64(s.limits.SessionTTL / time.Second)
 	}
-	ctx, cancel := s.st.Ctx(ctx)
-	defer cancel()
-	row, err := s.st.Q.SessionCreate(ctx, s.st.Pool, dbsqlc.SessionCreateParams{
+	row, err := s.st.Q.SessionCreate(ctx, dbsqlc.SessionCreateParams{
 		ID: uuid.New(), TenantID: p.TenantID, CreatedBy: p.Login, TtlSeconds: ttlSeconds,
 	})
 	if err != nil {
@@ -85,10 +82,8 @@ func (s *Service) CreateSession(ctx context.Context, p auth.Principal, ttlSecond
 
 // GetSession returns a live session of p's tenant.
 func (s *Service) GetSession(ctx context.Context, p auth.Principal, id uuid.UUID) (Session, error) {
-	ctx, cancel := s.st.Ctx(ctx)
-	defer cancel()
-	row, err := s.st.Q.SessionGet(ctx, s.st.Pool, dbsqlc.SessionGetParams{ID: id, TenantID: p.TenantID})
-	if store.IsNotFound(err) {
+	row, err := s.st.Q.SessionGet(ctx, dbsqlc.SessionGetParams{ID: id, TenantID: p.TenantID})
+	if errors.Is(err, store.ErrNotFound) {
 		return Session{}, ErrSessionNotFound
 	}
 	if err != nil {
@@ -103,15 +98,13 @@ func (s *Service) GetSession(ctx context.Context, p auth.Principal, id uuid.UUID
 // ListSessions returns up to limit live sessions of p's tenant, newest first, after the cursor
 // (nil for the first page), and the cursor of the next page when more remain.
 func (s *Service) ListSessions(ctx context.Context, p auth.Principal, limit int, after *Cursor) ([]Session, *Cursor, error) {
-	ctx, cancel := s.st.Ctx(ctx)
-	defer cancel()
 	out := make([]Session, 0, limit)
 	add := func(id uuid.UUID, createdAt, expiresAt time.Time, createdBy string, files int64) {
 		out = append(out, Session{ID: id, CreatedAt: createdAt, ExpiresAt: expiresAt, CreatedBy: createdBy, FileCount: files})
 	}
 	// One row more than asked tells whether another page follows.
 	if after == nil {
-		rows, err := s.st.Q.SessionListFirst(ctx, s.st.Pool, dbsqlc.SessionListFirstParams{TenantID: p.TenantID, MaxRows: int32(limit + 1)})
+		rows, err := s.st.Q.SessionListFirst(ctx, dbsqlc.SessionListFirstParams{TenantID: p.TenantID, MaxRows: int32(limit + 1)})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -119,7 +112,7 @@ func (s *Service) ListSessions(ctx context.Context, p auth.Principal, limit int,
 			add(r.ID, r.CreatedAt, r.ExpiresAt, r.CreatedBy, r.FileCount)
 		}
 	} else {
-		rows, err := s.st.Q.SessionListAfter(ctx, s.st.Pool, dbsqlc.SessionListAfterParams{
+		rows, err := s.st.Q.SessionListAfter(ctx, dbsqlc.SessionListAfterParams{
 			TenantID: p.TenantID, AfterCreatedAt: after.CreatedAt, AfterID: after.ID, MaxRows: int32(limit + 1),
 		})
 		if err != nil {
@@ -141,22 +134,20 @@ func (s *Service) ListSessions(ctx context.Context, p auth.Principal, limit int,
 // go right after the commit.
 func (s *Service) DeleteSession(ctx context.Context, p auth.Principal, id uuid.UUID) error {
 	var keys []*string
-	qctx, cancel := s.st.Ctx(ctx)
-	defer cancel()
-	err := s.st.InTx(qctx, func(tx pgx.Tx) error {
+	err := s.st.InTx(ctx, func(q *dbsqlc.Queries) error {
 		// The lock keeps new file entries and tokens out until the session is gone.
-		if _, err := s.st.Q.SessionLock(qctx, tx, dbsqlc.SessionLockParams{ID: id, TenantID: p.TenantID}); err != nil {
+		if _, err := q.SessionLock(ctx, dbsqlc.SessionLockParams{ID: id, TenantID: p.TenantID}); err != nil {
 			return err
 		}
 		var err error
-		keys, err = s.st.Q.SessionDeleteFiles(qctx, tx, dbsqlc.SessionDeleteFilesParams{SessionID: id, TenantID: p.TenantID})
+		keys, err = q.SessionDeleteFiles(ctx, dbsqlc.SessionDeleteFilesParams{SessionID: id, TenantID: p.TenantID})
 		if err != nil {
 			return err
 		}
-		_, err = s.st.Q.SessionDelete(qctx, tx, dbsqlc.SessionDeleteParams{ID: id, TenantID: p.TenantID})
+		_, err = q.SessionDelete(ctx, dbsqlc.SessionDeleteParams{ID: id, TenantID: p.TenantID})
 		return err
 	})
-	if store.IsNotFound(err) {
+	if errors.Is(err, store.ErrNotFound) {
 		return ErrSessionNotFound
 	}
 	if err != nil {

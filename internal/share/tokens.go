@@ -65,11 +65,9 @@ func (s *Service) CreateUploadURL(ctx context.Context, p auth.Principal, fid uui
 	if ttlSeconds == 0 {
 		ttlSeconds = int64(s.limits.UploadURLTTL / time.Second)
 	}
-	qctx, cancel := s.st.Ctx(ctx)
-	defer cancel()
-	f, err := s.st.Q.FileGet(qctx, s.st.Pool, dbsqlc.FileGetParams{ID: fid, TenantID: p.TenantID})
+	f, err := s.st.Q.FileGet(ctx, dbsqlc.FileGetParams{ID: fid, TenantID: p.TenantID})
 	switch {
-	case store.IsNotFound(err):
+	case errors.Is(err, store.ErrNotFound):
 		return UploadURL{}, ErrFileNotFound
 	case err != nil:
 		return UploadURL{}, err
@@ -82,10 +80,10 @@ func (s *Service) CreateUploadURL(ctx context.Context, p auth.Principal, fid uui
 	if err != nil {
 		return UploadURL{}, err
 	}
-	row, err := s.st.Q.UploadTokenCreate(qctx, s.st.Pool, dbsqlc.UploadTokenCreateParams{
+	row, err := s.st.Q.UploadTokenCreate(ctx, dbsqlc.UploadTokenCreateParams{
 		TokenHash: hash, CreatedBy: p.Login, TtlSeconds: ttlSeconds, FileID: fid, TenantID: p.TenantID,
 	})
-	if store.IsNotFound(err) || store.IsForeignKeyViolation(err) {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrReferenceMissing) {
 		// Stored, deleted or expired between the two statements.
 		return UploadURL{}, ErrAlreadyUploaded
 	}
@@ -118,12 +116,10 @@ func (s *Service) CreateToken(ctx context.Context, p auth.Principal, sid, fid uu
 	if ttlSeconds > 0 {
 		ttl = &ttlSeconds
 	}
-	qctx, cancel := s.st.Ctx(ctx)
-	defer cancel()
-	row, err := s.st.Q.DownloadTokenCreate(qctx, s.st.Pool, dbsqlc.DownloadTokenCreateParams{
+	row, err := s.st.Q.DownloadTokenCreate(ctx, dbsqlc.DownloadTokenCreateParams{
 		TokenHash: hash, CreatedBy: p.Login, TtlSeconds: ttl, FileID: fid, SessionID: sid, TenantID: p.TenantID,
 	})
-	if store.IsNotFound(err) || store.IsForeignKeyViolation(err) {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrReferenceMissing) {
 		return Token{}, ErrFileNotFound
 	}
 	if err != nil {
@@ -139,12 +135,10 @@ func (s *Service) ConsumeToken(ctx context.Context, sid, fid uuid.UUID, tok stri
 	if hash == nil {
 		return FileMeta{}, nil, ErrTokenNotFound
 	}
-	qctx, cancel := s.st.Ctx(ctx)
-	row, err := s.st.Q.DownloadTokenConsume(qctx, s.st.Pool, dbsqlc.DownloadTokenConsumeParams{
+	row, err := s.st.Q.DownloadTokenConsume(ctx, dbsqlc.DownloadTokenConsumeParams{
 		TokenHash: hash, FileID: fid, SessionID: sid, Addr: addrOrNil(addr),
 	})
-	cancel()
-	if store.IsNotFound(err) {
+	if errors.Is(err, store.ErrNotFound) {
 		_, err := s.inspectToken(ctx, sid, fid, hash)
 		if err == nil {
 			err = ErrTokenUsed // taken by a concurrent request after our update looked
@@ -195,11 +189,9 @@ func (s *Service) PeekToken(ctx context.Context, sid, fid uuid.UUID, tok string)
 // inspectToken returns a token's row when it could be consumed now, else the error that says
 // why not.
 func (s *Service) inspectToken(ctx context.Context, sid, fid uuid.UUID, hash []byte) (dbsqlc.DownloadTokenInspectRow, error) {
-	ctx, cancel := s.st.Ctx(ctx)
-	defer cancel()
-	row, err := s.st.Q.DownloadTokenInspect(ctx, s.st.Pool, dbsqlc.DownloadTokenInspectParams{TokenHash: hash, FileID: fid, SessionID: sid})
+	row, err := s.st.Q.DownloadTokenInspect(ctx, dbsqlc.DownloadTokenInspectParams{TokenHash: hash, FileID: fid, SessionID: sid})
 	switch {
-	case store.IsNotFound(err):
+	case errors.Is(err, store.ErrNotFound):
 		return row, ErrTokenNotFound
 	case err != nil:
 		return row, err

@@ -48,9 +48,7 @@ func (s *Service) CreateUpload(ctx context.Context, p auth.Principal, in NewUplo
 		ttl = int64(s.limits.UploadTTL / time.Second)
 	}
 	failpoint.Hit("upload.before-commit")
-	qctx, cancel := s.st.Ctx(ctx)
-	defer cancel()
-	row, err := s.st.Q.UploadCreate(qctx, s.st.Pool, dbsqlc.UploadCreateParams{
+	row, err := s.st.Q.UploadCreate(ctx, dbsqlc.UploadCreateParams{
 		ID:          uuid.New(),
 		TenantID:    p.TenantID,
 		CreatedBy:   p.Login,
@@ -83,10 +81,8 @@ func uploadFromRow(r dbsqlc.Upload) Upload {
 // OpenUpload returns a live upload's metadata and its open content, for a download. The
 // caller closes the object.
 func (s *Service) OpenUpload(ctx context.Context, id uuid.UUID) (FileMeta, blob.Object, error) {
-	qctx, cancel := s.st.Ctx(ctx)
-	row, err := s.st.Q.UploadGet(qctx, s.st.Pool, id)
-	cancel()
-	if store.IsNotFound(err) {
+	row, err := s.st.Q.UploadGet(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
 		return FileMeta{}, nil, ErrUploadNotFound
 	}
 	if err != nil {
@@ -110,10 +106,8 @@ func (s *Service) OpenUpload(ctx context.Context, id uuid.UUID) (FileMeta, blob.
 
 // DeleteUpload deletes an upload of p's tenant at once: the row first, then the blob.
 func (s *Service) DeleteUpload(ctx context.Context, p auth.Principal, id uuid.UUID) error {
-	qctx, cancel := s.st.Ctx(ctx)
-	row, err := s.st.Q.UploadDelete(qctx, s.st.Pool, dbsqlc.UploadDeleteParams{ID: id, TenantID: p.TenantID})
-	cancel()
-	if store.IsNotFound(err) {
+	row, err := s.st.Q.UploadDelete(ctx, dbsqlc.UploadDeleteParams{ID: id, TenantID: p.TenantID})
+	if errors.Is(err, store.ErrNotFound) {
 		return ErrUploadNotFound
 	}
 	if err != nil {

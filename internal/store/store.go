@@ -1,32 +1,28 @@
-// Package store owns the PostgreSQL connection pool, the transaction helper, the embedded
-// migrations and the classification of database errors. The sqlc-generated queries live in
-// store/dbsqlc and are used only by the packages that implement the product's logic.
+// Package store is the one boundary between fileshare and PostgreSQL. It owns the connection
+// pool, the embedded migrations and the transaction helper, and every query made through it
+// (Store.Q, or the queries InTx hands its callback) runs on an executor that bounds the call
+// with the query timeout and translates the driver's errors once into the errors below. The
+// sqlc-generated queries live in store/dbsqlc; their row types stay inside the service layer.
 package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"fileshare/internal/store/dbsqlc"
 )
 
-// ErrUnavailable reports that the database could not be reached or did not answer in time.
-var ErrUnavailable = errors.New("database unavailable")
-
 // Options tune the pool.
 type Options struct {
 	// ConnectTimeout bounds how long opening one connection may take.
 	ConnectTimeout time.Duration
-	// QueryTimeout bounds every database call made through Ctx.
+	// QueryTimeout bounds every database call whose context carries no deadline of its own,
+	// and every transaction of InTx.
 	QueryTimeout time.Duration
 	// MaxConns caps the pool; 0 keeps the URL's pool_max_conns, else defaultMaxConns.
 	MaxConns int32
@@ -37,8 +33,10 @@ const defaultMaxConns = 16
 
 // Store is the database handle shared by the services.
 type Store struct {
+	// Pool is the raw pool, for the migrator, metrics and tests; the services query through Q.
 	Pool *pgxpool.Pool
-	Q    *dbsqlc.Queries
+	// Q runs the generated queries on the pool, each call bounded and its errors translated.
+	Q *dbsqlc.Queries
 
 	queryTimeout time.Duration
 }
@@ -76,85 +74,38 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("database unreachable: %w", err)
 	}
-	return &Store{Pool: pool, Q: dbsqlc.New(), queryTimeout: opt.QueryTimeout}, nil
+	s := &Store{Pool: pool, queryTimeout: opt.QueryTimeout}
+	s.Q = dbsqlc.New(executor{db: pool, timeout: opt.QueryTimeout})
+	return s, nil
 }
 
 // Close closes the pool.
 func (s *Store) Close() { s.Pool.Close() }
 
-// Ctx bounds the database work done under the returned context, so that a request never hangs
-// on an unreachable database.
-func (s *Store) Ctx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, s.queryTimeout)
-}
-
-// InTx runs fn in a transaction, committing when it returns nil and rolling back otherwise.
-func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.Pool, fn)
+// InTx runs fn in one transaction, committing when it returns nil and rolling back otherwise.
+// fn gets the queries bound to the transaction. Unless ctx already has a deadline, the whole
+// transaction is bounded by the query timeout. Its error is translated like any call's.
+func (s *Store) InTx(ctx context.Context, fn func(q *dbsqlc.Queries) error) error {
+	ctx, cancel := bound(ctx, s.queryTimeout)
+	defer cancel()
+	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		return fn(dbsqlc.New(executor{db: tx, timeout: s.queryTimeout}))
+	})
+	return translate(err)
 }
 
 // Ping checks that the database answers within the query timeout.
 func (s *Store) Ping(ctx context.Context) error {
-	ctx, cancel := s.Ctx(ctx)
+	ctx, cancel := bound(ctx, s.queryTimeout)
 	defer cancel()
-	return s.Pool.Ping(ctx)
+	return translate(s.Pool.Ping(ctx))
 }
 
-// IsNotFound reports whether err is a query that found no row.
-func IsNotFound(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
-
-// IsUniqueViolation reports whether err is a unique constraint violation.
-func IsUniqueViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23505"
-}
-
-// IsForeignKeyViolation reports whether err is a foreign key violation, as when a row's parent
-// is deleted concurrently.
-func IsForeignKeyViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23503"
-}
-
-// IsUnavailable reports whether err means the database could not be reached or did not answer
-// in time, as opposed to a query that failed on its own.
-func IsUnavailable(err error) bool {
-	if err == nil {
-		return false
+// bound gives ctx the timeout unless it already has a deadline (the purge's batches bring
+// their own, longer one).
+func bound(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
 	}
-	if errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch {
-		case pgErr.Code[:2] == "08", // connection exception
-			pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03", // shutdown, cannot connect now
-			pgErr.Code == "53300": // too many connections
-			return true
-		}
-		return false
-	}
-	var connErr *pgconn.ConnectError
-	if errors.As(err, &connErr) || pgconn.Timeout(err) {
-		return true
-	}
-	var netErr net.Error
-	if errors.As(err, &netErr) {
-		return true
-	}
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, net.ErrClosed) || errors.Is(err, pgx.ErrTxClosed)
-}
-
-// OutcomeUnknown reports whether a statement or commit that failed with err may nevertheless
-// have taken effect: the connection was lost, or the call timed out or was cancelled, after the
-// request may have reached the database. Whatever such a change makes visible (a row that names
-// a blob) must then be kept; the orphan sweep removes it if the change did not happen.
-func OutcomeUnknown(err error) bool {
-	var pgErr *pgconn.PgError
-	if err == nil || errors.As(err, &pgErr) || pgconn.SafeToRetry(err) {
-		return false // refused by the server (so rolled back), or never sent
-	}
-	return IsUnavailable(err) || errors.Is(err, context.Canceled)
+	return context.WithTimeout(ctx, timeout)
 }

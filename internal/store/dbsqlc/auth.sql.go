@@ -27,8 +27,8 @@ type AuthThrottleCheckRow struct {
 
 // Seconds to wait before the login may be tried from the address (0 when not throttled), and
 // whether the login has failures to reset on success.
-func (q *Queries) AuthThrottleCheck(ctx context.Context, db DBTX, arg AuthThrottleCheckParams) (AuthThrottleCheckRow, error) {
-	row := db.QueryRow(ctx, authThrottleCheck, arg.LoginKey, arg.AddrKey)
+func (q *Queries) AuthThrottleCheck(ctx context.Context, arg AuthThrottleCheckParams) (AuthThrottleCheckRow, error) {
+	row := q.db.QueryRow(ctx, authThrottleCheck, arg.LoginKey, arg.AddrKey)
 	var i AuthThrottleCheckRow
 	err := row.Scan(&i.WaitSeconds, &i.LoginFailed)
 	return i, err
@@ -40,8 +40,8 @@ WHERE last_failure_at < now() - $1::float8 * interval '1 millisecond'
   AND (locked_until IS NULL OR locked_until < now())
 `
 
-func (q *Queries) AuthThrottleDeleteStale(ctx context.Context, db DBTX, maxAgeMs float64) (int64, error) {
-	result, err := db.Exec(ctx, authThrottleDeleteStale, maxAgeMs)
+func (q *Queries) AuthThrottleDeleteStale(ctx context.Context, maxAgeMs float64) (int64, error) {
+	result, err := q.db.Exec(ctx, authThrottleDeleteStale, maxAgeMs)
 	if err != nil {
 		return 0, err
 	}
@@ -67,8 +67,8 @@ type AuthThrottleFailAddrParams struct {
 	Threshold int32
 }
 
-func (q *Queries) AuthThrottleFailAddr(ctx context.Context, db DBTX, arg AuthThrottleFailAddrParams) error {
-	_, err := db.Exec(ctx, authThrottleFailAddr, arg.AddrKey, arg.WindowMs, arg.Threshold)
+func (q *Queries) AuthThrottleFailAddr(ctx context.Context, arg AuthThrottleFailAddrParams) error {
+	_, err := q.db.Exec(ctx, authThrottleFailAddr, arg.AddrKey, arg.WindowMs, arg.Threshold)
 	return err
 }
 
@@ -91,8 +91,8 @@ type AuthThrottleFailLoginParams struct {
 	MaxMs     float64
 }
 
-func (q *Queries) AuthThrottleFailLogin(ctx context.Context, db DBTX, arg AuthThrottleFailLoginParams) error {
-	_, err := db.Exec(ctx, authThrottleFailLogin,
+func (q *Queries) AuthThrottleFailLogin(ctx context.Context, arg AuthThrottleFailLoginParams) error {
+	_, err := q.db.Exec(ctx, authThrottleFailLogin,
 		arg.LoginKey,
 		arg.Threshold,
 		arg.BaseMs,
@@ -105,7 +105,7 @@ const authThrottleReset = `-- name: AuthThrottleReset :exec
 DELETE FROM auth_failures WHERE key = $1::text
 `
 
-func (q *Queries) AuthThrottleReset(ctx context.Context, db DBTX, loginKey string) error {
-	_, err := db.Exec(ctx, authThrottleReset, loginKey)
+func (q *Queries) AuthThrottleReset(ctx context.Context, loginKey string) error {
+	_, err := q.db.Exec(ctx, authThrottleReset, loginKey)
 	return err
 }

@@ -27,8 +27,8 @@ type FileCreateParams struct {
 	DeclaredSize *int64
 }
 
-func (q *Queries) FileCreate(ctx context.Context, db DBTX, arg FileCreateParams) (SessionFile, error) {
-	row := db.QueryRow(ctx, fileCreate,
+func (q *Queries) FileCreate(ctx context.Context, arg FileCreateParams) (SessionFile, error) {
+	row := q.db.QueryRow(ctx, fileCreate,
 		arg.ID,
 		arg.SessionID,
 		arg.TenantID,
@@ -65,8 +65,8 @@ type FileDeleteParams struct {
 	TenantID  int64
 }
 
-func (q *Queries) FileDelete(ctx context.Context, db DBTX, arg FileDeleteParams) (*string, error) {
-	row := db.QueryRow(ctx, fileDelete, arg.ID, arg.SessionID, arg.TenantID)
+func (q *Queries) FileDelete(ctx context.Context, arg FileDeleteParams) (*string, error) {
+	row := q.db.QueryRow(ctx, fileDelete, arg.ID, arg.SessionID, arg.TenantID)
 	var blob_key *string
 	err := row.Scan(&blob_key)
 	return blob_key, err
@@ -101,8 +101,8 @@ type FileGetRow struct {
 	SessionExpired bool
 }
 
-func (q *Queries) FileGet(ctx context.Context, db DBTX, arg FileGetParams) (FileGetRow, error) {
-	row := db.QueryRow(ctx, fileGet, arg.ID, arg.TenantID)
+func (q *Queries) FileGet(ctx context.Context, arg FileGetParams) (FileGetRow, error) {
+	row := q.db.QueryRow(ctx, fileGet, arg.ID, arg.TenantID)
 	var i FileGetRow
 	err := row.Scan(
 		&i.ID,
@@ -139,8 +139,8 @@ type FileListAfterParams struct {
 	MaxRows        int32
 }
 
-func (q *Queries) FileListAfter(ctx context.Context, db DBTX, arg FileListAfterParams) ([]SessionFile, error) {
-	rows, err := db.Query(ctx, fileListAfter,
+func (q *Queries) FileListAfter(ctx context.Context, arg FileListAfterParams) ([]SessionFile, error) {
+	rows, err := q.db.Query(ctx, fileListAfter,
 		arg.SessionID,
 		arg.TenantID,
 		arg.AfterCreatedAt,
@@ -191,8 +191,8 @@ type FileListFirstParams struct {
 	MaxRows   int32
 }
 
-func (q *Queries) FileListFirst(ctx context.Context, db DBTX, arg FileListFirstParams) ([]SessionFile, error) {
-	rows, err := db.Query(ctx, fileListFirst, arg.SessionID, arg.TenantID, arg.MaxRows)
+func (q *Queries) FileListFirst(ctx context.Context, arg FileListFirstParams) ([]SessionFile, error) {
+	rows, err := q.db.Query(ctx, fileListFirst, arg.SessionID, arg.TenantID, arg.MaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -242,8 +242,8 @@ type FileStoreParams struct {
 }
 
 // Makes stored content visible; only a pending entry of a live session can be stored, once.
-func (q *Queries) FileStore(ctx context.Context, db DBTX, arg FileStoreParams) (SessionFile, error) {
-	row := db.QueryRow(ctx, fileStore,
+func (q *Queries) FileStore(ctx context.Context, arg FileStoreParams) (SessionFile, error) {
+	row := q.db.QueryRow(ctx, fileStore,
 		arg.Size,
 		arg.Sha256,
 		arg.BlobKey,

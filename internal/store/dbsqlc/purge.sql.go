@@ -18,8 +18,8 @@ WHERE EXISTS (SELECT 1 FROM uploads u WHERE u.blob_key = k AND u.purged_at IS NU
 `
 
 // Of the given keys, those that a live row still needs.
-func (q *Queries) BlobKeysReferenced(ctx context.Context, db DBTX, keys []string) ([]string, error) {
-	rows, err := db.Query(ctx, blobKeysReferenced, keys)
+func (q *Queries) BlobKeysReferenced(ctx context.Context, keys []string) ([]string, error) {
+	rows, err := q.db.Query(ctx, blobKeysReferenced, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -54,8 +54,8 @@ type DownloadTokenDeleteSpentParams struct {
 }
 
 // Expired and consumed tokens, once their retention (kept for the audit) has passed.
-func (q *Queries) DownloadTokenDeleteSpent(ctx context.Context, db DBTX, arg DownloadTokenDeleteSpentParams) (int64, error) {
-	result, err := db.Exec(ctx, downloadTokenDeleteSpent, arg.RetentionSeconds, arg.BatchSize)
+func (q *Queries) DownloadTokenDeleteSpent(ctx context.Context, arg DownloadTokenDeleteSpentParams) (int64, error) {
+	result, err := q.db.Exec(ctx, downloadTokenDeleteSpent, arg.RetentionSeconds, arg.BatchSize)
 	if err != nil {
 		return 0, err
 	}
@@ -72,8 +72,8 @@ type SessionDeleteFilesOfRow struct {
 	Size    *int64
 }
 
-func (q *Queries) SessionDeleteFilesOf(ctx context.Context, db DBTX, sessionIds []uuid.UUID) ([]SessionDeleteFilesOfRow, error) {
-	rows, err := db.Query(ctx, sessionDeleteFilesOf, sessionIds)
+func (q *Queries) SessionDeleteFilesOf(ctx context.Context, sessionIds []uuid.UUID) ([]SessionDeleteFilesOfRow, error) {
+	rows, err := q.db.Query(ctx, sessionDeleteFilesOf, sessionIds)
 	if err != nil {
 		return nil, err
 	}
@@ -96,8 +96,8 @@ const sessionDeleteMany = `-- name: SessionDeleteMany :execrows
 DELETE FROM sessions WHERE id = ANY($1::uuid[])
 `
 
-func (q *Queries) SessionDeleteMany(ctx context.Context, db DBTX, sessionIds []uuid.UUID) (int64, error) {
-	result, err := db.Exec(ctx, sessionDeleteMany, sessionIds)
+func (q *Queries) SessionDeleteMany(ctx context.Context, sessionIds []uuid.UUID) (int64, error) {
+	result, err := q.db.Exec(ctx, sessionDeleteMany, sessionIds)
 	if err != nil {
 		return 0, err
 	}
@@ -112,8 +112,8 @@ LIMIT $1
 FOR UPDATE SKIP LOCKED
 `
 
-func (q *Queries) SessionLockExpiredBatch(ctx context.Context, db DBTX, batchSize int32) ([]uuid.UUID, error) {
-	rows, err := db.Query(ctx, sessionLockExpiredBatch, batchSize)
+func (q *Queries) SessionLockExpiredBatch(ctx context.Context, batchSize int32) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, sessionLockExpiredBatch, batchSize)
 	if err != nil {
 		return nil, err
 	}
@@ -147,8 +147,8 @@ type UploadDeleteTombstonesParams struct {
 	BatchSize        int32
 }
 
-func (q *Queries) UploadDeleteTombstones(ctx context.Context, db DBTX, arg UploadDeleteTombstonesParams) (int64, error) {
-	result, err := db.Exec(ctx, uploadDeleteTombstones, arg.RetentionSeconds, arg.BatchSize)
+func (q *Queries) UploadDeleteTombstones(ctx context.Context, arg UploadDeleteTombstonesParams) (int64, error) {
+	result, err := q.db.Exec(ctx, uploadDeleteTombstones, arg.RetentionSeconds, arg.BatchSize)
 	if err != nil {
 		return 0, err
 	}
@@ -175,8 +175,8 @@ type UploadExpireBatchRow struct {
 // Queries of the purge (SPEC §6). Each works on a bounded batch and skips rows that another
 // purger (another instance) has locked, so several can run at once.
 // Turns expired uploads into tombstones; their blobs are removed after the commit.
-func (q *Queries) UploadExpireBatch(ctx context.Context, db DBTX, batchSize int32) ([]UploadExpireBatchRow, error) {
-	rows, err := db.Query(ctx, uploadExpireBatch, batchSize)
+func (q *Queries) UploadExpireBatch(ctx context.Context, batchSize int32) ([]UploadExpireBatchRow, error) {
+	rows, err := q.db.Query(ctx, uploadExpireBatch, batchSize)
 	if err != nil {
 		return nil, err
 	}
@@ -204,8 +204,8 @@ WHERE token_hash IN (
     FOR UPDATE SKIP LOCKED)
 `
 
-func (q *Queries) UploadTokenDeleteExpired(ctx context.Context, db DBTX, batchSize int32) (int64, error) {
-	result, err := db.Exec(ctx, uploadTokenDeleteExpired, batchSize)
+func (q *Queries) UploadTokenDeleteExpired(ctx context.Context, batchSize int32) (int64, error) {
+	result, err := q.db.Exec(ctx, uploadTokenDeleteExpired, batchSize)
 	if err != nil {
 		return 0, err
 	}

@@ -25,8 +25,8 @@ type SessionCreateParams struct {
 	TtlSeconds int64
 }
 
-func (q *Queries) SessionCreate(ctx context.Context, db DBTX, arg SessionCreateParams) (Session, error) {
-	row := db.QueryRow(ctx, sessionCreate,
+func (q *Queries) SessionCreate(ctx context.Context, arg SessionCreateParams) (Session, error) {
+	row := q.db.QueryRow(ctx, sessionCreate,
 		arg.ID,
 		arg.TenantID,
 		arg.CreatedBy,
@@ -52,8 +52,8 @@ type SessionDeleteParams struct {
 	TenantID int64
 }
 
-func (q *Queries) SessionDelete(ctx context.Context, db DBTX, arg SessionDeleteParams) (int64, error) {
-	result, err := db.Exec(ctx, sessionDelete, arg.ID, arg.TenantID)
+func (q *Queries) SessionDelete(ctx context.Context, arg SessionDeleteParams) (int64, error) {
+	result, err := q.db.Exec(ctx, sessionDelete, arg.ID, arg.TenantID)
 	if err != nil {
 		return 0, err
 	}
@@ -70,8 +70,8 @@ type SessionDeleteFilesParams struct {
 	TenantID  int64
 }
 
-func (q *Queries) SessionDeleteFiles(ctx context.Context, db DBTX, arg SessionDeleteFilesParams) ([]*string, error) {
-	rows, err := db.Query(ctx, sessionDeleteFiles, arg.SessionID, arg.TenantID)
+func (q *Queries) SessionDeleteFiles(ctx context.Context, arg SessionDeleteFilesParams) ([]*string, error) {
+	rows, err := q.db.Query(ctx, sessionDeleteFiles, arg.SessionID, arg.TenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -112,8 +112,8 @@ type SessionGetRow struct {
 	FileCount int64
 }
 
-func (q *Queries) SessionGet(ctx context.Context, db DBTX, arg SessionGetParams) (SessionGetRow, error) {
-	row := db.QueryRow(ctx, sessionGet, arg.ID, arg.TenantID)
+func (q *Queries) SessionGet(ctx context.Context, arg SessionGetParams) (SessionGetRow, error) {
+	row := q.db.QueryRow(ctx, sessionGet, arg.ID, arg.TenantID)
 	var i SessionGetRow
 	err := row.Scan(
 		&i.ID,
@@ -152,8 +152,8 @@ type SessionListAfterRow struct {
 	FileCount int64
 }
 
-func (q *Queries) SessionListAfter(ctx context.Context, db DBTX, arg SessionListAfterParams) ([]SessionListAfterRow, error) {
-	rows, err := db.Query(ctx, sessionListAfter,
+func (q *Queries) SessionListAfter(ctx context.Context, arg SessionListAfterParams) ([]SessionListAfterRow, error) {
+	rows, err := q.db.Query(ctx, sessionListAfter,
 		arg.TenantID,
 		arg.AfterCreatedAt,
 		arg.AfterID,
@@ -206,8 +206,8 @@ type SessionListFirstRow struct {
 	FileCount int64
 }
 
-func (q *Queries) SessionListFirst(ctx context.Context, db DBTX, arg SessionListFirstParams) ([]SessionListFirstRow, error) {
-	rows, err := db.Query(ctx, sessionListFirst, arg.TenantID, arg.MaxRows)
+func (q *Queries) SessionListFirst(ctx context.Context, arg SessionListFirstParams) ([]SessionListFirstRow, error) {
+	rows, err := q.db.Query(ctx, sessionListFirst, arg.TenantID, arg.MaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -243,8 +243,8 @@ type SessionLockParams struct {
 }
 
 // Locks the session row so that no file entry or token is added while it is deleted.
-func (q *Queries) SessionLock(ctx context.Context, db DBTX, arg SessionLockParams) (uuid.UUID, error) {
-	row := db.QueryRow(ctx, sessionLock, arg.ID, arg.TenantID)
+func (q *Queries) SessionLock(ctx context.Context, arg SessionLockParams) (uuid.UUID, error) {
+	row := q.db.QueryRow(ctx, sessionLock, arg.ID, arg.TenantID)
 	var id uuid.UUID
 	err := row.Scan(&id)
 	return id, err

@@ -18,8 +18,8 @@ WHERE tenant_id = (SELECT t.id FROM tenants t WHERE t.name = $1) AND blob_key IS
 `
 
 // Blobs of a tenant, collected before the tenant is deleted so they can go with it.
-func (q *Queries) TenantBlobKeys(ctx context.Context, db DBTX, name string) ([]string, error) {
-	rows, err := db.Query(ctx, tenantBlobKeys, name)
+func (q *Queries) TenantBlobKeys(ctx context.Context, name string) ([]string, error) {
+	rows, err := q.db.Query(ctx, tenantBlobKeys, name)
 	if err != nil {
 		return nil, err
 	}
@@ -42,8 +42,8 @@ const tenantCreate = `-- name: TenantCreate :one
 INSERT INTO tenants (name) VALUES ($1) RETURNING id, name, created_at
 `
 
-func (q *Queries) TenantCreate(ctx context.Context, db DBTX, name string) (Tenant, error) {
-	row := db.QueryRow(ctx, tenantCreate, name)
+func (q *Queries) TenantCreate(ctx context.Context, name string) (Tenant, error) {
+	row := q.db.QueryRow(ctx, tenantCreate, name)
 	var i Tenant
 	err := row.Scan(&i.ID, &i.Name, &i.CreatedAt)
 	return i, err
@@ -53,8 +53,8 @@ const tenantDelete = `-- name: TenantDelete :execrows
 DELETE FROM tenants WHERE name = $1
 `
 
-func (q *Queries) TenantDelete(ctx context.Context, db DBTX, name string) (int64, error) {
-	result, err := db.Exec(ctx, tenantDelete, name)
+func (q *Queries) TenantDelete(ctx context.Context, name string) (int64, error) {
+	result, err := q.db.Exec(ctx, tenantDelete, name)
 	if err != nil {
 		return 0, err
 	}
@@ -74,8 +74,8 @@ type TenantListRow struct {
 	UserCount int64
 }
 
-func (q *Queries) TenantList(ctx context.Context, db DBTX) ([]TenantListRow, error) {
-	rows, err := db.Query(ctx, tenantList)
+func (q *Queries) TenantList(ctx context.Context) ([]TenantListRow, error) {
+	rows, err := q.db.Query(ctx, tenantList)
 	if err != nil {
 		return nil, err
 	}

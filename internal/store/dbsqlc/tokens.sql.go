@@ -42,8 +42,8 @@ type DownloadTokenConsumeRow struct {
 
 // The one-time download: one conditional UPDATE, so of any number of concurrent requests for a
 // token exactly one sees it unused and takes it.
-func (q *Queries) DownloadTokenConsume(ctx context.Context, db DBTX, arg DownloadTokenConsumeParams) (DownloadTokenConsumeRow, error) {
-	row := db.QueryRow(ctx, downloadTokenConsume,
+func (q *Queries) DownloadTokenConsume(ctx context.Context, arg DownloadTokenConsumeParams) (DownloadTokenConsumeRow, error) {
+	row := q.db.QueryRow(ctx, downloadTokenConsume,
 		arg.Addr,
 		arg.TokenHash,
 		arg.FileID,
@@ -80,8 +80,8 @@ type DownloadTokenCreateParams struct {
 	TenantID   int64
 }
 
-func (q *Queries) DownloadTokenCreate(ctx context.Context, db DBTX, arg DownloadTokenCreateParams) (DownloadToken, error) {
-	row := db.QueryRow(ctx, downloadTokenCreate,
+func (q *Queries) DownloadTokenCreate(ctx context.Context, arg DownloadTokenCreateParams) (DownloadToken, error) {
+	row := q.db.QueryRow(ctx, downloadTokenCreate,
 		arg.TokenHash,
 		arg.CreatedBy,
 		arg.TtlSeconds,
@@ -133,8 +133,8 @@ type DownloadTokenInspectRow struct {
 	StoredAt       *time.Time
 }
 
-func (q *Queries) DownloadTokenInspect(ctx context.Context, db DBTX, arg DownloadTokenInspectParams) (DownloadTokenInspectRow, error) {
-	row := db.QueryRow(ctx, downloadTokenInspect, arg.TokenHash, arg.FileID, arg.SessionID)
+func (q *Queries) DownloadTokenInspect(ctx context.Context, arg DownloadTokenInspectParams) (DownloadTokenInspectRow, error) {
+	row := q.db.QueryRow(ctx, downloadTokenInspect, arg.TokenHash, arg.FileID, arg.SessionID)
 	var i DownloadTokenInspectRow
 	err := row.Scan(
 		&i.Consumed,
@@ -169,8 +169,8 @@ type UploadTokenCreateParams struct {
 	TenantID   int64
 }
 
-func (q *Queries) UploadTokenCreate(ctx context.Context, db DBTX, arg UploadTokenCreateParams) (UploadToken, error) {
-	row := db.QueryRow(ctx, uploadTokenCreate,
+func (q *Queries) UploadTokenCreate(ctx context.Context, arg UploadTokenCreateParams) (UploadToken, error) {
+	row := q.db.QueryRow(ctx, uploadTokenCreate,
 		arg.TokenHash,
 		arg.CreatedBy,
 		arg.TtlSeconds,
@@ -210,8 +210,8 @@ type UploadTokenGetRow struct {
 	Expired  bool
 }
 
-func (q *Queries) UploadTokenGet(ctx context.Context, db DBTX, arg UploadTokenGetParams) (UploadTokenGetRow, error) {
-	row := db.QueryRow(ctx, uploadTokenGet, arg.TokenHash, arg.FileID, arg.SessionID)
+func (q *Queries) UploadTokenGet(ctx context.Context, arg UploadTokenGetParams) (UploadTokenGetRow, error) {
+	row := q.db.QueryRow(ctx, uploadTokenGet, arg.TokenHash, arg.FileID, arg.SessionID)
 	var i UploadTokenGetRow
 	err := row.Scan(&i.TenantID, &i.UsedAt, &i.Expired)
 	return i, err
@@ -229,8 +229,8 @@ type UploadTokenUseParams struct {
 	FileID    uuid.UUID
 }
 
-func (q *Queries) UploadTokenUse(ctx context.Context, db DBTX, arg UploadTokenUseParams) (int64, error) {
-	result, err := db.Exec(ctx, uploadTokenUse, arg.Addr, arg.TokenHash, arg.FileID)
+func (q *Queries) UploadTokenUse(ctx context.Context, arg UploadTokenUseParams) (int64, error) {
+	result, err := q.db.Exec(ctx, uploadTokenUse, arg.Addr, arg.TokenHash, arg.FileID)
 	if err != nil {
 		return 0, err
 	}

@@ -31,8 +31,8 @@ type UploadCreateParams struct {
 	TtlSeconds  int64
 }
 
-func (q *Queries) UploadCreate(ctx context.Context, db DBTX, arg UploadCreateParams) (Upload, error) {
-	row := db.QueryRow(ctx, uploadCreate,
+func (q *Queries) UploadCreate(ctx context.Context, arg UploadCreateParams) (Upload, error) {
+	row := q.db.QueryRow(ctx, uploadCreate,
 		arg.ID,
 		arg.TenantID,
 		arg.CreatedBy,
@@ -75,8 +75,8 @@ type UploadDeleteRow struct {
 	PurgedAt *time.Time
 }
 
-func (q *Queries) UploadDelete(ctx context.Context, db DBTX, arg UploadDeleteParams) (UploadDeleteRow, error) {
-	row := db.QueryRow(ctx, uploadDelete, arg.ID, arg.TenantID)
+func (q *Queries) UploadDelete(ctx context.Context, arg UploadDeleteParams) (UploadDeleteRow, error) {
+	row := q.db.QueryRow(ctx, uploadDelete, arg.ID, arg.TenantID)
 	var i UploadDeleteRow
 	err := row.Scan(&i.BlobKey, &i.PurgedAt)
 	return i, err
@@ -102,8 +102,8 @@ type UploadGetRow struct {
 }
 
 // Public download: the unguessable id is the capability, so no tenant scope here.
-func (q *Queries) UploadGet(ctx context.Context, db DBTX, id uuid.UUID) (UploadGetRow, error) {
-	row := db.QueryRow(ctx, uploadGet, id)
+func (q *Queries) UploadGet(ctx context.Context, id uuid.UUID) (UploadGetRow, error) {
+	row := q.db.QueryRow(ctx, uploadGet, id)
 	var i UploadGetRow
 	err := row.Scan(
 		&i.ID,

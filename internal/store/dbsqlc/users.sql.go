@@ -22,8 +22,8 @@ type UserCreateParams struct {
 	Tenant       string
 }
 
-func (q *Queries) UserCreate(ctx context.Context, db DBTX, arg UserCreateParams) (int64, error) {
-	row := db.QueryRow(ctx, userCreate, arg.Name, arg.PasswordHash, arg.Tenant)
+func (q *Queries) UserCreate(ctx context.Context, arg UserCreateParams) (int64, error) {
+	row := q.db.QueryRow(ctx, userCreate, arg.Name, arg.PasswordHash, arg.Tenant)
 	var id int64
 	err := row.Scan(&id)
 	return id, err
@@ -39,8 +39,8 @@ type UserDeleteParams struct {
 	Name   string
 }
 
-func (q *Queries) UserDelete(ctx context.Context, db DBTX, arg UserDeleteParams) (int64, error) {
-	result, err := db.Exec(ctx, userDelete, arg.Tenant, arg.Name)
+func (q *Queries) UserDelete(ctx context.Context, arg UserDeleteParams) (int64, error) {
+	result, err := q.db.Exec(ctx, userDelete, arg.Tenant, arg.Name)
 	if err != nil {
 		return 0, err
 	}
@@ -66,8 +66,8 @@ type UserGetForAuthRow struct {
 	Disabled     bool
 }
 
-func (q *Queries) UserGetForAuth(ctx context.Context, db DBTX, arg UserGetForAuthParams) (UserGetForAuthRow, error) {
-	row := db.QueryRow(ctx, userGetForAuth, arg.Tenant, arg.Name)
+func (q *Queries) UserGetForAuth(ctx context.Context, arg UserGetForAuthParams) (UserGetForAuthRow, error) {
+	row := q.db.QueryRow(ctx, userGetForAuth, arg.Tenant, arg.Name)
 	var i UserGetForAuthRow
 	err := row.Scan(
 		&i.ID,
@@ -94,8 +94,8 @@ type UserListRow struct {
 	PasswordChangedAt time.Time
 }
 
-func (q *Queries) UserList(ctx context.Context, db DBTX, tenant *string) ([]UserListRow, error) {
-	rows, err := db.Query(ctx, userList, tenant)
+func (q *Queries) UserList(ctx context.Context, tenant *string) ([]UserListRow, error) {
+	rows, err := q.db.Query(ctx, userList, tenant)
 	if err != nil {
 		return nil, err
 	}
@@ -132,8 +132,8 @@ type UserSetDisabledParams struct {
 	Name     string
 }
 
-func (q *Queries) UserSetDisabled(ctx context.Context, db DBTX, arg UserSetDisabledParams) (int64, error) {
-	result, err := db.Exec(ctx, userSetDisabled, arg.Disabled, arg.Tenant, arg.Name)
+func (q *Queries) UserSetDisabled(ctx context.Context, arg UserSetDisabledParams) (int64, error) {
+	result, err := q.db.Exec(ctx, userSetDisabled, arg.Disabled, arg.Tenant, arg.Name)
 	if err != nil {
 		return 0, err
 	}
@@ -151,8 +151,8 @@ type UserSetPasswordParams struct {
 	Name         string
 }
 
-func (q *Queries) UserSetPassword(ctx context.Context, db DBTX, arg UserSetPasswordParams) (int64, error) {
-	result, err := db.Exec(ctx, userSetPassword, arg.PasswordHash, arg.Tenant, arg.Name)
+func (q *Queries) UserSetPassword(ctx context.Context, arg UserSetPasswordParams) (int64, error) {
+	result, err := q.db.Exec(ctx, userSetPassword, arg.PasswordHash, arg.Tenant, arg.Name)
 	if err != nil {
 		return 0, err
 	}
