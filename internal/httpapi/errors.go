@@ -34,37 +34,56 @@ const (
 // retryAfterUnavailable is what a client is told to wait while the database is unreachable.
 const retryAfterUnavailable = "5"
 
-// statusOf maps domain errors to their HTTP status. The message is the error's own text.
-var statusOf = map[error]int{
-	share.ErrFileRequired:       http.StatusBadRequest,
-	share.ErrInvalidTTL:         http.StatusBadRequest,
-	share.ErrNameRequired:       http.StatusBadRequest,
-	share.ErrInvalidSize:        http.StatusBadRequest,
-	share.ErrSizeMismatch:       http.StatusBadRequest,
-	share.ErrInvalidCursor:      http.StatusBadRequest,
-	share.ErrTooLarge:           http.StatusRequestEntityTooLarge,
-	share.ErrUploadNotFound:     http.StatusNotFound,
-	share.ErrSessionNotFound:    http.StatusNotFound,
-	share.ErrFileNotFound:       http.StatusNotFound,
-	share.ErrTokenNotFound:      http.StatusNotFound,
-	share.ErrUploadExpired:      http.StatusGone,
-	share.ErrSessionExpired:     http.StatusGone,
-	share.ErrTokenUsed:          http.StatusGone,
-	share.ErrTokenExpired:       http.StatusGone,
-	share.ErrUploadTokenExpired: http.StatusGone,
-	share.ErrAlreadyUploaded:    http.StatusConflict,
-	share.ErrNotUploadedYet:     http.StatusConflict,
-	errBodyTooSlow:              http.StatusRequestTimeout,
+// statusTable gives the HTTP status of each error a handler answers with its own text as the
+// message. It is fixed: every such error of every file of this package is listed here.
+var statusTable = [...]struct {
+	err    error
+	status int
+}{
+	{share.ErrFileRequired, http.StatusBadRequest},
+	{share.ErrInvalidTTL, http.StatusBadRequest},
+	{share.ErrNameRequired, http.StatusBadRequest},
+	{share.ErrInvalidSize, http.StatusBadRequest},
+	{share.ErrSizeMismatch, http.StatusBadRequest},
+	{share.ErrInvalidCursor, http.StatusBadRequest},
+	{errInvalidJSON, http.StatusBadRequest},
+	{errInvalidLimit, http.StatusBadRequest},
+	{errMalformed, http.StatusBadRequest},
+	{errOneFile, http.StatusBadRequest},
+	{errTooMany, http.StatusBadRequest},
+	{errFieldTooBig, http.StatusBadRequest},
+	{share.ErrUploadNotFound, http.StatusNotFound},
+	{share.ErrSessionNotFound, http.StatusNotFound},
+	{share.ErrFileNotFound, http.StatusNotFound},
+	{share.ErrTokenNotFound, http.StatusNotFound},
+	{errBodyTooSlow, http.StatusRequestTimeout},
+	{share.ErrAlreadyUploaded, http.StatusConflict},
+	{share.ErrNotUploadedYet, http.StatusConflict},
+	{share.ErrUploadExpired, http.StatusGone},
+	{share.ErrSessionExpired, http.StatusGone},
+	{share.ErrTokenUsed, http.StatusGone},
+	{share.ErrTokenExpired, http.StatusGone},
+	{share.ErrUploadTokenExpired, http.StatusGone},
+	{share.ErrTooLarge, http.StatusRequestEntityTooLarge},
+}
+
+// statusOf returns the status of an error of statusTable that err is (or wraps), and that
+// error, whose text is the message.
+func statusOf(err error) (int, error, bool) {
+	for _, e := range statusTable {
+		if errors.Is(err, e.err) {
+			return e.status, e.err, true
+		}
+	}
+	return 0, nil, false
 }
 
 // fail answers err: a domain error with its status and text, anything else as 503 (database
 // unreachable) or 500, never with the error's own text.
 func (h *handlers) fail(c *gin.Context, err error) {
-	for e, status := range statusOf {
-		if errors.Is(err, e) {
-			respondError(c, status, e.Error())
-			return
-		}
+	if status, known, ok := statusOf(err); ok {
+		respondError(c, status, known.Error())
+		return
 	}
 	var throttled *auth.ThrottledError
 	var tooBig *http.MaxBytesError

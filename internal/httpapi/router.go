@@ -106,15 +106,3 @@ func (h *handlers) readyz(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})
 }
-
-// baseURL is the absolute URL under which the service is reached.
-func (h *handlers) baseURL(c *gin.Context) string {
-	if h.publicURL != "" {
-		return h.publicURL
-	}
-	scheme := "http"
-	if c.Request.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + c.Request.Host
-}

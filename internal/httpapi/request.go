@@ -1,0 +1,132 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fileshare/internal/share"
+	"io"
+	"mime"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+)
+
+// maxJSONBody bounds the JSON bodies of the session routes.
+const maxJSONBody = 64 << 10
+
+var errInvalidJSON = errors.New(msgInvalidJSON)
+
+var errInvalidLimit = errors.New(msgInvalidLimit)
+
+// ttlBody is the optional JSON body {"ttl": seconds} of several routes.
+type ttlBody struct {
+	TTL *json.Number `json:"ttl"`
+}
+
+// bindJSON decodes an optional JSON body into v; an empty body leaves v as it is.
+func bindJSON(c *gin.Context, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxJSONBody))
+	if err != nil {
+		return errInvalidJSON
+	}
+	if len(body) == 0 {
+		return nil
+	}
+	if ct := c.GetHeader("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || (mt != "application/json" && mt != "text/plain" && mt != "application/x-www-form-urlencoded") {
+			// curl -d sends form-urlencoded by default; accept it as long as the body is JSON.
+			return errInvalidJSON
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return errInvalidJSON
+	}
+	if dec.More() {
+		return errInvalidJSON
+	}
+	return nil
+}
+
+// optionalTTL reads {"ttl": seconds} from the body: 0 when absent.
+func (h *handlers) optionalTTL(c *gin.Context) (int64, error) {
+	var b ttlBody
+	if err := bindJSON(c, &b); err != nil {
+		return 0, err
+	}
+	if b.TTL == nil {
+		return 0, nil
+	}
+	return h.parseTTL(b.TTL.String())
+}
+
+// page reads ?limit= and ?after=.
+func page(c *gin.Context) (int, *share.Cursor, error) {
+	limit := 100
+	if v, ok := c.GetQuery("limit"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return 0, nil, errInvalidLimit
+		}
+		limit = n
+	}
+	var after *share.Cursor
+	if v, ok := c.GetQuery("after"); ok {
+		cur, err := share.ParseCursor(v)
+		if err != nil {
+			return 0, nil, err
+		}
+		after = &cur
+	}
+	return limit, after, nil
+}
+
+func clientAddr(c *gin.Context) netip.Addr {
+	a, err := netip.ParseAddr(c.ClientIP())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}
+
+// parseTTL reads a ttl against the configured maximum.
+func (h *handlers) parseTTL(s string) (int64, error) {
+	return ParseTTL(s, int64(h.svc.Limits().MaxTTL/time.Second))
+}
+
+// ParseTTL reads a ttl in whole seconds: ASCII digits only (no sign, space or exponent),
+// 1 … maxSeconds. Anything else is share.ErrInvalidTTL.
+func ParseTTL(s string, maxSeconds int64) (int64, error) {
+	if s == "" || len(s) > 19 {
+		return 0, share.ErrInvalidTTL
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, share.ErrInvalidTTL
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 1 || n > maxSeconds {
+		return 0, share.ErrInvalidTTL
+	}
+	return n, nil
+}
+
+// parseID accepts only the 36-character form of a UUID (hex digits of either case); on
+// refusal the id is uuid.Nil.
+func parseID(s string) (uuid.UUID, bool) {
+	if len(s) != 36 {
+		return uuid.UUID{}, false
+	}
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return uuid.UUID{}, false
+	}
+	return id, true
+}

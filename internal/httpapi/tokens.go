@@ -1,0 +1,85 @@
+package httpapi
+
+import (
+	"errors"
+	"fileshare/internal/blob"
+	"fileshare/internal/share"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+func (h *handlers) createToken(c *gin.Context) {
+	sid, ok1 := parseID(c.Param("sid"))
+	fid, ok2 := parseID(c.Param("fid"))
+	if !ok1 {
+		h.fail(c, share.ErrSessionNotFound)
+		return
+	}
+	if !ok2 {
+		h.fail(c, share.ErrFileNotFound)
+		return
+	}
+	ttl, err := h.optionalTTL(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	t, err := h.svc.CreateToken(c.Request.Context(), principal(c), sid, fid, ttl)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	url := h.baseURL(c) + "/sessions/" + sid.String() + "/files/" + fid.String() + "/tokens/" + t.Token
+	c.JSON(http.StatusCreated, tokenJSON{
+		ID: t.Token, FileID: t.FileID, SessionID: t.SessionID, URL: url, CreatedAt: t.CreatedAt.UTC(), ExpiresAt: t.ExpiresAt.UTC(),
+	})
+}
+
+// downloadToken serves a one-time token: GET consumes it, HEAD only looks.
+func (h *handlers) downloadToken(c *gin.Context) {
+	sid, ok1 := parseID(c.Param("sid"))
+	fid, ok2 := parseID(c.Param("fid"))
+	if !ok1 || !ok2 {
+		h.fail(c, share.ErrTokenNotFound)
+		return
+	}
+	// A token works once, so its download is always the whole file: a Range or conditional
+	// request would otherwise spend the token on a part, a 304 or a 412.
+	for _, hdr := range []string{"Range", "If-Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since"} {
+		c.Request.Header.Del(hdr)
+	}
+	var (
+		meta share.FileMeta
+		obj  blob.Object
+		err  error
+	)
+	if c.Request.Method == http.MethodHead {
+		meta, obj, err = h.svc.PeekToken(c.Request.Context(), sid, fid, c.Param("token"))
+	} else {
+		meta, obj, err = h.svc.ConsumeToken(c.Request.Context(), sid, fid, c.Param("token"), clientAddr(c))
+		h.metrics.TokenOutcomes.WithLabelValues(tokenOutcome(err)).Inc()
+	}
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.serveFile(c, meta, obj, true)
+}
+
+// tokenOutcome names the result of a one-time download for the metrics.
+func tokenOutcome(err error) string {
+	switch {
+	case err == nil:
+		return "consumed"
+	case errors.Is(err, share.ErrTokenUsed):
+		return "already_used"
+	case errors.Is(err, share.ErrTokenExpired), errors.Is(err, share.ErrSessionExpired):
+		return "expired"
+	case errors.Is(err, share.ErrTokenNotFound), errors.Is(err, share.ErrFileNotFound):
+		return "not_found"
+	case errors.Is(err, share.ErrNotUploadedYet):
+		return "not_uploaded"
+	}
+	return "error"
+}
