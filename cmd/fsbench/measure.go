@@ -404,7 +404,7 @@ func (b *bench) purge() []result {
 		for done := 0; done < b.o.purgeRows; done += chunk {
 			keys := make([]string, min(chunk, b.o.purgeRows-done))
 			for k := range keys {
-				keys[k] = blob.NewKey("u")
+				keys[k] = blob.NewKey(blob.KindUpload)
 				p := filepath.Join(b.fs.DataDir, "blobs", filepath.FromSlash(keys[k]))
 				os.MkdirAll(filepath.Dir(p), 0o750)
 				must(os.WriteFile(p, []byte("expired"), 0o640))

@@ -35,31 +35,18 @@ type Info struct {
 	SHA256 [32]byte
 }
 
-// Object is an open blob. Reading it stays valid even if the blob is deleted meanwhile (on
-// S3, once its first byte has been fetched: see Fetcher).
-type Object interface {
-	io.ReadSeekCloser
-	// Size is the blob's length in bytes.
-	Size() int64
-}
-
-// Fetcher is implemented by objects whose content comes over the network (S3). Opening one
-// costs no request; a reader that is about to read n bytes from the current offset calls Fetch
-// first, so that exactly those bytes are requested (a Range request), and so that a missing blob
-// or an unreachable store is reported before any byte of an answer is sent. Read fetches by
-// itself when Fetch was not called.
-type Fetcher interface {
-	Fetch(n int64) error
-}
-
 // Store is where blobs live. Keys are chosen by the server (see NewKey), never by a client.
 type Store interface {
 	// Put streams r into a new blob under key, computing its size and SHA-256 on the way, and
-	// returns only once the blob is durable. On error nothing is left behind.
+	// returns only once the blob is durable. Only io.EOF from r ends the content: any other
+	// error of r (a body cut short reports io.ErrUnexpectedEOF) fails the Put. On error
+	// nothing is left behind.
 	Put(ctx context.Context, key string, r io.Reader) (Info, error)
-	// Open opens the blob under key, of the size recorded when it was stored, for reading. It
-	// may cost no I/O at all: a missing blob may only show on the first read (ErrNotFound).
-	Open(ctx context.Context, key string, size int64) (Object, error)
+	// Get opens length bytes of the blob under key, from offset off, for reading; off+length
+	// must not pass the size recorded when the blob was stored. A missing blob is ErrNotFound,
+	// reported here rather than by the first Read. The reader stays valid if the blob is
+	// deleted meanwhile. Close releases it.
+	Get(ctx context.Context, key string, off, length int64) (io.ReadCloser, error)
 	// Delete removes the blob under key; a missing blob is not an error.
 	Delete(ctx context.Context, key string) error
 	// Walk calls fn for every blob last modified before olderThan, for the orphan sweep.

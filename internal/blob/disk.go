@@ -79,10 +79,7 @@ func (d *Disk) Put(ctx context.Context, key string, r io.Reader) (info Info, err
 		}
 		// Fill the buffer before writing: multipart parts arrive in small reads, and one
 		// write and one hash call per full buffer keeps the system calls few.
-		n, rerr := io.ReadFull(r, buf)
-		if rerr == io.ErrUnexpectedEOF {
-			rerr = io.EOF
-		}
+		n, rerr := fillBuffer(r, buf)
 		if n > 0 {
 			h.Write(buf[:n])
 			if _, werr := f.Write(buf[:n]); werr != nil {
@@ -137,18 +134,9 @@ func storageErr(err error) error {
 	return &StorageError{Err: err}
 }
 
-type diskObject struct {
-	*os.File
-	size int64
-}
-
-func (o diskObject) Size() int64 { return o.size }
-
-// File exposes the open file, so that a download can use the kernel's zero-copy path.
-func (o diskObject) OSFile() *os.File { return o.File }
-
-// Open implements Store. The size comes from the row, so a download costs no stat.
-func (d *Disk) Open(_ context.Context, key string, size int64) (Object, error) {
+// Get implements Store. The range is read from an open file, so a download goes on if the
+// blob is deleted meanwhile.
+func (d *Disk) Get(_ context.Context, key string, off, length int64) (io.ReadCloser, error) {
 	p, err := d.path(key)
 	if err != nil {
 		return nil, ErrNotFound
@@ -160,8 +148,61 @@ func (d *Disk) Open(_ context.Context, key string, size int64) (Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	return diskObject{File: f, size: size}, nil
+	if off > 0 {
+		if _, err := f.Seek(off, io.SeekStart); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return &fileRange{f: f, left: length}, nil
 }
+
+// sendStep is how much of a file range goes to a connection in one step: each step is one
+// zero-copy transfer, and between steps the sender may renew its write deadline.
+const sendStep = 256 << 10
+
+// fileRange is a range of an open file.
+type fileRange struct {
+	f    *os.File
+	left int64
+}
+
+func (r *fileRange) Read(p []byte) (int, error) {
+	if r.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > r.left {
+		p = p[:r.left]
+	}
+	n, err := r.f.Read(p)
+	r.left -= int64(n)
+	if err == io.EOF && r.left > 0 {
+		err = io.ErrUnexpectedEOF // the file is shorter than its row says
+	}
+	return n, err
+}
+
+// WriteTo sends the range to w in steps of sendStep, each handed to w's ReadFrom as a limited
+// reader of the file itself when w has one: a network connection then sends it with the
+// kernel's zero-copy path (sendfile).
+func (r *fileRange) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for r.left > 0 {
+		step := &io.LimitedReader{R: r.f, N: min(r.left, sendStep)}
+		n, err := io.Copy(w, step)
+		total += n
+		r.left -= n
+		if err != nil {
+			return total, err
+		}
+		if n == 0 {
+			return total, io.ErrUnexpectedEOF
+		}
+	}
+	return total, nil
+}
+
+func (r *fileRange) Close() error { return r.f.Close() }
 
 // Delete implements Store.
 func (d *Disk) Delete(_ context.Context, key string) error {
@@ -248,4 +289,19 @@ func (d *Disk) Check(_ context.Context) error {
 	name := f.Name()
 	f.Close()
 	return os.Remove(name)
+}
+
+// fillBuffer reads r until buf is full, r ends (io.EOF) or r fails. Unlike io.ReadFull it
+// keeps r's own error: a reader that ends early with io.ErrUnexpectedEOF (a body shorter than
+// its Content-Length) must fail the Put, not end the content.
+func fillBuffer(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"fileshare/internal/blob"
@@ -98,7 +99,7 @@ func randomBytes(n int) []byte {
 
 func put(t *testing.T, s blob.Store, data []byte) string {
 	t.Helper()
-	key := blob.NewKey("u")
+	key := blob.NewKey(blob.KindUpload)
 	info, err := s.Put(context.Background(), key, bytes.NewReader(data))
 	if err != nil {
 		t.Fatalf("put %d bytes: %v", len(data), err)
@@ -111,15 +112,12 @@ func put(t *testing.T, s blob.Store, data []byte) string {
 
 func readAll(t *testing.T, s blob.Store, key string, size int64) []byte {
 	t.Helper()
-	obj, err := s.Open(context.Background(), key, size)
+	r, err := s.Get(context.Background(), key, 0, size)
 	if err != nil {
-		t.Fatalf("open %s: %v", key, err)
+		t.Fatalf("get %s: %v", key, err)
 	}
-	defer obj.Close()
-	if obj.Size() != size {
-		t.Fatalf("size %d, want %d", obj.Size(), size)
-	}
-	b, err := io.ReadAll(obj)
+	defer r.Close()
+	b, err := io.ReadAll(r)
 	if err != nil {
 		t.Fatalf("read %s: %v", key, err)
 	}
@@ -178,78 +176,70 @@ func TestRangeReads(t *testing.T) {
 	size := int64(len(data))
 	eachStore(t, func(t *testing.T, s blob.Store, _ func() []string) {
 		key := put(t, s, data)
-		obj, err := s.Open(context.Background(), key, size)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer obj.Close()
-		// http.ServeContent learns the size from a Seek to the end.
-		if end, err := obj.Seek(0, io.SeekEnd); err != nil || end != size {
-			t.Fatalf("seek end: %d %v", end, err)
-		}
 		for _, r := range []struct{ off, n int64 }{
 			{0, 10}, {10, 100}, {size - 5, 5}, {12345, 500000}, {3, 1}, {0, size}, {size - 1, 1},
 		} {
-			if _, err := obj.Seek(r.off, io.SeekStart); err != nil {
-				t.Fatal(err)
+			rc, err := s.Get(context.Background(), key, r.off, r.n)
+			if err != nil {
+				t.Fatalf("get %d@%d: %v", r.n, r.off, err)
 			}
-			// What a download does: announce the range, then read it.
-			if f, ok := obj.(blob.Fetcher); ok {
-				if err := f.Fetch(r.n); err != nil {
-					t.Fatalf("fetch %d@%d: %v", r.n, r.off, err)
-				}
-			}
-			got := make([]byte, r.n)
-			if _, err := io.ReadFull(obj, got); err != nil {
+			got, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil {
 				t.Fatalf("read %d@%d: %v", r.n, r.off, err)
 			}
 			if !bytes.Equal(got, data[r.off:r.off+r.n]) {
-				t.Fatalf("read %d@%d: wrong bytes", r.n, r.off)
+				t.Fatalf("read %d@%d: %d wrong bytes", r.n, r.off, len(got))
 			}
 		}
-		// Reading on past a fetched range continues with the rest of the blob.
-		if _, err := obj.Seek(100, io.SeekStart); err != nil {
+		// A range read through WriteTo (the zero-copy path of a download) sends the same.
+		rc, err := s.Get(context.Background(), key, 100, size-100)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if f, ok := obj.(blob.Fetcher); ok {
-			if err := f.Fetch(10); err != nil {
-				t.Fatal(err)
+		var buf bytes.Buffer
+		if _, err := io.Copy(&buf, rc); err != nil || !bytes.Equal(buf.Bytes(), data[100:]) {
+			t.Fatalf("copy from 100: %d bytes, %v", buf.Len(), err)
+		}
+		rc.Close()
+	})
+}
+
+// A body that ends with an error, such as io.ErrUnexpectedEOF of a request body cut short,
+// fails the Put and leaves nothing: it is never stored as if complete, whatever the context.
+func TestPutRefusesTruncatedBody(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, s blob.Store, leftovers func() []string) {
+		for _, n := range []int{0, 1000, 300 << 10, partSize + 5} {
+			body := io.MultiReader(bytes.NewReader(randomBytes(n)), iotest.ErrReader(io.ErrUnexpectedEOF))
+			key := blob.NewKey(blob.KindFile)
+			if _, err := s.Put(context.Background(), key, body); !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Fatalf("%d bytes then a cut: Put = %v, want io.ErrUnexpectedEOF", n, err)
+			}
+			if nf, err := isNotFound(s, key); !nf {
+				t.Fatalf("%d bytes then a cut: the blob exists (%v)", n, err)
 			}
 		}
-		rest, err := io.ReadAll(obj)
-		if err != nil || !bytes.Equal(rest, data[100:]) {
-			t.Fatalf("read on from 100: %d bytes, %v", len(rest), err)
-		}
-		if n, err := obj.Read(make([]byte, 1)); n != 0 || err != io.EOF {
-			t.Fatalf("read at the end: %d %v, want EOF", n, err)
-		}
-		if _, err := obj.Seek(-1, io.SeekStart); err == nil {
-			t.Fatal("seek to -1 succeeded")
+		if left := leftovers(); len(left) != 0 {
+			t.Fatalf("truncated bodies left %v", left)
 		}
 	})
 }
 
-// isNotFound reports whether opening and reading key fails with ErrNotFound; a store may
-// report it at Open or at the first read.
+// isNotFound reports whether getting key fails with ErrNotFound.
 func isNotFound(s blob.Store, key string) (bool, error) {
-	obj, err := s.Open(context.Background(), key, 10)
+	r, err := s.Get(context.Background(), key, 0, 10)
 	if err != nil {
 		return errors.Is(err, blob.ErrNotFound), err
 	}
-	defer obj.Close()
-	if f, ok := obj.(blob.Fetcher); ok {
-		if err := f.Fetch(10); err != nil {
-			return errors.Is(err, blob.ErrNotFound), err
-		}
-	}
-	_, err = obj.Read(make([]byte, 10))
-	return errors.Is(err, blob.ErrNotFound), err
+	r.Close()
+	return false, nil
 }
 
 func TestNotFoundAndDelete(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, s blob.Store, leftovers func() []string) {
-		if nf, err := isNotFound(s, blob.NewKey("f")); !nf {
+		if nf, err := isNotFound(s, blob.NewKey(blob.KindFile)); !nf {
 			t.Fatalf("a key never put: %v, want ErrNotFound", err)
 		}
 		if nf, err := isNotFound(s, "../../etc/passwd"); !nf {
@@ -330,7 +320,7 @@ func TestFailedPutLeavesNothing(t *testing.T) {
 	eachStore(t, func(t *testing.T, s blob.Store, leftovers func() []string) {
 		readerErr := errors.New("client went away")
 		for _, n := range []int{0, 10, 300 << 10, 2*partSize + 5} {
-			key := blob.NewKey("f")
+			key := blob.NewKey(blob.KindFile)
 			_, err := s.Put(context.Background(), key, &failingReader{bytes.NewReader(randomBytes(n)), readerErr})
 			if !errors.Is(err, readerErr) {
 				t.Fatalf("reader failing after %d bytes: Put returned %v", n, err)
@@ -350,7 +340,7 @@ func TestFailedPutLeavesNothing(t *testing.T) {
 		// A cancelled request, in the middle of a multipart upload.
 		ctx, cancel := context.WithCancel(context.Background())
 		r := &hookReader{r: bytes.NewReader(randomBytes(3 * partSize)), at: partSize + 1<<20, hook: cancel}
-		_, err := s.Put(ctx, blob.NewKey("f"), r)
+		_, err := s.Put(ctx, blob.NewKey(blob.KindFile), r)
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("cancelled put: %v", err)
 		}
@@ -411,7 +401,7 @@ func TestSweepTemp(t *testing.T) {
 		// Past the first part, so that the S3 store has started a multipart upload.
 		r := &blockingReader{r: bytes.NewReader(randomBytes(partSize + 1<<20)), left: partSize + 1<<20,
 			blocked: make(chan struct{}), release: make(chan error, 1)}
-		key := blob.NewKey("f")
+		key := blob.NewKey(blob.KindFile)
 		putErr := make(chan error, 1)
 		go func() {
 			_, err := s.Put(context.Background(), key, r)
@@ -463,7 +453,7 @@ func TestConcurrentPuts(t *testing.T) {
 				size = partSize + 1000*i // a few multipart uploads among them
 			}
 			datas[i] = randomBytes(size)
-			keys[i] = blob.NewKey("u")
+			keys[i] = blob.NewKey(blob.KindUpload)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -561,7 +551,7 @@ func TestLargeBlobBoundedMemory(t *testing.T) {
 			runtime.GC()
 			base := heapBytes()
 			g := &genReader{block: block, left: size, next: size}
-			key := blob.NewKey("u")
+			key := blob.NewKey(blob.KindUpload)
 			start := time.Now()
 			info, err := s.Put(context.Background(), key, g)
 			if err != nil {
@@ -575,17 +565,12 @@ func TestLargeBlobBoundedMemory(t *testing.T) {
 
 			runtime.GC()
 			base = heapBytes()
-			obj, err := s.Open(context.Background(), key, size)
-			if err != nil {
-				t.Fatal(err)
-			}
 			h := sha256.New()
 			w := &peakWriter{h: h}
 			start = time.Now()
-			if f, ok := obj.(blob.Fetcher); ok {
-				if err := f.Fetch(size); err != nil {
-					t.Fatal(err)
-				}
+			obj, err := s.Get(context.Background(), key, 0, size)
+			if err != nil {
+				t.Fatal(err)
 			}
 			if _, err := io.Copy(w, obj); err != nil {
 				t.Fatal(err)

@@ -2,121 +2,254 @@ package httpapi
 
 import (
 	"encoding/hex"
-	"errors"
 	"io"
+	"mime/multipart"
 	"net/http"
-	"os"
+	"net/textproto"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
-	"fileshare/internal/blob"
 	"fileshare/internal/share"
 )
 
-// sentKey is where serveFile counts the bytes it sent past gin's writer.
+// sentKey is where serveFile counts the content bytes it sent past gin's writer.
 const sentKey = "fileshare.sent"
 
-// serveFile streams an open blob with the headers of SPEC §4: Range, conditional requests and
-// ETag come from http.ServeContent, a disk blob goes out through sendfile, and an S3 blob is
-// fetched with a Range request of just the bytes asked for.
-func (h *handlers) serveFile(c *gin.Context, meta share.FileMeta, obj blob.Object, oneTime bool) {
-	defer obj.Close()
+// serveFile answers a download of d with the headers of a download (docs/behaviour.md §3.2):
+// conditional requests and byte ranges are decided first (ranges.go), then exactly the bytes
+// to send are read from the blob store and streamed: a disk blob through the kernel's
+// zero-copy path, an S3 blob through one ranged GET per range. A one-time download is always
+// the whole file (its handler drops Range and the conditional headers).
+func (h *handlers) serveFile(c *gin.Context, d *share.Download, oneTime bool) {
 	hd := c.Writer.Header()
-	hd.Set("Content-Type", meta.ContentType)
-	hd.Set("Content-Disposition", ContentDisposition(meta.Name))
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Content-Security-Policy", "sandbox; default-src 'none'")
-	hd.Set("Referrer-Policy", "no-referrer")
-	hd.Set("ETag", `"`+hex.EncodeToString(meta.SHA256)+`"`)
+	etag := `"` + hex.EncodeToString(d.SHA256) + `"`
+	hd.Set("ETag", etag)
 	if oneTime {
 		hd.Set("Cache-Control", "no-store")
 	} else {
 		// Revalidate every time: a deleted or expired upload must stop being served at once.
 		hd.Set("Cache-Control", "private, no-cache")
 	}
-	var content io.ReadSeeker = obj
-	if f, ok := obj.(interface{ OSFile() *os.File }); ok {
-		content = f.OSFile()
+	if !d.ModTime.IsZero() {
+		hd.Set("Last-Modified", d.ModTime.UTC().Format(http.TimeFormat))
 	}
-	w := &downloadWriter{ResponseWriter: c.Writer}
-	http.ServeContent(w, c.Request, "", meta.ModTime, content)
-	c.Set(sentKey, w.sent)
-	if w.fetchErr != nil {
-		// Nothing was sent yet: the answer becomes an error instead of the file.
-		for _, k := range []string{"Content-Length", "Content-Range", "Content-Disposition", "Accept-Ranges", "ETag", "Last-Modified"} {
-			hd.Del(k)
-		}
-		err := w.fetchErr
-		if errors.Is(err, blob.ErrNotFound) {
-			// Deleted between the row's query and the fetch.
-			err = share.ErrUploadNotFound
-			if oneTime {
-				err = share.ErrFileNotFound
-			}
-		}
-		h.fail(c, err)
+	switch checkPreconditions(c.Request, etag, d.ModTime) {
+	case notModified:
+		c.Status(http.StatusNotModified)
+		c.Writer.WriteHeaderNow()
+		return
+	case preconditionFailed:
+		respondError(c, http.StatusPreconditionFailed, "precondition failed")
 		return
 	}
-	if w.failed != 0 {
-		msg := strings.ToLower(http.StatusText(w.failed))
-		if w.failed == http.StatusRequestedRangeNotSatisfiable {
-			msg = "range not satisfiable"
-		}
-		hd.Del("Content-Disposition")
-		respondError(c, w.failed, msg)
-	}
-}
-
-// downloadWriter lets http.ServeContent use the connection's ReadFrom (sendfile), which gin's
-// writer hides, and turns its plain-text error answers into JSON ones.
-type downloadWriter struct {
-	gin.ResponseWriter
-	failed   int
-	fetchErr error
-	sent     int64
-}
-
-func (w *downloadWriter) WriteHeader(code int) {
-	if code >= 400 {
-		w.failed = code
+	ranges, err := requestedRanges(c.Request, etag, d.ModTime, d.Size)
+	if err != nil {
+		hd.Set("Content-Range", "bytes */"+strconv.FormatInt(d.Size, 10))
+		respondError(c, http.StatusRequestedRangeNotSatisfiable, err.Error())
 		return
 	}
-	w.ResponseWriter.WriteHeader(code)
+	hd.Set("Content-Disposition", ContentDisposition(d.Name))
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Content-Security-Policy", "sandbox; default-src 'none'")
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("Accept-Ranges", "bytes")
+	s := &sender{h: h, c: c, d: d, idle: h.bodyIdle}
+	defer s.done()
+	switch len(ranges) {
+	case 0:
+		s.single(http.StatusOK, d.ContentType, byteRange{0, d.Size})
+	case 1:
+		hd.Set("Content-Range", ranges[0].contentRange(d.Size))
+		s.single(http.StatusPartialContent, d.ContentType, ranges[0])
+	default:
+		s.multi(ranges)
+	}
+	c.Set(sentKey, s.sent)
 }
 
-func (w *downloadWriter) Write(p []byte) (int, error) {
-	if w.failed != 0 {
-		return len(p), nil
-	}
-	n, err := w.ResponseWriter.Write(p)
-	w.sent += int64(n)
-	return n, err
+// sender writes a download's answer.
+type sender struct {
+	h       *handlers
+	c       *gin.Context
+	d       *share.Download
+	idle    time.Duration
+	sent    int64
+	aborted bool
 }
 
-func (w *downloadWriter) ReadFrom(r io.Reader) (int64, error) {
-	if w.failed != 0 {
-		return io.Copy(io.Discard, r)
+// single answers one range (or the whole content) with status.
+func (s *sender) single(status int, contentType string, br byteRange) {
+	hd := s.c.Writer.Header()
+	var body io.ReadCloser
+	if s.c.Request.Method != http.MethodHead {
+		// Fetched before the status line goes out: a blob that went missing, or a store that
+		// fails, still gets an error answer rather than a truncated file.
+		var err error
+		if body, err = s.d.Open(s.c.Request.Context(), br.start, br.length); err != nil {
+			s.fail(err)
+			return
+		}
+		defer body.Close()
 	}
-	// A remote blob (S3) is requested here, for exactly the bytes to send (ServeContent hands
-	// them over as a LimitedReader), before the status line goes out: a blob that went missing
-	// or a store that fails still gets an error answer rather than a truncated file.
-	if lr, ok := r.(*io.LimitedReader); ok {
-		if f, ok := lr.R.(blob.Fetcher); ok {
-			if err := f.Fetch(lr.N); err != nil {
-				w.fetchErr = err
-				return 0, err
+	hd.Set("Content-Type", contentType)
+	hd.Set("Content-Length", strconv.FormatInt(br.length, 10))
+	s.c.Status(status)
+	s.c.Writer.WriteHeaderNow()
+	if body != nil {
+		s.copy(body)
+	}
+}
+
+// multi answers several ranges as multipart/byteranges, each fetched as its turn comes.
+func (s *sender) multi(ranges []byteRange) {
+	hd := s.c.Writer.Header()
+	// The answer's length, counted before anything is sent: the part headers as the multipart
+	// writer makes them, plus the ranges themselves.
+	var counted countWriter
+	mw := multipart.NewWriter(&counted)
+	partHeader := func(br byteRange) textproto.MIMEHeader {
+		return textproto.MIMEHeader{"Content-Type": {s.d.ContentType}, "Content-Range": {br.contentRange(s.d.Size)}}
+	}
+	for _, br := range ranges {
+		mw.CreatePart(partHeader(br))
+		counted += countWriter(br.length)
+	}
+	mw.Close()
+	hd.Set("Content-Type", "multipart/byteranges; boundary="+mw.Boundary())
+	hd.Set("Content-Length", strconv.FormatInt(int64(counted), 10))
+	s.c.Status(http.StatusPartialContent)
+	if s.c.Request.Method == http.MethodHead {
+		s.c.Writer.WriteHeaderNow()
+		return
+	}
+	first, err := s.d.Open(s.c.Request.Context(), ranges[0].start, ranges[0].length)
+	if err != nil {
+		s.fail(err)
+		return
+	}
+	s.c.Writer.WriteHeaderNow()
+	w := multipart.NewWriter(s.writer())
+	w.SetBoundary(mw.Boundary())
+	for i, br := range ranges {
+		body := first
+		if i > 0 {
+			if body, err = s.d.Open(s.c.Request.Context(), br.start, br.length); err != nil {
+				s.abort(err)
+				return
 			}
 		}
+		pw, err := w.CreatePart(partHeader(br))
+		if err != nil {
+			body.Close()
+			return
+		}
+		_, err = io.Copy(struct{ io.Writer }{pw}, body) // part bytes count towards sent below
+		body.Close()
+		s.sent += br.length
+		if err != nil {
+			s.abort(err)
+			return
+		}
 	}
-	w.ResponseWriter.WriteHeaderNow()
-	var dst io.Writer = w.ResponseWriter
-	if u, ok := w.ResponseWriter.(interface{ Unwrap() http.ResponseWriter }); ok {
-		dst = u.Unwrap()
+	w.Close()
+}
+
+// fail answers an error instead of the content: nothing has been sent yet.
+func (s *sender) fail(err error) {
+	hd := s.c.Writer.Header()
+	for _, k := range []string{"Content-Length", "Content-Range", "Content-Disposition", "Accept-Ranges", "ETag", "Last-Modified"} {
+		hd.Del(k)
 	}
-	n, err := io.Copy(dst, r)
-	w.sent += n
-	return n, err
+	s.h.fail(s.c, err)
+}
+
+// abort gives up an answer whose status line is out. The answer is then shorter than its
+// Content-Length, so the server closes the connection and the client sees a truncated
+// transfer, never a complete-looking one.
+func (s *sender) abort(err error) {
+	s.aborted = true
+	if s.c.Request.Context().Err() == nil {
+		s.h.log.Warn("download cut", "path", redactPath(s.c.Request.URL.Path), "err", err)
+	}
+}
+
+// done settles the write deadline. The server sets none of its own, so after a complete
+// answer the deadline must not outlive it on a kept-alive connection; after an aborted one it
+// is moved to now, so that the server's last flush to a client that stopped reading fails at
+// once instead of blocking.
+func (s *sender) done() {
+	deadline := time.Time{}
+	if s.aborted {
+		deadline = time.Now()
+	}
+	_ = http.NewResponseController(s.c.Writer).SetWriteDeadline(deadline)
+}
+
+// copy streams body to the client, renewing the write deadline as it goes, so that a client
+// that stops reading is cut after the idle time.
+func (s *sender) copy(body io.Reader) {
+	n, err := io.Copy(s.writer(), body)
+	s.sent += n
+	if err != nil {
+		s.abort(err)
+	}
+}
+
+// writer is the connection under gin's writer (whose ReadFrom, the path to sendfile, gin's
+// writer hides), with an idle deadline renewed on every write.
+func (s *sender) writer() *idleWriter {
+	var w http.ResponseWriter = s.c.Writer
+	if u, ok := w.(interface{ Unwrap() http.ResponseWriter }); ok {
+		w = u.Unwrap()
+	}
+	return &idleWriter{w: w, rc: http.NewResponseController(s.c.Writer), idle: s.idle}
+}
+
+// idleWriter renews a write deadline of idle before each write. Its ReadFrom hands r to the
+// connection whole, so r must be one bounded step (a disk blob's WriteTo sends in steps).
+type idleWriter struct {
+	w    http.ResponseWriter
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (w *idleWriter) renew() { _ = w.rc.SetWriteDeadline(time.Now().Add(w.idle)) }
+
+func (w *idleWriter) Write(p []byte) (int, error) {
+	var n int
+	for len(p) > 0 {
+		w.renew()
+		m, err := w.w.Write(p[:min(len(p), 256<<10)])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		p = p[m:]
+	}
+	return n, nil
+}
+
+func (w *idleWriter) ReadFrom(r io.Reader) (int64, error) {
+	if _, ok := r.(*io.LimitedReader); !ok {
+		// Not a bounded step: copy through Write, which renews the deadline as it goes.
+		return io.Copy(struct{ io.Writer }{w}, r)
+	}
+	w.renew()
+	if rf, ok := w.w.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(w.w, r)
+}
+
+// countWriter counts what is written to it.
+type countWriter int64
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	*c += countWriter(len(p))
+	return len(p), nil
 }
 
 // ContentDisposition builds an attachment header for name (RFC 6266): an ASCII fallback in

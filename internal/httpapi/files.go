@@ -2,10 +2,9 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
+	"fileshare/internal/blob"
 	"fileshare/internal/share"
 	"io"
-	"mime"
 	"net/http"
 	"strconv"
 
@@ -94,8 +93,10 @@ func (h *handlers) listFiles(c *gin.Context) {
 }
 
 // putFile stores a file entry's content from the raw body or a multipart "file" part, with
-// Basic Auth or an upload URL's token.
+// Basic Auth or an upload URL's token. Every refusal that does not need the content comes
+// before a byte of the body is read.
 func (h *handlers) putFile(c *gin.Context) {
+	ctx := c.Request.Context()
 	var who share.Uploader
 	if tok, ok := c.GetQuery("token"); ok {
 		who.UploadToken = tok
@@ -113,43 +114,49 @@ func (h *handlers) putFile(c *gin.Context) {
 		h.fail(c, share.ErrFileNotFound)
 		return
 	}
-	limit := h.svc.Limits().MaxUploadBytes
+	up, err := h.svc.BeginFileUpload(ctx, who, sid, fid)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	limit, errOver := up.Limit()
+	multi := isMultipart(c.Request)
+	overhead := int64(0)
+	if multi {
+		overhead = multipartOverhead
+	}
+	if c.Request.ContentLength > limit+overhead {
+		h.fail(c, errOver)
+		return
+	}
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit+multipartOverhead)
-	body := io.Reader(c.Request.Body)
-	if mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type")); mt == "multipart/form-data" {
-		pr, err := firstFilePart(c)
-		if err != nil {
+	body, length := io.Reader(c.Request.Body), c.Request.ContentLength
+	var form *uploadForm
+	if multi {
+		if form, err = openForm(c.Request); err != nil {
 			h.fail(c, err)
 			return
 		}
-		body = pr
+		body, length = form.file, -1
 	}
-	rec := &readErrRecorder{r: body}
-	f, err := h.svc.PutFile(c.Request.Context(), who, sid, fid, rec)
+	content, err := h.svc.Stage(ctx, blob.KindFile, body, length, limit, errOver)
 	if err != nil {
-		// Only a failure to read the body is the client's malformed body; the rest (a bad
-		// upload token, an unreachable database) keeps its own answer.
-		if rec.err != nil && errors.Is(err, rec.err) {
-			err = bodyErr(err)
+		h.fail(c, bodyErr(err))
+		return
+	}
+	defer content.Discard(ctx)
+	if form != nil {
+		if err := form.finish(); err != nil {
+			h.fail(c, err)
+			return
 		}
+	}
+	f, err := h.svc.FinishFileUpload(ctx, up, content)
+	if err != nil {
 		h.fail(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, toFileJSON(f))
-}
-
-// readErrRecorder remembers the error that reading the request body failed with.
-type readErrRecorder struct {
-	r   io.Reader
-	err error
-}
-
-func (r *readErrRecorder) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	if err != nil && err != io.EOF {
-		r.err = err
-	}
-	return n, err
 }
 
 func (h *handlers) deleteFile(c *gin.Context) {

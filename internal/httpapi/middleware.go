@@ -160,35 +160,66 @@ func (h *handlers) transfer(direction string) gin.HandlerFunc {
 		g := h.metrics.InFlight.WithLabelValues(direction)
 		g.Inc()
 		defer g.Dec()
-		var body *guardedBody
-		if direction == upload {
-			body = &guardedBody{
-				ReadCloser:   c.Request.Body,
-				rc:           http.NewResponseController(c.Writer),
-				idle:         h.bodyIdle,
-				minPerWindow: int64(float64(h.bodyMinRate) * h.bodyIdle.Seconds()),
-				windowStart:  time.Now(),
-			}
-			c.Request.Body = body
-		}
 		c.Next()
 		if status := c.Writer.Status(); status < 200 || status > 299 {
 			return
 		}
-		if body != nil {
-			h.metrics.UploadedBytes.Add(float64(body.n))
+		if direction == upload {
+			if b, ok := c.Get(bodyKey); ok {
+				h.metrics.UploadedBytes.Add(float64(b.(*guardedBody).n))
+			}
 		} else if v, ok := c.Get(sentKey); ok {
 			h.metrics.DownloadedBytes.Add(float64(v.(int64)))
 		}
 	}
 }
 
+// bodyKey is where guardBody leaves the request's guarded body.
+const bodyKey = "fileshare.body"
+
+// guardBody puts every request body under a read deadline and a minimum rate (guardedBody),
+// and keeps the connection from being reused until the body has been read to its end: the
+// answer carries "Connection: close" until then. So an answer given before the body was
+// read (a refusal, or a route that takes no body) goes out at once and the connection is
+// closed, rather than the server first trying to drain a body that may never come (or, with
+// "Expect: 100-continue", asking for one it does not want).
+func (h *handlers) guardBody(c *gin.Context) {
+	if c.Request.Body == nil || c.Request.Body == http.NoBody {
+		c.Next()
+		return
+	}
+	hd := c.Writer.Header()
+	hd.Set("Connection", "close")
+	now := time.Now()
+	b := &guardedBody{
+		ReadCloser:   c.Request.Body,
+		rc:           http.NewResponseController(c.Writer),
+		idle:         h.bodyIdle,
+		minPerWindow: int64(float64(h.bodyMinRate) * h.bodyIdle.Seconds()),
+		windowStart:  now,
+		atEOF:        func() { hd.Del("Connection") },
+	}
+	_ = b.rc.SetReadDeadline(now.Add(h.bodyIdle))
+	c.Request.Body = b
+	c.Set(bodyKey, b)
+	c.Next()
+	if b.atEOF != nil {
+		// Unread body: after the answer, the server reads what is left of it before it closes
+		// the connection. Bound that: a client still sending gets a moment to finish (so it
+		// reads the answer rather than a reset), one that sends nothing is cut.
+		_ = b.rc.SetReadDeadline(time.Now().Add(unreadBodyGrace))
+	}
+}
+
+// unreadBodyGrace is how long the server goes on reading a body the answer did not need.
+const unreadBodyGrace = time.Second
+
 // errBodyTooSlow cuts an upload whose client sends nothing, or trickles, for too long.
 var errBodyTooSlow = errors.New("request body too slow")
 
 // guardedBody cuts a body that stalls for the idle timeout, or delivers less than the minimum
 // rate over a window of that length, so that slow clients cannot hold connections and temp
-// files forever. It also counts the bytes read.
+// files forever. It counts the bytes read, and calls atEOF once the body has been read whole.
 type guardedBody struct {
 	io.ReadCloser
 	rc           *http.ResponseController
@@ -197,6 +228,7 @@ type guardedBody struct {
 	windowStart  time.Time
 	windowBytes  int64
 	n            int64
+	atEOF        func()
 }
 
 func (b *guardedBody) Read(p []byte) (int, error) {
@@ -212,7 +244,11 @@ func (b *guardedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	b.windowBytes += int64(n)
 	b.n += int64(n)
-	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+	switch {
+	case err == io.EOF && b.atEOF != nil:
+		b.atEOF()
+		b.atEOF = nil
+	case err != nil && errors.Is(err, os.ErrDeadlineExceeded):
 		err = errBodyTooSlow
 	}
 	return n, err

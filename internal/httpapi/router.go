@@ -61,7 +61,7 @@ func New(d Deps) (*gin.Engine, error) {
 	e.ContextWithFallback = true
 	e.RedirectTrailingSlash = false
 	e.HandleMethodNotAllowed = true
-	e.Use(requestID, h.accessLog, gin.CustomRecovery(h.recovery))
+	e.Use(requestID, h.accessLog, gin.CustomRecovery(h.recovery), h.guardBody)
 	e.NoRoute(func(c *gin.Context) { respondError(c, http.StatusNotFound, msgNotFound) })
 	e.NoMethod(func(c *gin.Context) { respondError(c, http.StatusMethodNotAllowed, msgMethodNotAllowed) })
 

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"errors"
-	"fileshare/internal/blob"
 	"fileshare/internal/share"
 	"net/http"
 
@@ -50,21 +49,20 @@ func (h *handlers) downloadToken(c *gin.Context) {
 		c.Request.Header.Del(hdr)
 	}
 	var (
-		meta share.FileMeta
-		obj  blob.Object
-		err  error
+		d   *share.Download
+		err error
 	)
 	if c.Request.Method == http.MethodHead {
-		meta, obj, err = h.svc.PeekToken(c.Request.Context(), sid, fid, c.Param("token"))
+		d, err = h.svc.PeekToken(c.Request.Context(), sid, fid, c.Param("token"))
 	} else {
-		meta, obj, err = h.svc.ConsumeToken(c.Request.Context(), sid, fid, c.Param("token"), clientAddr(c))
+		d, err = h.svc.ConsumeToken(c.Request.Context(), sid, fid, c.Param("token"), clientAddr(c))
 		h.metrics.TokenOutcomes.WithLabelValues(tokenOutcome(err)).Inc()
 	}
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	h.serveFile(c, meta, obj, true)
+	h.serveFile(c, d, true)
 }
 
 // tokenOutcome names the result of a one-time download for the metrics.

@@ -6,27 +6,42 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"fileshare/internal/blob"
 	"fileshare/internal/share"
 )
 
 func (h *handlers) createUpload(c *gin.Context) {
+	ctx := c.Request.Context()
 	limit := h.svc.Limits().MaxUploadBytes
+	if c.Request.ContentLength > limit+multipartOverhead {
+		h.fail(c, share.ErrTooLarge) // refused before a byte is read
+		return
+	}
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit+multipartOverhead)
-	stored, name, ctype, fields, err := h.multipartFile(c, "u", limit, share.ErrTooLarge)
+	form, err := openForm(c.Request)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
+	content, err := h.svc.Stage(ctx, blob.KindUpload, form.file, -1, limit, share.ErrTooLarge)
+	if err != nil {
+		h.fail(c, bodyErr(err))
+		return
+	}
+	defer content.Discard(ctx)
+	if err := form.finish(); err != nil {
+		h.fail(c, err)
+		return
+	}
 	var ttl int64
-	if v, ok := fields["ttl"]; ok {
+	if v, ok := form.fields["ttl"]; ok {
 		if ttl, err = h.parseTTL(v); err != nil {
-			h.svc.Discard(c.Request.Context(), stored.Key)
 			h.fail(c, err)
 			return
 		}
 	}
-	up, err := h.svc.CreateUpload(c.Request.Context(), principal(c), share.NewUpload{
-		Blob: *stored, Name: name, ContentType: ctype, TTLSeconds: ttl,
+	up, err := h.svc.CreateUpload(ctx, principal(c), content, share.NewUpload{
+		Name: form.name, ContentType: form.contentType, TTLSeconds: ttl,
 	})
 	if err != nil {
 		h.fail(c, err)
@@ -46,12 +61,12 @@ func (h *handlers) downloadUpload(c *gin.Context) {
 		h.fail(c, share.ErrUploadNotFound)
 		return
 	}
-	meta, obj, err := h.svc.OpenUpload(c.Request.Context(), id)
+	d, err := h.svc.OpenUpload(c.Request.Context(), id)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	h.serveFile(c, meta, obj, false)
+	h.serveFile(c, d, false)
 }
 
 func (h *handlers) deleteUpload(c *gin.Context) {

@@ -99,7 +99,7 @@ func seedExpiredBatched(b *testing.B, e *testutil.Env, n int) {
 		k := min(chunk, n-done)
 		keys := make([]string, k)
 		for i := range keys {
-			keys[i] = blob.NewKey("u")
+			keys[i] = blob.NewKey(blob.KindUpload)
 			writeBlob(b, e, keys[i], []byte("expired"), time.Now())
 		}
 		exec(b, e, `INSERT INTO uploads (id, tenant_id, created_by, name, content_type, size, sha256, blob_key, created_at, expires_at)

@@ -295,8 +295,8 @@ func TestOrphanAndTempSweepRespectGrace(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *config.Config) { c.OrphanGrace = time.Hour })
 	old := time.Now().Add(-2 * time.Hour)
-	oldOrphan := writeBlob(t, e, blob.NewKey("u"), []byte("crash leftover"), old)
-	freshOrphan := writeBlob(t, e, blob.NewKey("f"), []byte("upload about to commit"), time.Now())
+	oldOrphan := writeBlob(t, e, blob.NewKey(blob.KindUpload), []byte("crash leftover"), old)
+	freshOrphan := writeBlob(t, e, blob.NewKey(blob.KindFile), []byte("upload about to commit"), time.Now())
 	// An old blob that a live row needs stays.
 	id := upload(t, e, []byte("needed"), "")
 	var key string
@@ -338,7 +338,7 @@ func seedExpired(t testing.TB, e *testutil.Env, n int) {
 	t.Helper()
 	keys := make([]string, n)
 	for i := range keys {
-		keys[i] = blob.NewKey("u")
+		keys[i] = blob.NewKey(blob.KindUpload)
 		writeBlob(t, e, keys[i], []byte("expired"), time.Now())
 	}
 	exec(t, e, `INSERT INTO uploads (id, tenant_id, created_by, name, content_type, size, sha256, blob_key, created_at, expires_at)

@@ -3,7 +3,6 @@ package share
 import (
 	"context"
 	"errors"
-	"io"
 	"net/netip"
 	"time"
 
@@ -136,7 +135,7 @@ func (s *Service) DeleteFile(ctx context.Context, p auth.Principal, sid, fid uui
 	if err != nil {
 		return err
 	}
-	s.deleteBlobs(ctx, []*string{key})
+	s.removeBlobs(ctx, []*string{key})
 	return nil
 }
 
@@ -148,59 +147,76 @@ type Uploader struct {
 	Addr        netip.Addr
 }
 
-// PutFile stores the content of a pending file entry from body. The content is durable before
-// the entry becomes stored; of concurrent attempts exactly one commits, and the others' blobs
-// are discarded.
-func (s *Service) PutFile(ctx context.Context, who Uploader, sid, fid uuid.UUID, body io.Reader) (File, error) {
-	var tenantID int64
-	var tokenHash []byte
+// FileUpload is a pending file entry about to receive its content: every refusal that does not
+// depend on the content (credentials, the upload token, the entry's state, the session's
+// expiry) has been made before a byte of the body is read.
+type FileUpload struct {
+	tenantID  int64
+	sid, fid  uuid.UUID
+	tokenHash []byte // of the upload token, when the uploader holds one
+	addr      netip.Addr
+	declared  *int64
+	expiresAt time.Time
+	maxBytes  int64
+}
+
+// Limit is the most bytes the content may have, and the error for a body with more: the
+// declared size, or the configured maximum.
+func (u *FileUpload) Limit() (int64, error) {
+	if u.declared != nil {
+		return *u.declared, ErrSizeMismatch
+	}
+	return u.maxBytes, ErrTooLarge
+}
+
+// BeginFileUpload checks that who may put the content of file entry fid of session sid now.
+func (s *Service) BeginFileUpload(ctx context.Context, who Uploader, sid, fid uuid.UUID) (*FileUpload, error) {
+	u := &FileUpload{sid: sid, fid: fid, addr: who.Addr, maxBytes: s.limits.MaxUploadBytes}
 	var upTok dbsqlc.UploadTokenGetRow
 	if who.Principal != nil {
-		tenantID = who.Principal.TenantID
+		u.tenantID = who.Principal.TenantID
 	} else {
-		tokenHash = hashToken(who.UploadToken)
-		if tokenHash == nil {
-			return File{}, ErrUploadTokenInvalid
+		u.tokenHash = hashToken(who.UploadToken)
+		if u.tokenHash == nil {
+			return nil, ErrUploadTokenInvalid
 		}
 		var err error
-		upTok, err = s.st.Q.UploadTokenGet(ctx, dbsqlc.UploadTokenGetParams{TokenHash: tokenHash, FileID: fid, SessionID: sid})
+		upTok, err = s.st.Q.UploadTokenGet(ctx, dbsqlc.UploadTokenGetParams{TokenHash: u.tokenHash, FileID: fid, SessionID: sid})
 		if errors.Is(err, store.ErrNotFound) {
-			return File{}, ErrUploadTokenInvalid
+			return nil, ErrUploadTokenInvalid
 		}
 		if err != nil {
-			return File{}, err
+			return nil, err
 		}
-		tenantID = upTok.TenantID
+		u.tenantID = upTok.TenantID
 	}
 	// The session's expiry is checked first: an expired session answers "session expired"
 	// on every route below it, also to an upload token (whose expiry is capped at it).
-	f, err := s.getFile(ctx, tenantID, sid, fid)
+	f, err := s.getFile(ctx, u.tenantID, sid, fid)
 	if err != nil {
-		return File{}, err
+		return nil, err
 	}
 	if f.State != StatePending || upTok.UsedAt != nil {
-		return File{}, ErrAlreadyUploaded
+		return nil, ErrAlreadyUploaded
 	}
 	if upTok.Expired {
-		return File{}, ErrUploadTokenExpired
+		return nil, ErrUploadTokenExpired
 	}
-	limit, errOver := s.limits.MaxUploadBytes, error(ErrTooLarge)
-	if f.DeclaredSize != nil {
-		limit, errOver = *f.DeclaredSize, ErrSizeMismatch
-	}
-	b, err := s.PutBlob(ctx, "f", body, limit, errOver)
-	if err != nil {
-		return File{}, err
-	}
-	if f.DeclaredSize != nil && b.Info.Size != *f.DeclaredSize {
-		s.Discard(ctx, b.Key)
+	u.declared, u.expiresAt = f.DeclaredSize, f.ExpiresAt
+	return u, nil
+}
+
+// FinishFileUpload makes staged content (Stage with blob.KindFile) the content of the entry.
+// Of concurrent attempts exactly one commits; the others fail and their blobs go.
+func (s *Service) FinishFileUpload(ctx context.Context, u *FileUpload, content *Pending) (File, error) {
+	if u.declared != nil && content.Size() != *u.declared {
 		return File{}, ErrSizeMismatch
 	}
 	var stored dbsqlc.SessionFile
 	failpoint.Hit("file.before-commit")
-	err = s.st.InTx(ctx, func(q *dbsqlc.Queries) error {
-		if tokenHash != nil {
-			n, err := q.UploadTokenUse(ctx, dbsqlc.UploadTokenUseParams{TokenHash: tokenHash, FileID: fid, Addr: addrOrNil(who.Addr)})
+	err := content.commitTx(ctx, func(q *dbsqlc.Queries) error {
+		if u.tokenHash != nil {
+			n, err := q.UploadTokenUse(ctx, dbsqlc.UploadTokenUseParams{TokenHash: u.tokenHash, FileID: u.fid, Addr: addrOrNil(u.addr)})
 			if err != nil {
 				return err
 			}
@@ -208,21 +224,21 @@ func (s *Service) PutFile(ctx context.Context, who Uploader, sid, fid uuid.UUID,
 				return errUploadTokenTaken
 			}
 		}
+		size := content.Size()
 		var err error
 		stored, err = q.FileStore(ctx, dbsqlc.FileStoreParams{
-			ID: fid, TenantID: tenantID, Size: &b.Info.Size, Sha256: b.Info.SHA256[:], BlobKey: &b.Key,
+			ID: u.fid, TenantID: u.tenantID, Size: &size, Sha256: content.SHA256(), BlobKey: &content.key,
 		})
 		return err
 	})
 	if err != nil {
-		s.discardUncommitted(ctx, b.Key, err)
 		if errors.Is(err, errUploadTokenTaken) || errors.Is(err, store.ErrNotFound) {
-			return File{}, s.whyNotStored(ctx, tenantID, sid, fid)
+			return File{}, s.whyNotStored(ctx, u.tenantID, u.sid, u.fid)
 		}
 		return File{}, err
 	}
 	failpoint.Hit("file.after-commit")
-	return fileFromRow(stored, f.ExpiresAt), nil
+	return fileFromRow(stored, u.expiresAt), nil
 }
 
 var errUploadTokenTaken = errors.New("upload token already used or expired")

@@ -153,7 +153,7 @@ func (s *Service) DeleteSession(ctx context.Context, p auth.Principal, id uuid.U
 	if err != nil {
 		return err
 	}
-	s.deleteBlobs(ctx, keys)
+	s.removeBlobs(ctx, keys)
 	return nil
 }
 

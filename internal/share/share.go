@@ -3,9 +3,7 @@
 package share
 
 import (
-	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"time"
 
@@ -62,74 +60,3 @@ func New(st *store.Store, blobs blob.Store, limits Limits, log *slog.Logger) *Se
 
 // Limits returns the configured limits.
 func (s *Service) Limits() Limits { return s.limits }
-
-// Blobs returns the blob store.
-func (s *Service) Blobs() blob.Store { return s.blobs }
-
-// StoredBlob is content that has been made durable in the blob store but is not yet visible
-// through any row. Whoever holds one must either commit a row for it or Discard it.
-type StoredBlob struct {
-	Key  string
-	Info blob.Info
-}
-
-// PutBlob streams r into a new blob of the given kind, refusing more than limit bytes with
-// errOver.
-func (s *Service) PutBlob(ctx context.Context, kind string, r io.Reader, limit int64, errOver error) (StoredBlob, error) {
-	key := blob.NewKey(kind)
-	info, err := s.blobs.Put(ctx, key, &limitReader{r: r, left: limit, errOver: errOver})
-	if err != nil {
-		return StoredBlob{}, err
-	}
-	return StoredBlob{Key: key, Info: info}, nil
-}
-
-// Discard removes a blob that no row will point to. It runs even when ctx is done (the client
-// went away), because a blob left behind would be an orphan until the next sweep.
-func (s *Service) Discard(ctx context.Context, key string) {
-	if err := s.blobs.Delete(context.WithoutCancel(ctx), key); err != nil {
-		s.log.Warn("discarding blob failed; the orphan sweep will remove it", "key", key, "err", err)
-	}
-}
-
-// discardUncommitted removes the blob of a row whose commit failed with err, unless the commit
-// may have happened all the same (its answer was lost): a row must never lose its blob, and the
-// orphan sweep removes the blob later if no row took it.
-func (s *Service) discardUncommitted(ctx context.Context, key string, err error) {
-	if store.OutcomeUnknown(err) {
-		s.log.Warn("commit outcome unknown; the blob is left to the orphan sweep", "key", key, "err", err)
-		return
-	}
-	s.Discard(ctx, key)
-}
-
-// deleteBlobs removes blobs whose rows are already gone (committed first, SPEC §6 order).
-func (s *Service) deleteBlobs(ctx context.Context, keys []*string) {
-	for _, k := range keys {
-		if k != nil && *k != "" {
-			s.Discard(ctx, *k)
-		}
-	}
-}
-
-// limitReader fails with errOver once more than left bytes have been read.
-type limitReader struct {
-	r       io.Reader
-	left    int64
-	errOver error
-}
-
-func (l *limitReader) Read(p []byte) (int, error) {
-	if l.left < 0 {
-		return 0, l.errOver
-	}
-	if int64(len(p)) > l.left+1 {
-		p = p[:l.left+1]
-	}
-	n, err := l.r.Read(p)
-	l.left -= int64(n)
-	if l.left < 0 {
-		return 0, l.errOver
-	}
-	return n, err
-}

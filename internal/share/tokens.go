@@ -12,7 +12,6 @@ import (
 	"github.com/google/uuid"
 
 	"fileshare/internal/auth"
-	"fileshare/internal/blob"
 	"fileshare/internal/store"
 	"fileshare/internal/store/dbsqlc"
 )
@@ -128,12 +127,12 @@ func (s *Service) CreateToken(ctx context.Context, p auth.Principal, sid, fid uu
 	return Token{Token: tok, FileID: fid, SessionID: sid, CreatedAt: row.CreatedAt, ExpiresAt: row.ExpiresAt}, nil
 }
 
-// ConsumeToken takes a one-time token and opens its file. Exactly one of any number of
-// concurrent calls for one token succeeds; the rest get ErrTokenUsed and no content.
-func (s *Service) ConsumeToken(ctx context.Context, sid, fid uuid.UUID, tok string, addr netip.Addr) (FileMeta, blob.Object, error) {
+// ConsumeToken takes a one-time token and returns its file's content. Exactly one of any
+// number of concurrent calls for one token succeeds; the rest get ErrTokenUsed.
+func (s *Service) ConsumeToken(ctx context.Context, sid, fid uuid.UUID, tok string, addr netip.Addr) (*Download, error) {
 	hash := hashToken(tok)
 	if hash == nil {
-		return FileMeta{}, nil, ErrTokenNotFound
+		return nil, ErrTokenNotFound
 	}
 	row, err := s.st.Q.DownloadTokenConsume(ctx, dbsqlc.DownloadTokenConsumeParams{
 		TokenHash: hash, FileID: fid, SessionID: sid, Addr: addrOrNil(addr),
@@ -143,47 +142,33 @@ func (s *Service) ConsumeToken(ctx context.Context, sid, fid uuid.UUID, tok stri
 		if err == nil {
 			err = ErrTokenUsed // taken by a concurrent request after our update looked
 		}
-		return FileMeta{}, nil, err
+		return nil, err
 	}
 	if err != nil {
-		return FileMeta{}, nil, err
+		return nil, err
 	}
-	var size int64
+	meta := FileMeta{Name: row.Name, ContentType: row.ContentType, SHA256: row.Sha256}
 	if row.Size != nil {
-		size = *row.Size
+		meta.Size = *row.Size
 	}
-	obj, err := s.blobs.Open(ctx, row.BlobKey, size)
-	if err != nil {
-		if errors.Is(err, blob.ErrNotFound) {
-			return FileMeta{}, nil, ErrFileNotFound
-		}
-		return FileMeta{}, nil, err
-	}
-	var mod time.Time
 	if row.StoredAt != nil {
-		mod = *row.StoredAt
+		meta.ModTime = *row.StoredAt
 	}
-	return FileMeta{Name: row.Name, ContentType: row.ContentType, Size: size, SHA256: row.Sha256, ModTime: mod}, obj, nil
+	return s.download(meta, row.BlobKey, ErrFileNotFound), nil
 }
 
 // PeekToken answers a HEAD of a token: the file it would download, without consuming it.
-func (s *Service) PeekToken(ctx context.Context, sid, fid uuid.UUID, tok string) (FileMeta, blob.Object, error) {
+func (s *Service) PeekToken(ctx context.Context, sid, fid uuid.UUID, tok string) (*Download, error) {
 	hash := hashToken(tok)
 	if hash == nil {
-		return FileMeta{}, nil, ErrTokenNotFound
+		return nil, ErrTokenNotFound
 	}
 	row, err := s.inspectToken(ctx, sid, fid, hash)
 	if err != nil {
-		return FileMeta{}, nil, err
+		return nil, err
 	}
-	obj, err := s.blobs.Open(ctx, *row.BlobKey, *row.Size)
-	if err != nil {
-		if errors.Is(err, blob.ErrNotFound) {
-			return FileMeta{}, nil, ErrFileNotFound
-		}
-		return FileMeta{}, nil, err
-	}
-	return FileMeta{Name: row.Name, ContentType: row.ContentType, Size: *row.Size, SHA256: row.Sha256, ModTime: *row.StoredAt}, obj, nil
+	meta := FileMeta{Name: row.Name, ContentType: row.ContentType, Size: *row.Size, SHA256: row.Sha256, ModTime: *row.StoredAt}
+	return s.download(meta, *row.BlobKey, ErrFileNotFound), nil
 }
 
 // inspectToken returns a token's row when it could be consumed now, else the error that says

@@ -8,7 +8,6 @@ import (
 	"github.com/google/uuid"
 
 	"fileshare/internal/auth"
-	"fileshare/internal/blob"
 	"fileshare/internal/failpoint"
 	"fileshare/internal/store"
 	"fileshare/internal/store/dbsqlc"
@@ -31,36 +30,38 @@ type Upload struct {
 	ExpiresAt time.Time
 }
 
-// NewUpload describes content already stored with PutBlob.
+// NewUpload describes a simple upload whose content is staged (Stage with blob.KindUpload).
 type NewUpload struct {
-	Blob        StoredBlob
 	Name        string
 	ContentType string
 	// TTLSeconds is 0 for the configured default.
 	TTLSeconds int64
 }
 
-// CreateUpload makes stored content visible as a simple upload. On error the blob is discarded
-// (left to the orphan sweep when the row may have been committed all the same).
-func (s *Service) CreateUpload(ctx context.Context, p auth.Principal, in NewUpload) (Upload, error) {
+// CreateUpload makes staged content visible as a simple upload of p's tenant.
+func (s *Service) CreateUpload(ctx context.Context, p auth.Principal, content *Pending, in NewUpload) (Upload, error) {
 	ttl := in.TTLSeconds
 	if ttl == 0 {
 		ttl = int64(s.limits.UploadTTL / time.Second)
 	}
 	failpoint.Hit("upload.before-commit")
-	row, err := s.st.Q.UploadCreate(ctx, dbsqlc.UploadCreateParams{
-		ID:          uuid.New(),
-		TenantID:    p.TenantID,
-		CreatedBy:   p.Login,
-		Name:        in.Name,
-		ContentType: in.ContentType,
-		Size:        in.Blob.Info.Size,
-		Sha256:      in.Blob.Info.SHA256[:],
-		BlobKey:     in.Blob.Key,
-		TtlSeconds:  ttl,
+	var row dbsqlc.Upload
+	err := content.commit(ctx, func(q *dbsqlc.Queries) error {
+		var err error
+		row, err = q.UploadCreate(ctx, dbsqlc.UploadCreateParams{
+			ID:          uuid.New(),
+			TenantID:    p.TenantID,
+			CreatedBy:   p.Login,
+			Name:        in.Name,
+			ContentType: in.ContentType,
+			Size:        content.Size(),
+			Sha256:      content.SHA256(),
+			BlobKey:     content.key,
+			TtlSeconds:  ttl,
+		})
+		return err
 	})
 	if err != nil {
-		s.discardUncommitted(ctx, in.Blob.Key, err)
 		return Upload{}, err
 	}
 	failpoint.Hit("upload.after-commit")
@@ -78,30 +79,20 @@ func uploadFromRow(r dbsqlc.Upload) Upload {
 	}
 }
 
-// OpenUpload returns a live upload's metadata and its open content, for a download. The
-// caller closes the object.
-func (s *Service) OpenUpload(ctx context.Context, id uuid.UUID) (FileMeta, blob.Object, error) {
+// OpenUpload returns a live upload's content, for a download.
+func (s *Service) OpenUpload(ctx context.Context, id uuid.UUID) (*Download, error) {
 	row, err := s.st.Q.UploadGet(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return FileMeta{}, nil, ErrUploadNotFound
+		return nil, ErrUploadNotFound
 	}
 	if err != nil {
-		return FileMeta{}, nil, err
+		return nil, err
 	}
 	if row.Expired || row.PurgedAt != nil {
-		return FileMeta{}, nil, ErrUploadExpired
+		return nil, ErrUploadExpired
 	}
-	obj, err := s.blobs.Open(ctx, row.BlobKey, row.Size)
-	if errors.Is(err, blob.ErrNotFound) {
-		// Deleted between the query and the open.
-		return FileMeta{}, nil, ErrUploadNotFound
-	}
-	if err != nil {
-		return FileMeta{}, nil, err
-	}
-	return FileMeta{
-		Name: row.Name, ContentType: row.ContentType, Size: row.Size, SHA256: row.Sha256, ModTime: row.CreatedAt,
-	}, obj, nil
+	meta := FileMeta{Name: row.Name, ContentType: row.ContentType, Size: row.Size, SHA256: row.Sha256, ModTime: row.CreatedAt}
+	return s.download(meta, row.BlobKey, ErrUploadNotFound), nil
 }
 
 // DeleteUpload deletes an upload of p's tenant at once: the row first, then the blob.
@@ -114,7 +105,7 @@ func (s *Service) DeleteUpload(ctx context.Context, p auth.Principal, id uuid.UU
 		return err
 	}
 	if row.PurgedAt == nil {
-		s.Discard(ctx, row.BlobKey)
+		s.removeBlob(ctx, row.BlobKey)
 	}
 	return nil
 }

@@ -1,0 +1,165 @@
+package share
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"fileshare/internal/blob"
+	"fileshare/internal/store"
+	"fileshare/internal/store/dbsqlc"
+)
+
+// The upload pipeline. Every upload, whatever its route, goes the same way:
+//
+//  1. Stage streams the body into a new blob (temp file, fsync, rename, fsync of the
+//     directory: see blob.Store.Put), computing its size and SHA-256, and returns a Pending;
+//  2. the caller checks what it must of the content (size, form fields);
+//  3. commit runs the one transaction that makes a row name the blob; from then on the
+//     content is visible;
+//  4. a Pending that is not committed is discarded: the blob goes at once.
+//
+// So a blob is either named by a committed row or removed, and the only exception is a
+// commit whose answer was lost: the row may exist, so its blob is kept, and the purge's orphan
+// sweep removes it later if no row took it.
+
+// Pending is content made durable in the blob store that no row names yet. Its holder must
+// commit it or Discard it; Discard after a commit does nothing, so the way to hold one is
+//
+//	p, err := svc.Stage(…)
+//	…
+//	defer p.Discard(ctx)
+type Pending struct {
+	s    *Service
+	key  string
+	info blob.Info
+	done bool
+}
+
+// Size is the content's length in bytes.
+func (p *Pending) Size() int64 { return p.info.Size }
+
+// SHA256 is the content's SHA-256.
+func (p *Pending) SHA256() []byte { return p.info.SHA256[:] }
+
+// Stage streams body into a new blob of the given kind. A body longer than limit bytes fails
+// with errOver (as soon as the limit is passed, or at once when length, the size the client
+// announced or -1, says so). A body that ends with an error, such as one cut short, fails: only
+// a clean end makes content.
+func (s *Service) Stage(ctx context.Context, kind blob.Kind, body io.Reader, length, limit int64, errOver error) (*Pending, error) {
+	if length > limit {
+		return nil, errOver
+	}
+	key := blob.NewKey(kind)
+	info, err := s.blobs.Put(ctx, key, &limitReader{r: body, left: limit, errOver: errOver})
+	if err != nil {
+		return nil, err
+	}
+	return &Pending{s: s, key: key, info: info}, nil
+}
+
+// commit runs fn, one statement that makes a row name the blob, on the pool; commitTx runs
+// fn in one transaction. Either way the Pending is done afterwards: when nothing was
+// committed, the blob is discarded, unless the commit may have happened all the same (its
+// answer was lost), since a row must never lose its blob.
+func (p *Pending) commit(ctx context.Context, fn func(q *dbsqlc.Queries) error) error {
+	return p.settle(ctx, fn(p.s.st.Q))
+}
+
+func (p *Pending) commitTx(ctx context.Context, fn func(q *dbsqlc.Queries) error) error {
+	return p.settle(ctx, p.s.st.InTx(ctx, fn))
+}
+
+func (p *Pending) settle(ctx context.Context, err error) error {
+	switch {
+	case err == nil:
+		p.done = true
+	case store.OutcomeUnknown(err):
+		p.done = true
+		p.s.log.Warn("commit outcome unknown; the blob is left to the orphan sweep", "key", p.key, "err", err)
+	default:
+		p.Discard(ctx)
+	}
+	return err
+}
+
+// Discard removes the blob unless it was committed. It runs even when ctx is done (the client
+// went away), because a blob left behind would be an orphan until the next sweep.
+func (p *Pending) Discard(ctx context.Context) {
+	if p == nil || p.done {
+		return
+	}
+	p.done = true
+	p.s.removeBlob(ctx, p.key)
+}
+
+// removeBlob deletes a blob that no row names (any more). A failure is left to the orphan
+// sweep.
+func (s *Service) removeBlob(ctx context.Context, key string) {
+	if err := s.blobs.Delete(context.WithoutCancel(ctx), key); err != nil {
+		s.log.Warn("removing blob failed; the orphan sweep will remove it", "key", key, "err", err)
+	}
+}
+
+// removeBlobs removes the blobs of rows that are already deleted (the row goes first).
+func (s *Service) removeBlobs(ctx context.Context, keys []*string) {
+	for _, k := range keys {
+		if k != nil && *k != "" {
+			s.removeBlob(ctx, *k)
+		}
+	}
+}
+
+// limitReader fails with errOver once more than left bytes have been read.
+type limitReader struct {
+	r       io.Reader
+	left    int64
+	errOver error
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.left < 0 {
+		return 0, l.errOver
+	}
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		return 0, l.errOver
+	}
+	return n, err
+}
+
+// errBlobGone maps a blob that vanished between its row's query and its read to the
+// not-found error of the route.
+func errBlobGone(err, notFound error) error {
+	if errors.Is(err, blob.ErrNotFound) {
+		return notFound
+	}
+	return err
+}
+
+// Download is content ready to be sent: what the answer says about it, and a way to read any
+// range of it.
+type Download struct {
+	FileMeta
+	key      string
+	blobs    blob.Store
+	notFound error
+}
+
+// Open opens length bytes of the content from off. A blob deleted since its row was read
+// answers as the route's not-found error.
+func (d *Download) Open(ctx context.Context, off, length int64) (io.ReadCloser, error) {
+	r, err := d.blobs.Get(ctx, d.key, off, length)
+	if err != nil {
+		return nil, errBlobGone(err, d.notFound)
+	}
+	return r, nil
+}
+
+func (s *Service) download(meta FileMeta, key string, notFound error) *Download {
+	return &Download{FileMeta: meta, key: key, blobs: s.blobs, notFound: notFound}
+}
