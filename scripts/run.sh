@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: serve fileshare on 127.0.0.1:3001. Without FILESHARE_DATABASE_URL (or
-# DATABASE_URL) it starts a throwaway PostgreSQL cluster in .devdb/, migrates it, and adds a
-# demo tenant and user whose credentials it prints with a curl example.
+# DATABASE_URL) it starts the throwaway PostgreSQL cluster of scripts/devdb.sh (never the
+# machine's own server), creates the database fileshare in it, migrates it, and adds a demo
+# tenant and user whose credentials it prints with a curl example.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=bin/fileshare
@@ -20,7 +21,7 @@ if [ -z "${FILESHARE_DATABASE_URL:-}" ] && [ -z "${DATABASE_URL:-}" ]; then
 	fi
 	listen="${FILESHARE_LISTEN:-127.0.0.1:3001}"
 	cat <<TXT
-fileshare: throwaway database at $FILESHARE_DATABASE_URL (scripts/devdb.sh stop to stop it)
+fileshare: throwaway database at $FILESHARE_DATABASE_URL (scripts/devdb.sh stop stops it, scripts/devdb.sh destroy deletes it)
 fileshare: demo login  demo@demo / $password
 
   echo hello > hello.txt

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: the whole test suite with the race detector, on a real PostgreSQL:
 # FILESHARE_TEST_DATABASE_URL when set, else the server on 127.0.0.1:5432 when it answers,
-# else a throwaway cluster in .devdb/.
+# else the throwaway cluster of scripts/devdb.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
