@@ -13,5 +13,7 @@ if [ -z "${FILESHARE_TEST_DATABASE_URL:-}" ]; then
 		export FILESHARE_TEST_DATABASE_URL="$(scripts/devdb.sh start)"
 	fi
 fi
+# `make run`'s throwaway database from a clone that the postgres user cannot enter (as root).
+scripts/test-devdb-0700.sh
 echo "tests use PostgreSQL at ${FILESHARE_TEST_DATABASE_URL%%\?*}"
 go test -race -count=1 -timeout 20m "$@" ./...

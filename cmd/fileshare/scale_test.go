@@ -23,7 +23,7 @@ import (
 	"fileshare/internal/testutil"
 )
 
-// Several `fileshare serve` processes on one database and one MinIO bucket (SPEC §9), with a
+// Several `fileshare serve` processes on one database and one MinIO bucket (docs/behaviour.md §8), with a
 // client that spreads its requests over them.
 
 // startServers starts n `serve` processes at once, so that they also race to create the

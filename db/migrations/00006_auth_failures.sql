@@ -1,6 +1,6 @@
 -- +goose Up
 -- Failed-login counters, shared by every instance so that a guesser gains nothing by spreading
--- attempts over them (SPEC §2 throttling, §9). Rows go once they hold nothing back.
+-- attempts over them (docs/behaviour.md §1.4 throttling, §8.1). Rows go once they hold nothing back.
 CREATE TABLE auth_failures (
     key             text        PRIMARY KEY,
     failures        integer     NOT NULL CHECK (failures > 0),

@@ -1,4 +1,4 @@
--- Queries of the purge (SPEC §6). Each works on a bounded batch and skips rows that another
+-- Queries of the purge (docs/behaviour.md §5). Each works on a bounded batch and skips rows that another
 -- purger (another instance) has locked, so several can run at once.
 
 -- name: UploadExpireBatch :many

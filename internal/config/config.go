@@ -36,7 +36,7 @@ type Config struct {
 	DBTimeout          time.Duration `name:"db-timeout" env:"FILESHARE_DB_TIMEOUT" default:"2s" help:"Budget of each database call of a request, waiting for a pooled connection included: past it the request answers 503."`
 	LogLevel           string        `name:"log-level" env:"FILESHARE_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Least severe log level written."`
 
-	// Blob storage (SPEC §9). S3 credentials are not settings: they come from the standard
+	// Blob storage (docs/behaviour.md §8). S3 credentials are not settings: they come from the standard
 	// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY variables, ~/.aws/credentials or an instance
 	// role, so that no secret ends up in a flag or a copied configuration file.
 	BlobStore   string `name:"blob-store" env:"FILESHARE_BLOB_STORE" default:"disk" enum:"disk,s3" help:"Where blobs live: disk (data-dir) or s3 (an S3-compatible bucket)."`

@@ -37,7 +37,7 @@ func parse(t *testing.T, yaml string, args ...string) config.Config {
 
 func TestYAMLFileBetweenFlagsAndDefaults(t *testing.T) {
 	t.Parallel()
-	// Defaults of SPEC §8 without a file.
+	// Defaults of docs/behaviour.md §7 without a file.
 	d := parse(t, "")
 	if d.UploadTTL != 3600 || d.SessionTTL != 604800 || d.MaxTTL != 2592000 || d.MaxUploadBytes != 2147483648 ||
 		d.Listen != "127.0.0.1:3001" || d.DataDir != "./data" || d.PurgeInterval != time.Minute ||
@@ -108,7 +108,7 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-// The blob store settings of SPEC §9: their defaults, the YAML keys, and their validation.
+// The blob store settings of docs/behaviour.md §8: their defaults, the YAML keys, and their validation.
 func TestBlobStoreSettings(t *testing.T) {
 	t.Parallel()
 	d := parse(t, "")

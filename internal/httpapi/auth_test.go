@@ -40,7 +40,7 @@ func auWantIn(e *testutil.Env, r *testutil.Response, what string) {
 	}
 }
 
-// auWantUnauthorized fails unless r is the 401 of SPEC §2, logged as SPEC §3 says.
+// auWantUnauthorized fails unless r is the 401 of docs/behaviour.md §1, logged as docs/behaviour.md §2 says.
 func auWantUnauthorized(e *testutil.Env, r *testutil.Response, what string) {
 	e.T.Helper()
 	if r.StatusCode != http.StatusUnauthorized {
@@ -52,7 +52,7 @@ func auWantUnauthorized(e *testutil.Env, r *testutil.Response, what string) {
 	upWantError(e, r, r.Request.URL.Path, http.StatusUnauthorized, "unauthorized")
 }
 
-// auWantThrottled fails unless r is the 429 of SPEC §2 with a Retry-After of 1 … maxWait seconds.
+// auWantThrottled fails unless r is the 429 of docs/behaviour.md §1 with a Retry-After of 1 … maxWait seconds.
 func auWantThrottled(e *testutil.Env, r *testutil.Response, maxWait int, what string) {
 	e.T.Helper()
 	if r.StatusCode != http.StatusTooManyRequests {
@@ -65,7 +65,7 @@ func auWantThrottled(e *testutil.Env, r *testutil.Response, maxWait int, what st
 	upWantError(e, r, r.Request.URL.Path, http.StatusTooManyRequests, "too many failed login attempts")
 }
 
-// TestAuthentication covers SPEC §2 except throttling. Its subtests share one service and run
+// TestAuthentication covers docs/behaviour.md §1 except throttling. Its subtests share one service and run
 // in parallel with users of their own; all their failures together stay far below the 100 per
 // address that would throttle the test client.
 func TestAuthentication(t *testing.T) {
@@ -255,7 +255,7 @@ func auWantLockout(e *testutil.Env, fail func(round, i int) *testutil.Response, 
 	e.T.Fatal("the machine is too slow to see a one-second lock in three rounds")
 }
 
-// TestLoginThrottle covers the per-login back-off of SPEC §2 (its doubling is unit-tested in
+// TestLoginThrottle covers the per-login back-off of docs/behaviour.md §1 (its doubling is unit-tested in
 // package auth). The subtests use logins of their own; together they fail well below the 100
 // per address.
 func TestLoginThrottle(t *testing.T) {

@@ -126,7 +126,7 @@ func respondError(c *gin.Context, status int, msg string) {
 	c.AbortWithStatusJSON(status, gin.H{"message": msg})
 }
 
-// logError writes the error line of SPEC §3.
+// logError writes the error line of docs/behaviour.md §2.
 func logError(log *slog.Logger, c *gin.Context, msg string, status int) {
 	log.Warn("Error at "+redactPath(c.Request.URL.Path)+": message="+msg+", status="+strconv.Itoa(status),
 		"request_id", c.GetString(requestIDKey))

@@ -213,7 +213,7 @@ func TestTenantIsolationMatrix(t *testing.T) {
 
 	// Each path template with the answer of its routes (router.go) by method. A method not
 	// listed is not routed there: 405. GET and HEAD of /uploads/{au}, and A's own complete
-	// token and upload URLs, are capabilities that work for anyone by design (SPEC §2), so
+	// token and upload URLs, are capabilities that work for anyone by design (docs/behaviour.md §1), so
 	// they are not in the matrix.
 	type cell = map[string]int
 	nf, unauth := http.StatusNotFound, http.StatusUnauthorized

@@ -46,7 +46,7 @@ func validRequestID(id string) bool {
 	return true
 }
 
-// accessLog writes one JSON line per request, and the error line of SPEC §3 for each 4xx/5xx.
+// accessLog writes one JSON line per request, and the error line of docs/behaviour.md §2 for each 4xx/5xx.
 func (h *handlers) accessLog(c *gin.Context) {
 	start := time.Now()
 	c.Next()

@@ -77,7 +77,7 @@ func New(d Deps) (*gin.Engine, error) {
 	e.HEAD("/uploads/:id", h.downloadUpload)
 	e.DELETE("/uploads/:id", h.requireAuth, h.deleteUpload)
 
-	// Sessions. POST /sessions/:sid takes a file id (SPEC §5: upload URLs).
+	// Sessions. POST /sessions/:sid takes a file id (docs/behaviour.md §4: upload URLs).
 	e.POST("/sessions", h.requireAuth, h.createSession)
 	e.GET("/sessions", h.requireAuth, h.listSessions)
 	e.GET("/sessions/:sid", h.requireAuth, h.getSession)

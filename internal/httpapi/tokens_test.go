@@ -25,7 +25,7 @@ import (
 
 var sessTokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 
-// sessCheckDownload checks a token download: the bytes and the headers of a SPEC §4 download
+// sessCheckDownload checks a token download: the bytes and the headers of a docs/behaviour.md §3 download
 // plus Cache-Control: no-store.
 func sessCheckDownload(t *testing.T, r *testutil.Response, content []byte, contentType, disposition string) {
 	t.Helper()
@@ -104,7 +104,7 @@ func TestTokenThreeRecipients(t *testing.T) {
 		sessWantError(t, sessCall(t, e, http.MethodGet, tok.URL, "", nil), http.StatusGone, "download token already used")
 		sessWantError(t, sessCall(t, e, http.MethodHead, tok.URL, "", nil), http.StatusGone, "download token already used")
 	}
-	// Tokens never reach the log (SPEC §3).
+	// Tokens never reach the log (docs/behaviour.md §2).
 	logs := e.Logs.String()
 	for _, tok := range toks {
 		if strings.Contains(logs, tok.ID) {
@@ -392,12 +392,12 @@ type sessRaceResult struct {
 	status int
 }
 
-// TestTokenConcurrentDownloadsExactlyOnce is the heart of SPEC §5: 200 requests for one token
+// TestTokenConcurrentDownloadsExactlyOnce is the heart of docs/behaviour.md §4: 200 requests for one token
 // at the same moment, round after round; exactly one gets the file, every other gets 410 and
 // not a byte of the file.
 //
 // On a machine so loaded that the database cannot answer in time, some requests answer 503
-// (SPEC §3). Such a round proves less, so it does not count towards the clean rounds needed,
+// (docs/behaviour.md §2). Such a round proves less, so it does not count towards the clean rounds needed,
 // but it must still never give the file twice nor any byte of it to a loser.
 func TestTokenConcurrentDownloadsExactlyOnce(t *testing.T) {
 	t.Parallel()

@@ -115,7 +115,7 @@ func upSHA256(b []byte) string {
 }
 
 // upWantError checks an error answer: status, a JSON body with exactly msg, and the error line
-// of SPEC §3 in the log.
+// of docs/behaviour.md §2 in the log.
 func upWantError(e *testutil.Env, r *testutil.Response, path string, status int, msg string) {
 	e.T.Helper()
 	if r.StatusCode != status {

@@ -1,4 +1,4 @@
-// Package purge removes what has expired (SPEC §6): blobs of expired uploads (whose rows stay as
+// Package purge removes what has expired (docs/behaviour.md §5): blobs of expired uploads (whose rows stay as
 // tombstones for a retention period), expired sessions with their file entries, tokens and
 // blobs, spent tokens, and blobs or temp files that no row references (left by a crash).
 //

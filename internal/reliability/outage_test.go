@@ -23,7 +23,7 @@ import (
 const (
 	outageLogin, outagePassword = "ops@outage", "outage-password"
 	// maxFailTime is how long any request may take while the database is unreachable
-	// (SPEC §3: "within a few seconds, never hanging"; issue 7: ≤ 3 s).
+	// (docs/behaviour.md §2: "within a few seconds, never hanging"; issue 7: ≤ 3 s).
 	maxFailTime = 3 * time.Second
 	// maxCutCommitTime bounds a request whose commit answer is lost: it pays one full database
 	// budget (2 s) and then the cost of a loaded machine; the property under test is that it
@@ -105,7 +105,7 @@ func newOutageFixture(t *testing.T) *outageFixture {
 	return f
 }
 
-// unavailableBody reports whether body is the 503 answer of SPEC §3 (a HEAD answer has none).
+// unavailableBody reports whether body is the 503 answer of docs/behaviour.md §2 (a HEAD answer has none).
 func unavailableBody(r loadRequest, body string) bool {
 	if r.method == "HEAD" {
 		return body == ""

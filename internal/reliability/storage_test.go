@@ -65,7 +65,7 @@ func walkBlobs(t testing.TB, dataDir string, fn func(key string)) {
 	}
 }
 
-// checkStorage checks the invariants of SPEC §4 and §7 on the database and the data directory:
+// checkStorage checks the invariants of docs/behaviour.md §3 and §6 on the database and the data directory:
 // every visible row has its complete blob (right size and SHA-256, so no partial file can be
 // served), no blob lacks a row, no temp file is left. Blobs in hashed were hashed before and are
 // only measured (a blob never changes); it returns the number of rows checked.

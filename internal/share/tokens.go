@@ -16,7 +16,7 @@ import (
 	"fileshare/internal/store/dbsqlc"
 )
 
-// tokenBytes is the randomness of a token: 256 bits, well over the 128 SPEC §5 asks.
+// tokenBytes is the randomness of a token: 256 bits, twice the 128 that docs/behaviour.md §4.6 asks for.
 const tokenBytes = 32
 
 // tokenLen is the length of a token as text (unpadded base64url).

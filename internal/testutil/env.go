@@ -43,7 +43,7 @@ type Env struct {
 // Option changes the configuration of an Env before it starts.
 type Option func(*config.Config)
 
-// DefaultConfig is the configuration of SPEC §8 with its defaults.
+// DefaultConfig is the configuration of docs/behaviour.md §7 with its defaults.
 func DefaultConfig() *config.Config {
 	return &config.Config{
 		Listen:             "127.0.0.1:0",

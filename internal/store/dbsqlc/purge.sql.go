@@ -172,7 +172,7 @@ type UploadExpireBatchRow struct {
 	Size    int64
 }
 
-// Queries of the purge (SPEC §6). Each works on a bounded batch and skips rows that another
+// Queries of the purge (docs/behaviour.md §5). Each works on a bounded batch and skips rows that another
 // purger (another instance) has locked, so several can run at once.
 // Turns expired uploads into tombstones; their blobs are removed after the commit.
 func (q *Queries) UploadExpireBatch(ctx context.Context, batchSize int32) ([]UploadExpireBatchRow, error) {
