@@ -22,18 +22,30 @@ WHERE id IN (
     FOR UPDATE SKIP LOCKED);
 
 -- name: SessionLockExpiredBatch :many
+-- Expired sessions whose file entries are still to be removed.
 SELECT s.id FROM sessions s
-WHERE s.expires_at <= now()
+WHERE s.purged_at IS NULL AND s.expires_at <= now()
 ORDER BY s.expires_at
 LIMIT @batch_size
 FOR UPDATE SKIP LOCKED;
 
 -- name: SessionDeleteFilesOf :many
+-- The file entries of the given sessions, with their tokens and upload URLs (by cascade).
 DELETE FROM session_files WHERE session_id = ANY(@session_ids::uuid[])
 RETURNING blob_key, size;
 
--- name: SessionDeleteMany :execrows
-DELETE FROM sessions WHERE id = ANY(@session_ids::uuid[]);
+-- name: SessionMarkPurged :execrows
+-- Leaves the emptied sessions as tombstones.
+UPDATE sessions SET purged_at = now() WHERE id = ANY(@session_ids::uuid[]);
+
+-- name: SessionDeleteTombstones :execrows
+DELETE FROM sessions
+WHERE id IN (
+    SELECT s.id FROM sessions s
+    WHERE s.purged_at IS NOT NULL AND s.expires_at <= now() - sqlc.arg(retention_seconds)::bigint * interval '1 second'
+    ORDER BY s.expires_at
+    LIMIT @batch_size
+    FOR UPDATE SKIP LOCKED);
 
 -- name: DownloadTokenDeleteSpent :execrows
 -- Expired and consumed tokens, once their retention (kept for the audit) has passed.

@@ -34,3 +34,10 @@ RETURNING blob_key;
 
 -- name: SessionDelete :execrows
 DELETE FROM sessions WHERE id = @id AND tenant_id = @tenant_id;
+
+-- name: SessionState :one
+-- Whether a session exists and has expired, for the routes below it that reach it by its id
+-- alone (token links and upload URLs, whose id in the URL is the capability), or in a tenant.
+SELECT s.expires_at, (s.expires_at <= now())::bool AS expired
+FROM sessions s
+WHERE s.id = @id AND (sqlc.narg(tenant_id)::bigint IS NULL OR s.tenant_id = sqlc.narg(tenant_id)::bigint);

@@ -40,7 +40,7 @@ RETURNING f.name, f.content_type, f.size, f.sha256, f.blob_key::text AS blob_key
 
 -- name: DownloadTokenInspect :one
 SELECT (t.consumed_at IS NOT NULL)::bool AS consumed, (t.expires_at <= now())::bool AS expired,
-       (s.expires_at <= now())::bool AS session_expired, f.state,
+       (s.expires_at <= now())::bool AS session_expired, s.expires_at AS session_expires_at, f.state,
        f.name, f.content_type, f.size, f.sha256, f.blob_key, f.stored_at
 FROM download_tokens t
 JOIN session_files f ON f.id = t.file_id

@@ -45,15 +45,17 @@ type Result struct {
 	UploadsExpired    int64 `json:"uploadsExpired"`
 	UploadBytes       int64 `json:"uploadBytes"`
 	TombstonesDeleted int64 `json:"tombstonesDeleted"`
-	SessionsDeleted   int64 `json:"sessionsDeleted"`
-	FilesDeleted      int64 `json:"filesDeleted"`
-	FileBytes         int64 `json:"fileBytes"`
-	TokensDeleted     int64 `json:"tokensDeleted"`
-	UploadURLsDeleted int64 `json:"uploadUrlsDeleted"`
-	OrphansRemoved    int64 `json:"orphansRemoved"`
-	TempFilesRemoved  int64 `json:"tempFilesRemoved"`
-	LoginCounters     int64 `json:"loginCountersDeleted"`
-	BlobErrors        int64 `json:"blobErrors"`
+	SessionsExpired   int64 `json:"sessionsExpired"`
+	// SessionTombstonesDeleted counts expired sessions whose tombstone retention had passed.
+	SessionTombstonesDeleted int64 `json:"sessionTombstonesDeleted"`
+	FilesDeleted             int64 `json:"filesDeleted"`
+	FileBytes                int64 `json:"fileBytes"`
+	TokensDeleted            int64 `json:"tokensDeleted"`
+	UploadURLsDeleted        int64 `json:"uploadUrlsDeleted"`
+	OrphansRemoved           int64 `json:"orphansRemoved"`
+	TempFilesRemoved         int64 `json:"tempFilesRemoved"`
+	LoginCounters            int64 `json:"loginCountersDeleted"`
+	BlobErrors               int64 `json:"blobErrors"`
 }
 
 // Purger runs purge passes.
@@ -132,7 +134,8 @@ func (p *Purger) RunOnce(ctx context.Context) (Result, error) {
 	}{
 		{"expired uploads", p.expireUploads},
 		{"tombstones", p.deleteTombstones},
-		{"expired sessions", p.deleteSessions},
+		{"expired sessions", p.expireSessions},
+		{"session tombstones", p.deleteSessionTombstones},
 		{"spent tokens", p.deleteTokens},
 		{"expired upload URLs", p.deleteUploadURLs},
 		{"orphan blobs", p.sweepOrphans},
@@ -153,7 +156,7 @@ func (p *Purger) RunOnce(ctx context.Context) (Result, error) {
 	p.log.Info("purge pass",
 		"uploads_expired", r.UploadsExpired, "upload_bytes", r.UploadBytes,
 		"tombstones_deleted", r.TombstonesDeleted,
-		"sessions_deleted", r.SessionsDeleted, "files_deleted", r.FilesDeleted, "file_bytes", r.FileBytes,
+		"sessions_expired", r.SessionsExpired, "session_tombstones_deleted", r.SessionTombstonesDeleted, "files_deleted", r.FilesDeleted, "file_bytes", r.FileBytes,
 		"tokens_deleted", r.TokensDeleted, "upload_urls_deleted", r.UploadURLsDeleted,
 		"orphans_removed", r.OrphansRemoved, "temp_files_removed", r.TempFilesRemoved,
 		"blob_errors", r.BlobErrors, "duration_ms", elapsed.Milliseconds())
@@ -215,7 +218,9 @@ func (p *Purger) deleteTombstones(ctx context.Context, r *Result) error {
 	})
 }
 
-func (p *Purger) deleteSessions(ctx context.Context, r *Result) error {
+// expireSessions empties expired sessions: their file entries go with their tokens and upload
+// URLs, then their blobs; the session rows stay as tombstones.
+func (p *Purger) expireSessions(ctx context.Context, r *Result) error {
 	return p.batches(ctx, func(ctx context.Context) (int, error) {
 		var (
 			ids   []uuid.UUID
@@ -229,7 +234,7 @@ func (p *Purger) deleteSessions(ctx context.Context, r *Result) error {
 			if files, err = q.SessionDeleteFilesOf(ctx, ids); err != nil {
 				return err
 			}
-			_, err = q.SessionDeleteMany(ctx, ids)
+			_, err = q.SessionMarkPurged(ctx, ids)
 			return err
 		})
 		if err != nil {
@@ -244,8 +249,19 @@ func (p *Purger) deleteSessions(ctx context.Context, r *Result) error {
 				}
 			}
 		}
-		r.SessionsDeleted += int64(len(ids))
+		r.SessionsExpired += int64(len(ids))
 		return len(ids), nil
+	})
+}
+
+// deleteSessionTombstones deletes the tombstones of sessions whose retention has passed.
+func (p *Purger) deleteSessionTombstones(ctx context.Context, r *Result) error {
+	return p.batches(ctx, func(ctx context.Context) (int, error) {
+		n, err := p.st.Q.SessionDeleteTombstones(ctx, dbsqlc.SessionDeleteTombstonesParams{
+			RetentionSeconds: p.retentionSeconds(), BatchSize: int32(p.opt.BatchSize),
+		})
+		r.SessionTombstonesDeleted += n
+		return int(n), err
 	})
 }
 

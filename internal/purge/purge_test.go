@@ -218,7 +218,7 @@ func TestExpiredSessionGoesWithFilesTokensAndBlobs(t *testing.T) {
 		t.Fatalf("token of expired session before purge: %d %q", code, msg)
 	}
 	res := runOnce(t, e.App.Purger)
-	if res.SessionsDeleted != 1 || res.FilesDeleted != 2 || res.FileBytes != int64(len("session one")) {
+	if res.SessionsExpired != 1 || res.FilesDeleted != 2 || res.FileBytes != int64(len("session one")) {
 		t.Fatalf("result %+v, want 1 session, 2 files, 11 bytes", res)
 	}
 	for _, table := range []string{"session_files", "download_tokens", "upload_tokens"} {
@@ -226,8 +226,8 @@ func TestExpiredSessionGoesWithFilesTokensAndBlobs(t *testing.T) {
 			t.Fatalf("%s rows of the expired session: %d", table, n)
 		}
 	}
-	if n := queryInt(t, e, "SELECT count(*) FROM sessions WHERE id = $1", deadSID); n != 0 {
-		t.Fatalf("expired session row still there")
+	if n := queryInt(t, e, "SELECT count(*) FROM sessions WHERE id = $1 AND purged_at IS NOT NULL", deadSID); n != 1 {
+		t.Fatalf("the expired session left no tombstone")
 	}
 	if n := len(blobFiles(t, e)); n != 1 {
 		t.Fatalf("blobs after purge: %d, want the live session's 1", n)
@@ -458,4 +458,84 @@ func TestSchedulerPurgesUntilStopped(t *testing.T) {
 	if n := queryInt(t, e, "SELECT count(*) FROM uploads WHERE id = $1 AND purged_at IS NULL", id2); n != 1 {
 		t.Fatal("upload purged after Stop")
 	}
+}
+
+// An expired session is a tombstone: it and every route below it (its files, its token links,
+// its upload URLs) answer 410 "session expired" before and after purges, until the retention
+// has passed since its expiry; then 404, whether or not the purge has run.
+func TestSessionTombstone(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *config.Config) { c.TombstoneRetention = time.Hour })
+	sid, fid, tokenURL := sessionWithFile(t, e, []byte("tombstone"))
+	r := e.Do(e.NewRequest(http.MethodPost, "/sessions/"+sid+"/files", login, password, strings.NewReader(`{"name":"p"}`)))
+	var pending struct{ ID string }
+	json.Unmarshal(r.Body, &pending)
+	r = e.Do(e.NewRequest(http.MethodPost, "/sessions/"+pending.ID, login, password, nil))
+	var up struct{ URL string }
+	json.Unmarshal(r.Body, &up)
+	if up.URL == "" {
+		t.Fatalf("upload URL: %d %s", r.StatusCode, r.Body)
+	}
+	token := tokenURL[strings.Index(tokenURL, "/sessions/"):]
+	upload := up.URL[strings.Index(up.URL, "/sessions/"):]
+	routes := []struct {
+		method, path string
+		auth         bool
+		body         string
+	}{
+		{http.MethodGet, "/sessions/" + sid, true, ""},
+		{http.MethodGet, "/sessions/" + sid + "/files", true, ""},
+		{http.MethodPost, "/sessions/" + sid + "/files", true, `{"name":"late"}`},
+		{http.MethodPut, "/sessions/" + sid + "/files/" + pending.ID, true, "late content"},
+		{http.MethodDelete, "/sessions/" + sid + "/files/" + fid, true, ""},
+		{http.MethodPost, "/sessions/" + sid + "/files/" + fid + "/tokens", true, ""},
+		{http.MethodGet, token, false, ""},
+		{http.MethodHead, token, false, ""},
+		{http.MethodPut, upload, false, "late content"},
+	}
+	check := func(when string, want int, wantMsg string) {
+		t.Helper()
+		for _, rt := range routes {
+			l, p := "", ""
+			if rt.auth {
+				l, p = login, password
+			}
+			var body io.Reader
+			if rt.body != "" {
+				body = strings.NewReader(rt.body)
+			}
+			r := e.Do(e.NewRequest(rt.method, rt.path, l, p, body))
+			var m struct{ Message string }
+			json.Unmarshal(r.Body, &m)
+			want := want
+			if want == http.StatusNotFound && rt.path == upload {
+				want = http.StatusUnauthorized // an upload token nobody knows
+			}
+			if r.StatusCode != want || (rt.method != http.MethodHead && wantMsg != "" && m.Message != wantMsg) {
+				t.Errorf("%s: %s %s → %d %q, want %d %q", when, rt.method, rt.path, r.StatusCode, m.Message, want, wantMsg)
+			}
+		}
+	}
+	exec(t, e, "UPDATE sessions SET created_at = now() - interval '2 hours', expires_at = now() - interval '1 second' WHERE id = $1", sid)
+	check("expired, before any purge", http.StatusGone, "session expired")
+	if res := runOnce(t, e.App.Purger); res.SessionsExpired != 1 {
+		t.Fatalf("purge: %+v, want one session emptied", res)
+	}
+	if n := queryInt(t, e, "SELECT count(*) FROM session_files WHERE session_id = $1", sid); n != 0 {
+		t.Fatalf("%d file entries left in the tombstone", n)
+	}
+	check("after a purge", http.StatusGone, "session expired")
+	runOnce(t, e.App.Purger)
+	check("after a second purge", http.StatusGone, "session expired")
+
+	// Past the retention: 404, first before the purge has removed the row, then after.
+	exec(t, e, "UPDATE sessions SET created_at = now() - interval '3 hours', expires_at = now() - interval '61 minutes' WHERE id = $1", sid)
+	check("past the retention, before the purge", http.StatusNotFound, "")
+	if res := runOnce(t, e.App.Purger); res.SessionTombstonesDeleted != 1 {
+		t.Fatalf("purge: %+v, want the tombstone deleted", res)
+	}
+	if n := queryInt(t, e, "SELECT count(*) FROM sessions WHERE id = $1", sid); n != 0 {
+		t.Fatal("the tombstone outlived its retention")
+	}
+	check("past the retention, after the purge", http.StatusNotFound, "")
 }

@@ -234,7 +234,7 @@ func TestPurgeTwoInstancesWhileDownloading(t *testing.T) {
 				mu.Lock()
 				total.UploadsExpired += res.UploadsExpired
 				total.TombstonesDeleted += res.TombstonesDeleted
-				total.SessionsDeleted += res.SessionsDeleted
+				total.SessionsExpired += res.SessionsExpired
 				total.FilesDeleted += res.FilesDeleted
 				total.TokensDeleted += res.TokensDeleted
 				total.OrphansRemoved += res.OrphansRemoved
@@ -256,7 +256,7 @@ func TestPurgeTwoInstancesWhileDownloading(t *testing.T) {
 	}
 
 	want := purge.Result{
-		UploadsExpired: expired, TombstonesDeleted: ancient, SessionsDeleted: expiredSessions,
+		UploadsExpired: expired, TombstonesDeleted: ancient, SessionsExpired: expiredSessions,
 		FilesDeleted: 3 * expiredSessions, TokensDeleted: spent, TempFilesRemoved: int64(temps),
 	}
 	got := total
@@ -275,7 +275,7 @@ func TestPurgeTwoInstancesWhileDownloading(t *testing.T) {
 	}
 	figure(t, "2 instances × %d concurrent passes (batches of 4) purged %d uploads, %d tombstones, %d sessions with %d files, %d tokens, %d orphans, %d temp files, each exactly once, 0 errors, "+
 		"while %d downloads (%d MiB; %d overlapping the passes) through both all arrived intact (p99 %s)",
-		passes, got.UploadsExpired, got.TombstonesDeleted, got.SessionsDeleted, got.FilesDeleted, got.TokensDeleted, orphans, got.TempFilesRemoved,
+		passes, got.UploadsExpired, got.TombstonesDeleted, got.SessionsExpired, got.FilesDeleted, got.TokensDeleted, orphans, got.TempFilesRemoved,
 		downloads.Load(), bytes.Load()>>20, overlapping.Load(), ms(lat.pct(0.99)))
 }
 

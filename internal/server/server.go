@@ -39,14 +39,15 @@ func observePurge(m *metrics.Metrics, r purge.Result, d time.Duration, err error
 	m.PurgePasses.WithLabelValues(result).Inc()
 	m.PurgeDuration.Observe(d.Seconds())
 	for kind, n := range map[string]int64{
-		"upload":         r.UploadsExpired,
-		"tombstone":      r.TombstonesDeleted,
-		"session":        r.SessionsDeleted,
-		"file":           r.FilesDeleted,
-		"download_token": r.TokensDeleted,
-		"upload_url":     r.UploadURLsDeleted,
-		"orphan_blob":    r.OrphansRemoved,
-		"temp_file":      r.TempFilesRemoved,
+		"upload":            r.UploadsExpired,
+		"tombstone":         r.TombstonesDeleted,
+		"session":           r.SessionsExpired,
+		"session_tombstone": r.SessionTombstonesDeleted,
+		"file":              r.FilesDeleted,
+		"download_token":    r.TokensDeleted,
+		"upload_url":        r.UploadURLsDeleted,
+		"orphan_blob":       r.OrphansRemoved,
+		"temp_file":         r.TempFilesRemoved,
 	} {
 		m.PurgeRemoved.WithLabelValues(kind).Add(float64(n))
 	}
@@ -92,10 +93,11 @@ func Assemble(cfg *config.Config, st *store.Store, blobs blob.Store, log *slog.L
 		return nil, err
 	}
 	svc := share.New(st, blobs, share.Limits{
-		UploadTTL:      config.Seconds(cfg.UploadTTL),
-		SessionTTL:     config.Seconds(cfg.SessionTTL),
-		MaxTTL:         config.Seconds(cfg.MaxTTL),
-		MaxUploadBytes: cfg.MaxUploadBytes,
+		UploadTTL:          config.Seconds(cfg.UploadTTL),
+		SessionTTL:         config.Seconds(cfg.SessionTTL),
+		MaxTTL:             config.Seconds(cfg.MaxTTL),
+		MaxUploadBytes:     cfg.MaxUploadBytes,
+		TombstoneRetention: cfg.TombstoneRetention,
 	}, log)
 	ready := func(ctx context.Context) error {
 		if err := st.Ping(ctx); err != nil {

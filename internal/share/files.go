@@ -112,12 +112,15 @@ func (s *Service) ListFiles(ctx context.Context, p auth.Principal, sid uuid.UUID
 func (s *Service) getFile(ctx context.Context, tenantID int64, sid, fid uuid.UUID) (dbsqlc.FileGetRow, error) {
 	row, err := s.st.Q.FileGet(ctx, dbsqlc.FileGetParams{ID: fid, TenantID: tenantID})
 	if errors.Is(err, store.ErrNotFound) || (err == nil && row.SessionID != sid) {
-		return row, ErrFileNotFound
+		return row, s.sessionGone(ctx, sid, &tenantID, ErrFileNotFound)
 	}
 	if err != nil {
 		return row, err
 	}
 	if row.SessionExpired {
+		if s.pastRetention(row.ExpiresAt) {
+			return row, ErrFileNotFound
+		}
 		return row, ErrSessionExpired
 	}
 	return row, nil
@@ -183,7 +186,7 @@ func (s *Service) BeginFileUpload(ctx context.Context, who Uploader, sid, fid uu
 		var err error
 		upTok, err = s.st.Q.UploadTokenGet(ctx, dbsqlc.UploadTokenGetParams{TokenHash: u.tokenHash, FileID: fid, SessionID: sid})
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, ErrUploadTokenInvalid
+			return nil, s.sessionGone(ctx, sid, nil, ErrUploadTokenInvalid)
 		}
 		if err != nil {
 			return nil, err

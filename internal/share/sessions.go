@@ -90,6 +90,9 @@ func (s *Service) GetSession(ctx context.Context, p auth.Principal, id uuid.UUID
 		return Session{}, err
 	}
 	if row.Expired {
+		if s.pastRetention(row.ExpiresAt) {
+			return Session{}, ErrSessionNotFound
+		}
 		return Session{}, ErrSessionExpired
 	}
 	return Session{ID: row.ID, CreatedAt: row.CreatedAt, ExpiresAt: row.ExpiresAt, CreatedBy: row.CreatedBy, FileCount: row.FileCount}, nil
@@ -161,4 +164,21 @@ func (s *Service) DeleteSession(ctx context.Context, p auth.Principal, id uuid.U
 func (s *Service) liveSession(ctx context.Context, p auth.Principal, id uuid.UUID) error {
 	_, err := s.GetSession(ctx, p, id)
 	return err
+}
+
+// sessionGone explains a route below session sid whose own row (a file entry, a token, an
+// upload URL) was not found: the session may have expired and been emptied by the purge, and
+// then the route answers as expired until the tombstone's retention ends. tenantID is nil for
+// the routes reached through a capability URL, without credentials.
+func (s *Service) sessionGone(ctx context.Context, sid uuid.UUID, tenantID *int64, notFound error) error {
+	st, err := s.st.Q.SessionState(ctx, dbsqlc.SessionStateParams{ID: sid, TenantID: tenantID})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return notFound
+	case err != nil:
+		return err
+	case st.Expired && !s.pastRetention(st.ExpiresAt):
+		return ErrSessionExpired
+	}
+	return notFound
 }

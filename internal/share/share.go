@@ -40,6 +40,9 @@ type Limits struct {
 	UploadURLTTL   time.Duration
 	MaxTTL         time.Duration
 	MaxUploadBytes int64
+	// TombstoneRetention is how long after its expiry an upload or a session answers as
+	// expired (410); after it, as not found (404), whether or not the purge has run.
+	TombstoneRetention time.Duration
 }
 
 // Service implements the product's operations.
@@ -60,3 +63,9 @@ func New(st *store.Store, blobs blob.Store, limits Limits, log *slog.Logger) *Se
 
 // Limits returns the configured limits.
 func (s *Service) Limits() Limits { return s.limits }
+
+// pastRetention reports whether something that expired at expiresAt is past its tombstone's
+// retention, and so answers as not found rather than as expired.
+func (s *Service) pastRetention(expiresAt time.Time) bool {
+	return s.limits.TombstoneRetention > 0 && time.Since(expiresAt) >= s.limits.TombstoneRetention
+}

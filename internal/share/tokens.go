@@ -177,9 +177,11 @@ func (s *Service) inspectToken(ctx context.Context, sid, fid uuid.UUID, hash []b
 	row, err := s.st.Q.DownloadTokenInspect(ctx, dbsqlc.DownloadTokenInspectParams{TokenHash: hash, FileID: fid, SessionID: sid})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return row, ErrTokenNotFound
+		return row, s.sessionGone(ctx, sid, nil, ErrTokenNotFound)
 	case err != nil:
 		return row, err
+	case row.SessionExpired && s.pastRetention(row.SessionExpiresAt):
+		return row, ErrTokenNotFound
 	case row.SessionExpired:
 		return row, ErrSessionExpired
 	case row.Consumed:

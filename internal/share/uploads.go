@@ -89,6 +89,9 @@ func (s *Service) OpenUpload(ctx context.Context, id uuid.UUID) (*Download, erro
 		return nil, err
 	}
 	if row.Expired || row.PurgedAt != nil {
+		if s.pastRetention(row.ExpiresAt) {
+			return nil, ErrUploadNotFound
+		}
 		return nil, ErrUploadExpired
 	}
 	meta := FileMeta{Name: row.Name, ContentType: row.ContentType, Size: row.Size, SHA256: row.Sha256, ModTime: row.CreatedAt}

@@ -40,7 +40,7 @@ type AuditFile struct {
 	StoredAt     *time.Time
 }
 
-// Sessions and their number of file entries.
+// Sessions and their number of file entries; purged_at is set on the tombstone of an expired session.
 type AuditSession struct {
 	ID        uuid.UUID
 	Tenant    string
@@ -48,6 +48,7 @@ type AuditSession struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	Files     int64
+	PurgedAt  *time.Time
 }
 
 // Tenants and their number of users.
@@ -142,6 +143,8 @@ type Session struct {
 	CreatedAt time.Time
 	// When the session, its file entries and its tokens stop working.
 	ExpiresAt time.Time
+	// When the purge removed the expired session's file entries, tokens and blobs; the row stays as a tombstone (its routes answer 410) until the retention has passed since expires_at.
+	PurgedAt *time.Time
 }
 
 // File entries of a session: created pending, then stored once their content is uploaded.

@@ -72,6 +72,7 @@ type SessionDeleteFilesOfRow struct {
 	Size    *int64
 }
 
+// The file entries of the given sessions, with their tokens and upload URLs (by cascade).
 func (q *Queries) SessionDeleteFilesOf(ctx context.Context, sessionIds []uuid.UUID) ([]SessionDeleteFilesOfRow, error) {
 	rows, err := q.db.Query(ctx, sessionDeleteFilesOf, sessionIds)
 	if err != nil {
@@ -92,12 +93,23 @@ func (q *Queries) SessionDeleteFilesOf(ctx context.Context, sessionIds []uuid.UU
 	return items, nil
 }
 
-const sessionDeleteMany = `-- name: SessionDeleteMany :execrows
-DELETE FROM sessions WHERE id = ANY($1::uuid[])
+const sessionDeleteTombstones = `-- name: SessionDeleteTombstones :execrows
+DELETE FROM sessions
+WHERE id IN (
+    SELECT s.id FROM sessions s
+    WHERE s.purged_at IS NOT NULL AND s.expires_at <= now() - $1::bigint * interval '1 second'
+    ORDER BY s.expires_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED)
 `
 
-func (q *Queries) SessionDeleteMany(ctx context.Context, sessionIds []uuid.UUID) (int64, error) {
-	result, err := q.db.Exec(ctx, sessionDeleteMany, sessionIds)
+type SessionDeleteTombstonesParams struct {
+	RetentionSeconds int64
+	BatchSize        int32
+}
+
+func (q *Queries) SessionDeleteTombstones(ctx context.Context, arg SessionDeleteTombstonesParams) (int64, error) {
+	result, err := q.db.Exec(ctx, sessionDeleteTombstones, arg.RetentionSeconds, arg.BatchSize)
 	if err != nil {
 		return 0, err
 	}
@@ -106,12 +118,13 @@ func (q *Queries) SessionDeleteMany(ctx context.Context, sessionIds []uuid.UUID)
 
 const sessionLockExpiredBatch = `-- name: SessionLockExpiredBatch :many
 SELECT s.id FROM sessions s
-WHERE s.expires_at <= now()
+WHERE s.purged_at IS NULL AND s.expires_at <= now()
 ORDER BY s.expires_at
 LIMIT $1
 FOR UPDATE SKIP LOCKED
 `
 
+// Expired sessions whose file entries are still to be removed.
 func (q *Queries) SessionLockExpiredBatch(ctx context.Context, batchSize int32) ([]uuid.UUID, error) {
 	rows, err := q.db.Query(ctx, sessionLockExpiredBatch, batchSize)
 	if err != nil {
@@ -130,6 +143,19 @@ func (q *Queries) SessionLockExpiredBatch(ctx context.Context, batchSize int32) 
 		return nil, err
 	}
 	return items, nil
+}
+
+const sessionMarkPurged = `-- name: SessionMarkPurged :execrows
+UPDATE sessions SET purged_at = now() WHERE id = ANY($1::uuid[])
+`
+
+// Leaves the emptied sessions as tombstones.
+func (q *Queries) SessionMarkPurged(ctx context.Context, sessionIds []uuid.UUID) (int64, error) {
+	result, err := q.db.Exec(ctx, sessionMarkPurged, sessionIds)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const uploadDeleteTombstones = `-- name: UploadDeleteTombstones :execrows

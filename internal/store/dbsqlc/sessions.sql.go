@@ -15,7 +15,7 @@ import (
 const sessionCreate = `-- name: SessionCreate :one
 INSERT INTO sessions (id, tenant_id, created_by, expires_at)
 VALUES ($1, $2, $3, now() + $4::bigint * interval '1 second')
-RETURNING id, tenant_id, created_by, created_at, expires_at
+RETURNING id, tenant_id, created_by, created_at, expires_at, purged_at
 `
 
 type SessionCreateParams struct {
@@ -39,6 +39,7 @@ func (q *Queries) SessionCreate(ctx context.Context, arg SessionCreateParams) (S
 		&i.CreatedBy,
 		&i.CreatedAt,
 		&i.ExpiresAt,
+		&i.PurgedAt,
 	)
 	return i, err
 }
@@ -91,7 +92,7 @@ func (q *Queries) SessionDeleteFiles(ctx context.Context, arg SessionDeleteFiles
 }
 
 const sessionGet = `-- name: SessionGet :one
-SELECT s.id, s.tenant_id, s.created_by, s.created_at, s.expires_at, (s.expires_at <= now())::bool AS expired,
+SELECT s.id, s.tenant_id, s.created_by, s.created_at, s.expires_at, s.purged_at, (s.expires_at <= now())::bool AS expired,
        (SELECT count(*) FROM session_files f WHERE f.session_id = s.id) AS file_count
 FROM sessions s
 WHERE s.id = $1 AND s.tenant_id = $2
@@ -108,6 +109,7 @@ type SessionGetRow struct {
 	CreatedBy string
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	PurgedAt  *time.Time
 	Expired   bool
 	FileCount int64
 }
@@ -121,6 +123,7 @@ func (q *Queries) SessionGet(ctx context.Context, arg SessionGetParams) (Session
 		&i.CreatedBy,
 		&i.CreatedAt,
 		&i.ExpiresAt,
+		&i.PurgedAt,
 		&i.Expired,
 		&i.FileCount,
 	)
@@ -128,7 +131,7 @@ func (q *Queries) SessionGet(ctx context.Context, arg SessionGetParams) (Session
 }
 
 const sessionListAfter = `-- name: SessionListAfter :many
-SELECT s.id, s.tenant_id, s.created_by, s.created_at, s.expires_at, (SELECT count(*) FROM session_files f WHERE f.session_id = s.id) AS file_count
+SELECT s.id, s.tenant_id, s.created_by, s.created_at, s.expires_at, s.purged_at, (SELECT count(*) FROM session_files f WHERE f.session_id = s.id) AS file_count
 FROM sessions s
 WHERE s.tenant_id = $1 AND s.expires_at > now()
   AND (s.created_at, s.id) < ($2::timestamptz, $3::uuid)
@@ -149,6 +152,7 @@ type SessionListAfterRow struct {
 	CreatedBy string
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	PurgedAt  *time.Time
 	FileCount int64
 }
 
@@ -172,6 +176,7 @@ func (q *Queries) SessionListAfter(ctx context.Context, arg SessionListAfterPara
 			&i.CreatedBy,
 			&i.CreatedAt,
 			&i.ExpiresAt,
+			&i.PurgedAt,
 			&i.FileCount,
 		); err != nil {
 			return nil, err
@@ -185,7 +190,7 @@ func (q *Queries) SessionListAfter(ctx context.Context, arg SessionListAfterPara
 }
 
 const sessionListFirst = `-- name: SessionListFirst :many
-SELECT s.id, s.tenant_id, s.created_by, s.created_at, s.expires_at, (SELECT count(*) FROM session_files f WHERE f.session_id = s.id) AS file_count
+SELECT s.id, s.tenant_id, s.created_by, s.created_at, s.expires_at, s.purged_at, (SELECT count(*) FROM session_files f WHERE f.session_id = s.id) AS file_count
 FROM sessions s
 WHERE s.tenant_id = $1 AND s.expires_at > now()
 ORDER BY s.created_at DESC, s.id DESC
@@ -203,6 +208,7 @@ type SessionListFirstRow struct {
 	CreatedBy string
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	PurgedAt  *time.Time
 	FileCount int64
 }
 
@@ -221,6 +227,7 @@ func (q *Queries) SessionListFirst(ctx context.Context, arg SessionListFirstPara
 			&i.CreatedBy,
 			&i.CreatedAt,
 			&i.ExpiresAt,
+			&i.PurgedAt,
 			&i.FileCount,
 		); err != nil {
 			return nil, err
@@ -248,4 +255,29 @@ func (q *Queries) SessionLock(ctx context.Context, arg SessionLockParams) (uuid.
 	var id uuid.UUID
 	err := row.Scan(&id)
 	return id, err
+}
+
+const sessionState = `-- name: SessionState :one
+SELECT s.expires_at, (s.expires_at <= now())::bool AS expired
+FROM sessions s
+WHERE s.id = $1 AND ($2::bigint IS NULL OR s.tenant_id = $2::bigint)
+`
+
+type SessionStateParams struct {
+	ID       uuid.UUID
+	TenantID *int64
+}
+
+type SessionStateRow struct {
+	ExpiresAt time.Time
+	Expired   bool
+}
+
+// Whether a session exists and has expired, for the routes below it that reach it by its id
+// alone (token links and upload URLs, whose id in the URL is the capability), or in a tenant.
+func (q *Queries) SessionState(ctx context.Context, arg SessionStateParams) (SessionStateRow, error) {
+	row := q.db.QueryRow(ctx, sessionState, arg.ID, arg.TenantID)
+	var i SessionStateRow
+	err := row.Scan(&i.ExpiresAt, &i.Expired)
+	return i, err
 }

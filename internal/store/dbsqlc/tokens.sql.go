@@ -106,7 +106,7 @@ func (q *Queries) DownloadTokenCreate(ctx context.Context, arg DownloadTokenCrea
 
 const downloadTokenInspect = `-- name: DownloadTokenInspect :one
 SELECT (t.consumed_at IS NOT NULL)::bool AS consumed, (t.expires_at <= now())::bool AS expired,
-       (s.expires_at <= now())::bool AS session_expired, f.state,
+       (s.expires_at <= now())::bool AS session_expired, s.expires_at AS session_expires_at, f.state,
        f.name, f.content_type, f.size, f.sha256, f.blob_key, f.stored_at
 FROM download_tokens t
 JOIN session_files f ON f.id = t.file_id
@@ -121,16 +121,17 @@ type DownloadTokenInspectParams struct {
 }
 
 type DownloadTokenInspectRow struct {
-	Consumed       bool
-	Expired        bool
-	SessionExpired bool
-	State          string
-	Name           string
-	ContentType    string
-	Size           *int64
-	Sha256         []byte
-	BlobKey        *string
-	StoredAt       *time.Time
+	Consumed         bool
+	Expired          bool
+	SessionExpired   bool
+	SessionExpiresAt time.Time
+	State            string
+	Name             string
+	ContentType      string
+	Size             *int64
+	Sha256           []byte
+	BlobKey          *string
+	StoredAt         *time.Time
 }
 
 func (q *Queries) DownloadTokenInspect(ctx context.Context, arg DownloadTokenInspectParams) (DownloadTokenInspectRow, error) {
@@ -140,6 +141,7 @@ func (q *Queries) DownloadTokenInspect(ctx context.Context, arg DownloadTokenIns
 		&i.Consumed,
 		&i.Expired,
 		&i.SessionExpired,
+		&i.SessionExpiresAt,
 		&i.State,
 		&i.Name,
 		&i.ContentType,
