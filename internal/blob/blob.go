@@ -57,3 +57,29 @@ type Store interface {
 	// Check reports whether the store is usable (for readiness).
 	Check(ctx context.Context) error
 }
+
+// exactReader reads exactly left bytes of r: an r that ends before is io.ErrUnexpectedEOF (a
+// connection broke, or the blob is not the size its row says), so a download never looks
+// complete when it is not.
+type exactReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > e.left {
+		p = p[:e.left]
+	}
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	switch {
+	case err == io.EOF && e.left > 0:
+		err = io.ErrUnexpectedEOF
+	case err == nil && e.left == 0:
+		err = io.EOF
+	}
+	return n, err
+}

@@ -154,7 +154,7 @@ func (d *Disk) Get(_ context.Context, key string, off, length int64) (io.ReadClo
 			return nil, err
 		}
 	}
-	return &fileRange{f: f, left: length}, nil
+	return &fileRange{exactReader: exactReader{r: f, left: length}, f: f}, nil
 }
 
 // sendStep is how much of a file range goes to a connection in one step: each step is one
@@ -163,23 +163,8 @@ const sendStep = 256 << 10
 
 // fileRange is a range of an open file.
 type fileRange struct {
-	f    *os.File
-	left int64
-}
-
-func (r *fileRange) Read(p []byte) (int, error) {
-	if r.left <= 0 {
-		return 0, io.EOF
-	}
-	if int64(len(p)) > r.left {
-		p = p[:r.left]
-	}
-	n, err := r.f.Read(p)
-	r.left -= int64(n)
-	if err == io.EOF && r.left > 0 {
-		err = io.ErrUnexpectedEOF // the file is shorter than its row says
-	}
-	return n, err
+	exactReader
+	f *os.File
 }
 
 // WriteTo sends the range to w in steps of sendStep, each handed to w's ReadFrom as a limited

@@ -27,33 +27,13 @@ func (s *S3) Get(ctx context.Context, key string, off, length int64) (io.ReadClo
 		}
 		return nil, s3Err(err)
 	}
-	return &s3Range{body: body, left: length}, nil
+	return &s3Range{exactReader: exactReader{r: body, left: length}, body: body}, nil
 }
 
 // s3Range is the body of a ranged GET, read up to the range's length.
 type s3Range struct {
+	exactReader
 	body io.ReadCloser
-	left int64
-}
-
-func (r *s3Range) Read(p []byte) (int, error) {
-	if r.left <= 0 {
-		return 0, io.EOF
-	}
-	if int64(len(p)) > r.left {
-		p = p[:r.left]
-	}
-	n, err := r.body.Read(p)
-	r.left -= int64(n)
-	if err == io.EOF && r.left > 0 {
-		// The response ended early: the connection broke, or the object is not the size its
-		// row says. Either way the download must not look complete.
-		err = io.ErrUnexpectedEOF
-	}
-	if err == nil && r.left == 0 {
-		err = io.EOF
-	}
-	return n, err
 }
 
 func (r *s3Range) Close() error { return r.body.Close() }

@@ -108,10 +108,8 @@ func (h *handlers) putFile(c *gin.Context) {
 		who.Principal = &p
 	}
 	who.Addr = clientAddr(c)
-	sid, ok1 := parseID(c.Param("sid"))
-	fid, ok2 := parseID(c.Param("fid"))
-	if !ok1 || !ok2 {
-		h.fail(c, share.ErrFileNotFound)
+	sid, fid, ok := h.sessionFileIDs(c, share.ErrFileNotFound, share.ErrFileNotFound)
+	if !ok {
 		return
 	}
 	up, err := h.svc.BeginFileUpload(ctx, who, sid, fid)
@@ -160,14 +158,8 @@ func (h *handlers) putFile(c *gin.Context) {
 }
 
 func (h *handlers) deleteFile(c *gin.Context) {
-	sid, ok1 := parseID(c.Param("sid"))
-	fid, ok2 := parseID(c.Param("fid"))
-	if !ok1 {
-		h.fail(c, share.ErrSessionNotFound)
-		return
-	}
-	if !ok2 {
-		h.fail(c, share.ErrFileNotFound)
+	sid, fid, ok := h.sessionFileIDs(c, share.ErrSessionNotFound, share.ErrFileNotFound)
+	if !ok {
 		return
 	}
 	if err := h.svc.DeleteFile(c.Request.Context(), principal(c), sid, fid); err != nil {

@@ -130,3 +130,17 @@ func parseID(s string) (uuid.UUID, bool) {
 	}
 	return id, true
 }
+
+// sessionFileIDs reads the :sid and :fid of a route below a file entry. A malformed id answers
+// like an unknown one: with sidErr for the session's, fidErr for the file's.
+func (h *handlers) sessionFileIDs(c *gin.Context, sidErr, fidErr error) (sid, fid uuid.UUID, ok bool) {
+	sid, ok = parseID(c.Param("sid"))
+	if !ok {
+		h.fail(c, sidErr)
+		return sid, fid, false
+	}
+	if fid, ok = parseID(c.Param("fid")); !ok {
+		h.fail(c, fidErr)
+	}
+	return sid, fid, ok
+}

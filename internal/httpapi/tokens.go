@@ -9,14 +9,8 @@ import (
 )
 
 func (h *handlers) createToken(c *gin.Context) {
-	sid, ok1 := parseID(c.Param("sid"))
-	fid, ok2 := parseID(c.Param("fid"))
-	if !ok1 {
-		h.fail(c, share.ErrSessionNotFound)
-		return
-	}
-	if !ok2 {
-		h.fail(c, share.ErrFileNotFound)
+	sid, fid, ok := h.sessionFileIDs(c, share.ErrSessionNotFound, share.ErrFileNotFound)
+	if !ok {
 		return
 	}
 	ttl, err := h.optionalTTL(c)
@@ -37,10 +31,8 @@ func (h *handlers) createToken(c *gin.Context) {
 
 // downloadToken serves a one-time token: GET consumes it, HEAD only looks.
 func (h *handlers) downloadToken(c *gin.Context) {
-	sid, ok1 := parseID(c.Param("sid"))
-	fid, ok2 := parseID(c.Param("fid"))
-	if !ok1 || !ok2 {
-		h.fail(c, share.ErrTokenNotFound)
+	sid, fid, ok := h.sessionFileIDs(c, share.ErrTokenNotFound, share.ErrTokenNotFound)
+	if !ok {
 		return
 	}
 	// A token works once, so its download is always the whole file: a Range or conditional
