@@ -18,8 +18,8 @@ SET used_at = now(), used_by_addr = @addr
 WHERE token_hash = @token_hash AND file_id = @file_id AND used_at IS NULL AND expires_at > now();
 
 -- name: DownloadTokenCreate :one
-INSERT INTO download_tokens (token_hash, file_id, session_id, tenant_id, created_by, expires_at)
-SELECT @token_hash, f.id, f.session_id, f.tenant_id, @created_by,
+INSERT INTO download_tokens (token_hash, ref, pin_hash, file_id, session_id, tenant_id, created_by, expires_at)
+SELECT @token_hash, @ref, sqlc.narg('pin_hash'), f.id, f.session_id, f.tenant_id, @created_by,
        least(coalesce(now() + sqlc.narg('ttl_seconds')::bigint * interval '1 second', s.expires_at), s.expires_at)
 FROM session_files f
 JOIN sessions s ON s.id = f.session_id
@@ -28,21 +28,79 @@ RETURNING *;
 
 -- name: DownloadTokenConsume :one
 -- The one-time download: one conditional UPDATE, so of any number of concurrent requests for a
--- token exactly one sees it unused and takes it.
+-- token exactly one sees it unused and takes it. A token with a PIN is taken only with it.
 UPDATE download_tokens t
 SET consumed_at = now(), consumed_by_addr = @addr
 FROM session_files f, sessions s
 WHERE t.token_hash = @token_hash AND t.file_id = @file_id AND t.session_id = @session_id
   AND t.consumed_at IS NULL AND t.expires_at > now()
+  AND t.revoked_at IS NULL AND t.locked_at IS NULL
+  AND (t.pin_hash IS NULL OR t.pin_hash = sqlc.narg('pin_hash'))
   AND f.id = t.file_id AND f.state = 'stored'
   AND s.id = t.session_id AND s.expires_at > now()
 RETURNING f.name, f.content_type, f.size, f.sha256, f.blob_key::text AS blob_key, f.stored_at;
 
 -- name: DownloadTokenInspect :one
+-- A token's state, to explain a refusal, render its landing page, or answer a HEAD.
 SELECT (t.consumed_at IS NOT NULL)::bool AS consumed, (t.expires_at <= now())::bool AS expired,
+       (t.revoked_at IS NOT NULL)::bool AS revoked, (t.locked_at IS NOT NULL)::bool AS locked,
+       (t.pin_hash IS NOT NULL)::bool AS has_pin, t.expires_at,
        (s.expires_at <= now())::bool AS session_expired, s.expires_at AS session_expires_at, f.state,
        f.name, f.content_type, f.size, f.sha256, f.blob_key, f.stored_at
 FROM download_tokens t
 JOIN session_files f ON f.id = t.file_id
 JOIN sessions s ON s.id = t.session_id
 WHERE t.token_hash = @token_hash AND t.file_id = @file_id AND t.session_id = @session_id;
+
+-- name: DownloadTokenPinFailure :one
+-- Counts a wrong PIN of an unused token; the fifth locks it for good. One statement, so
+-- concurrent wrong guesses are counted one by one and never pass five.
+UPDATE download_tokens
+SET pin_failures = pin_failures + 1,
+    locked_at = CASE WHEN pin_failures + 1 >= sqlc.arg(max_failures)::int THEN now() END
+WHERE token_hash = @token_hash AND consumed_at IS NULL AND locked_at IS NULL AND revoked_at IS NULL
+RETURNING (locked_at IS NOT NULL)::bool AS locked;
+
+-- name: DownloadTokenResume :one
+-- A consumed token's file, for resuming its cut download: only until the file has been
+-- delivered once, within the window after the consumption, while the session lives.
+SELECT f.name, f.content_type, f.size, f.sha256, f.blob_key::text AS blob_key, f.stored_at
+FROM download_tokens t
+JOIN session_files f ON f.id = t.file_id
+JOIN sessions s ON s.id = t.session_id
+WHERE t.token_hash = @token_hash AND t.file_id = @file_id AND t.session_id = @session_id
+  AND t.consumed_at IS NOT NULL AND t.delivered_at IS NULL
+  AND t.consumed_at > now() - sqlc.arg(window_seconds)::bigint * interval '1 second'
+  AND s.expires_at > now() AND f.state = 'stored';
+
+-- name: DownloadTokenRecordSent :exec
+-- Adds the bytes a download of the token sent, and marks it delivered once the last byte went out.
+UPDATE download_tokens
+SET bytes_sent = bytes_sent + @bytes,
+    delivered_at = CASE WHEN sqlc.arg(delivered)::bool THEN coalesce(delivered_at, now()) ELSE delivered_at END
+WHERE token_hash = @token_hash;
+
+-- name: DownloadTokenListFirst :many
+SELECT * FROM download_tokens
+WHERE file_id = @file_id AND session_id = @session_id AND tenant_id = @tenant_id
+ORDER BY created_at, ref
+LIMIT @max_rows;
+
+-- name: DownloadTokenListAfter :many
+SELECT * FROM download_tokens
+WHERE file_id = @file_id AND session_id = @session_id AND tenant_id = @tenant_id
+  AND (created_at, ref) > (@after_created_at::timestamptz, @after_ref::uuid)
+ORDER BY created_at, ref
+LIMIT @max_rows;
+
+-- name: DownloadTokenRevoke :one
+-- Revokes an unused token of the tenant: neither consumed, expired, locked nor revoked.
+UPDATE download_tokens
+SET revoked_at = now()
+WHERE ref = @ref AND file_id = @file_id AND session_id = @session_id AND tenant_id = @tenant_id
+  AND consumed_at IS NULL AND revoked_at IS NULL AND locked_at IS NULL AND expires_at > now()
+RETURNING ref;
+
+-- name: DownloadTokenExists :one
+SELECT count(*) FROM download_tokens
+WHERE ref = @ref AND file_id = @file_id AND session_id = @session_id AND tenant_id = @tenant_id;

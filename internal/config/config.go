@@ -34,6 +34,7 @@ type Config struct {
 	BodyIdleTimeout    time.Duration `name:"body-idle-timeout" env:"FILESHARE_BODY_IDLE_TIMEOUT" default:"30s" help:"An upload body that sends nothing for this long, or less than body-min-rate bytes/s over such a window, is cut."`
 	BodyMinRate        int64         `name:"body-min-rate" env:"FILESHARE_BODY_MIN_RATE" default:"512" help:"Least average upload speed, bytes/s, over each body-idle-timeout window."`
 	DBTimeout          time.Duration `name:"db-timeout" env:"FILESHARE_DB_TIMEOUT" default:"2s" help:"Budget of each database call of a request, waiting for a pooled connection included: past it the request answers 503."`
+	TokenResumeWindow  time.Duration `name:"token-resume-window" env:"FILESHARE_TOKEN_RESUME_WINDOW" default:"15m" help:"How long after its consumption a one-time download that was cut may be resumed with Range requests (until the file has been delivered once)."`
 	LogLevel           string        `name:"log-level" env:"FILESHARE_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Least severe log level written."`
 
 	// Blob storage (docs/behaviour.md §8). S3 credentials are not settings: they come from the standard

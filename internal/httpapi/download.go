@@ -24,6 +24,57 @@ const sentKey = "fileshare.sent"
 // zero-copy path, an S3 blob through one ranged GET per range. A one-time download is always
 // the whole file (its handler drops Range and the conditional headers).
 func (h *handlers) serveFile(c *gin.Context, d *share.Download, oneTime bool) {
+	etag := setValidators(c, d, oneTime)
+	switch checkPreconditions(c.Request, etag, d.ModTime) {
+	case notModified:
+		c.Status(http.StatusNotModified)
+		c.Writer.WriteHeaderNow()
+		return
+	case preconditionFailed:
+		respondError(c, http.StatusPreconditionFailed, "precondition failed")
+		return
+	}
+	ranges, err := requestedRanges(c.Request, etag, d.ModTime, d.Size)
+	if err != nil {
+		c.Header("Content-Range", "bytes */"+strconv.FormatInt(d.Size, 10))
+		respondError(c, http.StatusRequestedRangeNotSatisfiable, err.Error())
+		return
+	}
+	setContentHeaders(c, d)
+	s := &sender{h: h, c: c, d: d, idle: h.bodyIdle}
+	defer s.done()
+	switch len(ranges) {
+	case 0:
+		s.single(http.StatusOK, byteRange{0, d.Size})
+	case 1:
+		s.single(http.StatusPartialContent, ranges[0])
+	default:
+		s.multi(ranges)
+	}
+	c.Set(sentKey, s.sent)
+}
+
+// serveToken sends a token's file: all of it to the request that consumed the token, or the
+// range br of it (status 206) to one that resumes a cut download. What went out is recorded
+// on the token, and whether it was the file's last byte (the token is then delivered). It
+// reports whether the last byte went out.
+func (h *handlers) serveToken(c *gin.Context, td *share.TokenDownload, status int, br byteRange) bool {
+	setValidators(c, td.Download, true)
+	setContentHeaders(c, td.Download)
+	s := &sender{h: h, c: c, d: td.Download, idle: h.bodyIdle}
+	defer s.done()
+	s.single(status, br)
+	c.Set(sentKey, s.sent)
+	lastByte := s.started && !s.aborted && s.sent == br.length && br.start+br.length == td.Size
+	if err := td.Sent(c.Request.Context(), s.sent, lastByte); err != nil {
+		h.log.Warn("recording a token's delivery failed", "path", redactPath(c.Request.URL.Path), "err", err)
+	}
+	return lastByte
+}
+
+// setValidators sets the headers that identify the content and say how it may be cached, and
+// returns its entity tag.
+func setValidators(c *gin.Context, d *share.Download, oneTime bool) string {
 	hd := c.Writer.Header()
 	etag := `"` + hex.EncodeToString(d.SHA256) + `"`
 	hd.Set("ETag", etag)
@@ -36,38 +87,17 @@ func (h *handlers) serveFile(c *gin.Context, d *share.Download, oneTime bool) {
 	if !d.ModTime.IsZero() {
 		hd.Set("Last-Modified", d.ModTime.UTC().Format(http.TimeFormat))
 	}
-	switch checkPreconditions(c.Request, etag, d.ModTime) {
-	case notModified:
-		c.Status(http.StatusNotModified)
-		c.Writer.WriteHeaderNow()
-		return
-	case preconditionFailed:
-		respondError(c, http.StatusPreconditionFailed, "precondition failed")
-		return
-	}
-	ranges, err := requestedRanges(c.Request, etag, d.ModTime, d.Size)
-	if err != nil {
-		hd.Set("Content-Range", "bytes */"+strconv.FormatInt(d.Size, 10))
-		respondError(c, http.StatusRequestedRangeNotSatisfiable, err.Error())
-		return
-	}
+	return etag
+}
+
+// setContentHeaders sets the headers of an answer that carries the content.
+func setContentHeaders(c *gin.Context, d *share.Download) {
+	hd := c.Writer.Header()
 	hd.Set("Content-Disposition", ContentDisposition(d.Name))
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Content-Security-Policy", "sandbox; default-src 'none'")
 	hd.Set("Referrer-Policy", "no-referrer")
 	hd.Set("Accept-Ranges", "bytes")
-	s := &sender{h: h, c: c, d: d, idle: h.bodyIdle}
-	defer s.done()
-	switch len(ranges) {
-	case 0:
-		s.single(http.StatusOK, d.ContentType, byteRange{0, d.Size})
-	case 1:
-		hd.Set("Content-Range", ranges[0].contentRange(d.Size))
-		s.single(http.StatusPartialContent, d.ContentType, ranges[0])
-	default:
-		s.multi(ranges)
-	}
-	c.Set(sentKey, s.sent)
 }
 
 // sender writes a download's answer.
@@ -77,11 +107,13 @@ type sender struct {
 	d       *share.Download
 	idle    time.Duration
 	sent    int64
+	started bool // the status line is out
 	aborted bool
 }
 
-// single answers one range (or the whole content) with status.
-func (s *sender) single(status int, contentType string, br byteRange) {
+// single answers one range (or the whole content) with status: 206 carries its
+// Content-Range.
+func (s *sender) single(status int, br byteRange) {
 	hd := s.c.Writer.Header()
 	var body io.ReadCloser
 	if s.c.Request.Method != http.MethodHead {
@@ -94,10 +126,14 @@ func (s *sender) single(status int, contentType string, br byteRange) {
 		}
 		defer body.Close()
 	}
-	hd.Set("Content-Type", contentType)
+	if status == http.StatusPartialContent {
+		hd.Set("Content-Range", br.contentRange(s.d.Size))
+	}
+	hd.Set("Content-Type", s.d.ContentType)
 	hd.Set("Content-Length", strconv.FormatInt(br.length, 10))
 	s.c.Status(status)
 	s.c.Writer.WriteHeaderNow()
+	s.started = true
 	if body != nil {
 		s.copy(body)
 	}

@@ -70,11 +70,50 @@ func (h *handlers) setNextLink(c *gin.Context, path string, limit int, next *sha
 
 type tokenJSON struct {
 	ID        string    `json:"id"`
+	Ref       uuid.UUID `json:"ref"`
 	FileID    uuid.UUID `json:"fileId"`
 	SessionID uuid.UUID `json:"sessionId"`
 	URL       string    `json:"url"`
 	CreatedAt time.Time `json:"createdAt"`
 	ExpiresAt time.Time `json:"expiresAt"`
+	// PIN is there only for a token made with one, and only in the creation answer.
+	PIN string `json:"pin,omitempty"`
+}
+
+// tokenStatusJSON is a token in its file entry's token list: the token itself is never shown
+// again, its ref names it.
+type tokenStatusJSON struct {
+	Ref             uuid.UUID  `json:"ref"`
+	FileID          uuid.UUID  `json:"fileId"`
+	SessionID       uuid.UUID  `json:"sessionId"`
+	CreatedAt       time.Time  `json:"createdAt"`
+	ExpiresAt       time.Time  `json:"expiresAt"`
+	State           string     `json:"state"`
+	ConsumedAt      *time.Time `json:"consumedAt"`
+	DeliveredAt     *time.Time `json:"deliveredAt"`
+	ConsumerAddress *string    `json:"consumerAddress"`
+	PIN             bool       `json:"pin"`
+	BytesSent       int64      `json:"bytesSent"`
+}
+
+func toTokenStatusJSON(t share.TokenStatus) tokenStatusJSON {
+	out := tokenStatusJSON{
+		Ref: t.Ref, FileID: t.FileID, SessionID: t.SessionID, CreatedAt: t.CreatedAt.UTC(), ExpiresAt: t.ExpiresAt.UTC(),
+		State: t.State, ConsumedAt: utcOrNil(t.ConsumedAt), DeliveredAt: utcOrNil(t.DeliveredAt), PIN: t.PIN, BytesSent: t.BytesSent,
+	}
+	if t.ConsumerAddress != nil {
+		a := t.ConsumerAddress.String()
+		out.ConsumerAddress = &a
+	}
+	return out
+}
+
+func utcOrNil(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 type uploadJSON struct {

@@ -88,8 +88,12 @@ func New(d Deps) (*gin.Engine, error) {
 	e.PUT("/sessions/:sid/files/:fid", h.transfer(upload), h.putFile) // Basic Auth or ?token=
 	e.DELETE("/sessions/:sid/files/:fid", h.requireAuth, h.deleteFile)
 	e.POST("/sessions/:sid/files/:fid/tokens", h.requireAuth, h.createToken)
-	e.GET("/sessions/:sid/files/:fid/tokens/:token", h.transfer(download), h.downloadToken)
-	e.HEAD("/sessions/:sid/files/:fid/tokens/:token", h.downloadToken)
+	e.GET("/sessions/:sid/files/:fid/tokens", h.requireAuth, h.listTokens)
+	// A token link: no credentials, the token is the capability. DELETE takes a token's ref.
+	e.GET("/sessions/:sid/files/:fid/tokens/:token", h.transfer(download), h.tokenLink)
+	e.POST("/sessions/:sid/files/:fid/tokens/:token", h.transfer(download), h.tokenLink)
+	e.HEAD("/sessions/:sid/files/:fid/tokens/:token", h.tokenLink)
+	e.DELETE("/sessions/:sid/files/:fid/tokens/:token", h.requireAuth, h.revokeToken)
 	return e, nil
 }
 

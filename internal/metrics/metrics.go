@@ -28,6 +28,9 @@ type Metrics struct {
 	InFlight *prometheus.GaugeVec
 	// TokenOutcomes counts one-time download attempts by outcome.
 	TokenOutcomes *prometheus.CounterVec
+	// TokenEvents counts what happened to one-time links: landing page views, consumptions,
+	// resumptions, deliveries, wrong PINs, locks and revocations.
+	TokenEvents *prometheus.CounterVec
 	// PurgePasses counts purge passes by result (ok, error).
 	PurgePasses *prometheus.CounterVec
 	// PurgeRemoved counts what the purge removed, by kind.
@@ -60,6 +63,9 @@ func New() *Metrics {
 		InFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "fileshare_transfers_in_flight", Help: "Uploads and downloads in progress.",
 		}, []string{"direction"}),
+		TokenEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fileshare_download_token_events_total", Help: "What happened to one-time links: landing, consumed, resumed, delivered, wrong_pin, locked, revoked.",
+		}, []string{"event"}),
 		TokenOutcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fileshare_download_token_outcomes_total", Help: "One-time download attempts, by outcome.",
 		}, []string{"outcome"}),
@@ -77,7 +83,7 @@ func New() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.01, 4, 10),
 		}),
 	}
-	r.MustRegister(m.Requests, m.Duration, m.UploadedBytes, m.DownloadedBytes, m.InFlight, m.TokenOutcomes,
+	r.MustRegister(m.Requests, m.Duration, m.UploadedBytes, m.DownloadedBytes, m.InFlight, m.TokenOutcomes, m.TokenEvents,
 		m.PurgePasses, m.PurgeRemoved, m.PurgeBytes, m.PurgeDuration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, d := range []string{"upload", "download"} {

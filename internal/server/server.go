@@ -98,6 +98,7 @@ func Assemble(cfg *config.Config, st *store.Store, blobs blob.Store, log *slog.L
 		MaxTTL:             config.Seconds(cfg.MaxTTL),
 		MaxUploadBytes:     cfg.MaxUploadBytes,
 		TombstoneRetention: cfg.TombstoneRetention,
+		TokenResumeWindow:  cfg.TokenResumeWindow,
 	}, log)
 	ready := func(ctx context.Context) error {
 		if err := st.Ping(ctx); err != nil {

@@ -43,6 +43,9 @@ type Limits struct {
 	// TombstoneRetention is how long after its expiry an upload or a session answers as
 	// expired (410); after it, as not found (404), whether or not the purge has run.
 	TombstoneRetention time.Duration
+	// TokenResumeWindow is how long after a token's consumption its cut download may be
+	// resumed (until the file has been delivered once).
+	TokenResumeWindow time.Duration
 }
 
 // Service implements the product's operations.

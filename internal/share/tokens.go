@@ -6,7 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"net/netip"
+	"fmt"
+	"math/big"
 	"time"
 
 	"github.com/google/uuid"
@@ -95,15 +96,41 @@ func (s *Service) CreateUploadURL(ctx context.Context, p auth.Principal, fid uui
 // Token is a one-time download token, as shown once to its creator.
 type Token struct {
 	Token     string
+	Ref       uuid.UUID
 	FileID    uuid.UUID
 	SessionID uuid.UUID
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// PIN is the token's PIN, when it was made with one: shown only here.
+	PIN string
 }
 
-// CreateToken generates a one-time download token for a file entry of p's tenant. ttlSeconds
-// 0 means until the session expires; any ttl is capped at the session's expiry.
-func (s *Service) CreateToken(ctx context.Context, p auth.Principal, sid, fid uuid.UUID, ttlSeconds int64) (Token, error) {
+// pinDigits is the length of a PIN; maxPINFailures wrong PINs lock a token for good.
+const (
+	pinDigits      = 6
+	maxPINFailures = 5
+)
+
+// newPIN returns pinDigits random decimal digits.
+func newPIN() (string, error) {
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%0*d", pinDigits, n.Int64()), nil
+}
+
+// hashPIN is what the database keeps of a token's PIN. It is bound to the token, which the
+// database does not hold either, so a reader of the database cannot try the million PINs.
+func hashPIN(tok, pin string) []byte {
+	h := sha256.Sum256([]byte(tok + "\x00" + pin))
+	return h[:]
+}
+
+// CreateToken generates a one-time download token for a file entry of p's tenant, with a
+// PIN when withPIN. ttlSeconds 0 means until the session expires; any ttl is capped at the
+// session's expiry.
+func (s *Service) CreateToken(ctx context.Context, p auth.Principal, sid, fid uuid.UUID, ttlSeconds int64, withPIN bool) (Token, error) {
 	if _, err := s.getFile(ctx, p.TenantID, sid, fid); err != nil {
 		return Token{}, err
 	}
@@ -111,12 +138,21 @@ func (s *Service) CreateToken(ctx context.Context, p auth.Principal, sid, fid uu
 	if err != nil {
 		return Token{}, err
 	}
+	var pin string
+	var pinHash []byte
+	if withPIN {
+		if pin, err = newPIN(); err != nil {
+			return Token{}, err
+		}
+		pinHash = hashPIN(tok, pin)
+	}
 	var ttl *int64
 	if ttlSeconds > 0 {
 		ttl = &ttlSeconds
 	}
 	row, err := s.st.Q.DownloadTokenCreate(ctx, dbsqlc.DownloadTokenCreateParams{
-		TokenHash: hash, CreatedBy: p.Login, TtlSeconds: ttl, FileID: fid, SessionID: sid, TenantID: p.TenantID,
+		TokenHash: hash, Ref: uuid.New(), PinHash: pinHash, CreatedBy: p.Login, TtlSeconds: ttl,
+		FileID: fid, SessionID: sid, TenantID: p.TenantID,
 	})
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrReferenceMissing) {
 		return Token{}, ErrFileNotFound
@@ -124,72 +160,5 @@ func (s *Service) CreateToken(ctx context.Context, p auth.Principal, sid, fid uu
 	if err != nil {
 		return Token{}, err
 	}
-	return Token{Token: tok, FileID: fid, SessionID: sid, CreatedAt: row.CreatedAt, ExpiresAt: row.ExpiresAt}, nil
-}
-
-// ConsumeToken takes a one-time token and returns its file's content. Exactly one of any
-// number of concurrent calls for one token succeeds; the rest get ErrTokenUsed.
-func (s *Service) ConsumeToken(ctx context.Context, sid, fid uuid.UUID, tok string, addr netip.Addr) (*Download, error) {
-	hash := hashToken(tok)
-	if hash == nil {
-		return nil, ErrTokenNotFound
-	}
-	row, err := s.st.Q.DownloadTokenConsume(ctx, dbsqlc.DownloadTokenConsumeParams{
-		TokenHash: hash, FileID: fid, SessionID: sid, Addr: addrOrNil(addr),
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		_, err := s.inspectToken(ctx, sid, fid, hash)
-		if err == nil {
-			err = ErrTokenUsed // taken by a concurrent request after our update looked
-		}
-		return nil, err
-	}
-	if err != nil {
-		return nil, err
-	}
-	meta := FileMeta{Name: row.Name, ContentType: row.ContentType, SHA256: row.Sha256}
-	if row.Size != nil {
-		meta.Size = *row.Size
-	}
-	if row.StoredAt != nil {
-		meta.ModTime = *row.StoredAt
-	}
-	return s.download(meta, row.BlobKey, ErrFileNotFound), nil
-}
-
-// PeekToken answers a HEAD of a token: the file it would download, without consuming it.
-func (s *Service) PeekToken(ctx context.Context, sid, fid uuid.UUID, tok string) (*Download, error) {
-	hash := hashToken(tok)
-	if hash == nil {
-		return nil, ErrTokenNotFound
-	}
-	row, err := s.inspectToken(ctx, sid, fid, hash)
-	if err != nil {
-		return nil, err
-	}
-	meta := FileMeta{Name: row.Name, ContentType: row.ContentType, Size: *row.Size, SHA256: row.Sha256, ModTime: *row.StoredAt}
-	return s.download(meta, *row.BlobKey, ErrFileNotFound), nil
-}
-
-// inspectToken returns a token's row when it could be consumed now, else the error that says
-// why not.
-func (s *Service) inspectToken(ctx context.Context, sid, fid uuid.UUID, hash []byte) (dbsqlc.DownloadTokenInspectRow, error) {
-	row, err := s.st.Q.DownloadTokenInspect(ctx, dbsqlc.DownloadTokenInspectParams{TokenHash: hash, FileID: fid, SessionID: sid})
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return row, s.sessionGone(ctx, sid, nil, ErrTokenNotFound)
-	case err != nil:
-		return row, err
-	case row.SessionExpired && s.pastRetention(row.SessionExpiresAt):
-		return row, ErrTokenNotFound
-	case row.SessionExpired:
-		return row, ErrSessionExpired
-	case row.Consumed:
-		return row, ErrTokenUsed
-	case row.Expired:
-		return row, ErrTokenExpired
-	case row.State != StateStored:
-		return row, ErrNotUploadedYet
-	}
-	return row, nil
+	return Token{Token: tok, Ref: row.Ref, FileID: fid, SessionID: sid, CreatedAt: row.CreatedAt, ExpiresAt: row.ExpiresAt, PIN: pin}, nil
 }

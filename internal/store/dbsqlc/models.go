@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// One-time download tokens: who made them, and when and from which address each was used. The token itself is never stored.
+// One-time download tokens: who made them; when, from which address and how far each was used; revocations and PIN locks. Neither the token nor its PIN is stored.
 type AuditDownloadToken struct {
 	SessionID      uuid.UUID
 	FileID         uuid.UUID
@@ -23,6 +23,13 @@ type AuditDownloadToken struct {
 	ConsumedAt     *time.Time
 	ConsumedByAddr *netip.Addr
 	State          string
+	Ref            uuid.UUID
+	Pin            bool
+	PinFailures    int32
+	LockedAt       *time.Time
+	RevokedAt      *time.Time
+	BytesSent      int64
+	DeliveredAt    *time.Time
 }
 
 // File entries of sessions.
@@ -129,6 +136,20 @@ type DownloadToken struct {
 	ConsumedAt *time.Time
 	// Client address that consumed the token.
 	ConsumedByAddr *netip.Addr
+	// Public reference of the token (random): shown in lists, used to revoke it. It does not download anything.
+	Ref uuid.UUID
+	// SHA-256 of the token and its PIN when the token has one; NULL for a token without PIN. The PIN itself is never stored.
+	PinHash []byte
+	// Wrong PINs tried so far; the token locks at 5.
+	PinFailures int32
+	// When the token was locked for good by the fifth wrong PIN.
+	LockedAt *time.Time
+	// When its owner revoked the unused token.
+	RevokedAt *time.Time
+	// Bytes of the file sent to the recipient, over the consuming download and its resumptions.
+	BytesSent int64
+	// When the last byte of the file went out to the recipient; NULL until then.
+	DeliveredAt *time.Time
 }
 
 // Sessions: groups of file entries shared through per-recipient one-time download tokens.

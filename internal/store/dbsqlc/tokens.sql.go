@@ -19,6 +19,8 @@ SET consumed_at = now(), consumed_by_addr = $1
 FROM session_files f, sessions s
 WHERE t.token_hash = $2 AND t.file_id = $3 AND t.session_id = $4
   AND t.consumed_at IS NULL AND t.expires_at > now()
+  AND t.revoked_at IS NULL AND t.locked_at IS NULL
+  AND (t.pin_hash IS NULL OR t.pin_hash = $5)
   AND f.id = t.file_id AND f.state = 'stored'
   AND s.id = t.session_id AND s.expires_at > now()
 RETURNING f.name, f.content_type, f.size, f.sha256, f.blob_key::text AS blob_key, f.stored_at
@@ -29,6 +31,7 @@ type DownloadTokenConsumeParams struct {
 	TokenHash []byte
 	FileID    uuid.UUID
 	SessionID uuid.UUID
+	PinHash   []byte
 }
 
 type DownloadTokenConsumeRow struct {
@@ -41,13 +44,14 @@ type DownloadTokenConsumeRow struct {
 }
 
 // The one-time download: one conditional UPDATE, so of any number of concurrent requests for a
-// token exactly one sees it unused and takes it.
+// token exactly one sees it unused and takes it. A token with a PIN is taken only with it.
 func (q *Queries) DownloadTokenConsume(ctx context.Context, arg DownloadTokenConsumeParams) (DownloadTokenConsumeRow, error) {
 	row := q.db.QueryRow(ctx, downloadTokenConsume,
 		arg.Addr,
 		arg.TokenHash,
 		arg.FileID,
 		arg.SessionID,
+		arg.PinHash,
 	)
 	var i DownloadTokenConsumeRow
 	err := row.Scan(
@@ -62,17 +66,19 @@ func (q *Queries) DownloadTokenConsume(ctx context.Context, arg DownloadTokenCon
 }
 
 const downloadTokenCreate = `-- name: DownloadTokenCreate :one
-INSERT INTO download_tokens (token_hash, file_id, session_id, tenant_id, created_by, expires_at)
-SELECT $1, f.id, f.session_id, f.tenant_id, $2,
-       least(coalesce(now() + $3::bigint * interval '1 second', s.expires_at), s.expires_at)
+INSERT INTO download_tokens (token_hash, ref, pin_hash, file_id, session_id, tenant_id, created_by, expires_at)
+SELECT $1, $2, $3, f.id, f.session_id, f.tenant_id, $4,
+       least(coalesce(now() + $5::bigint * interval '1 second', s.expires_at), s.expires_at)
 FROM session_files f
 JOIN sessions s ON s.id = f.session_id
-WHERE f.id = $4 AND f.session_id = $5 AND f.tenant_id = $6 AND s.expires_at > now()
-RETURNING token_hash, file_id, session_id, tenant_id, created_by, created_at, expires_at, consumed_at, consumed_by_addr
+WHERE f.id = $6 AND f.session_id = $7 AND f.tenant_id = $8 AND s.expires_at > now()
+RETURNING token_hash, file_id, session_id, tenant_id, created_by, created_at, expires_at, consumed_at, consumed_by_addr, ref, pin_hash, pin_failures, locked_at, revoked_at, bytes_sent, delivered_at
 `
 
 type DownloadTokenCreateParams struct {
 	TokenHash  []byte
+	Ref        uuid.UUID
+	PinHash    []byte
 	CreatedBy  string
 	TtlSeconds *int64
 	FileID     uuid.UUID
@@ -83,6 +89,8 @@ type DownloadTokenCreateParams struct {
 func (q *Queries) DownloadTokenCreate(ctx context.Context, arg DownloadTokenCreateParams) (DownloadToken, error) {
 	row := q.db.QueryRow(ctx, downloadTokenCreate,
 		arg.TokenHash,
+		arg.Ref,
+		arg.PinHash,
 		arg.CreatedBy,
 		arg.TtlSeconds,
 		arg.FileID,
@@ -100,12 +108,45 @@ func (q *Queries) DownloadTokenCreate(ctx context.Context, arg DownloadTokenCrea
 		&i.ExpiresAt,
 		&i.ConsumedAt,
 		&i.ConsumedByAddr,
+		&i.Ref,
+		&i.PinHash,
+		&i.PinFailures,
+		&i.LockedAt,
+		&i.RevokedAt,
+		&i.BytesSent,
+		&i.DeliveredAt,
 	)
 	return i, err
 }
 
+const downloadTokenExists = `-- name: DownloadTokenExists :one
+SELECT count(*) FROM download_tokens
+WHERE ref = $1 AND file_id = $2 AND session_id = $3 AND tenant_id = $4
+`
+
+type DownloadTokenExistsParams struct {
+	Ref       uuid.UUID
+	FileID    uuid.UUID
+	SessionID uuid.UUID
+	TenantID  int64
+}
+
+func (q *Queries) DownloadTokenExists(ctx context.Context, arg DownloadTokenExistsParams) (int64, error) {
+	row := q.db.QueryRow(ctx, downloadTokenExists,
+		arg.Ref,
+		arg.FileID,
+		arg.SessionID,
+		arg.TenantID,
+	)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const downloadTokenInspect = `-- name: DownloadTokenInspect :one
 SELECT (t.consumed_at IS NOT NULL)::bool AS consumed, (t.expires_at <= now())::bool AS expired,
+       (t.revoked_at IS NOT NULL)::bool AS revoked, (t.locked_at IS NOT NULL)::bool AS locked,
+       (t.pin_hash IS NOT NULL)::bool AS has_pin, t.expires_at,
        (s.expires_at <= now())::bool AS session_expired, s.expires_at AS session_expires_at, f.state,
        f.name, f.content_type, f.size, f.sha256, f.blob_key, f.stored_at
 FROM download_tokens t
@@ -123,6 +164,10 @@ type DownloadTokenInspectParams struct {
 type DownloadTokenInspectRow struct {
 	Consumed         bool
 	Expired          bool
+	Revoked          bool
+	Locked           bool
+	HasPin           bool
+	ExpiresAt        time.Time
 	SessionExpired   bool
 	SessionExpiresAt time.Time
 	State            string
@@ -134,12 +179,17 @@ type DownloadTokenInspectRow struct {
 	StoredAt         *time.Time
 }
 
+// A token's state, to explain a refusal, render its landing page, or answer a HEAD.
 func (q *Queries) DownloadTokenInspect(ctx context.Context, arg DownloadTokenInspectParams) (DownloadTokenInspectRow, error) {
 	row := q.db.QueryRow(ctx, downloadTokenInspect, arg.TokenHash, arg.FileID, arg.SessionID)
 	var i DownloadTokenInspectRow
 	err := row.Scan(
 		&i.Consumed,
 		&i.Expired,
+		&i.Revoked,
+		&i.Locked,
+		&i.HasPin,
+		&i.ExpiresAt,
 		&i.SessionExpired,
 		&i.SessionExpiresAt,
 		&i.State,
@@ -151,6 +201,240 @@ func (q *Queries) DownloadTokenInspect(ctx context.Context, arg DownloadTokenIns
 		&i.StoredAt,
 	)
 	return i, err
+}
+
+const downloadTokenListAfter = `-- name: DownloadTokenListAfter :many
+SELECT token_hash, file_id, session_id, tenant_id, created_by, created_at, expires_at, consumed_at, consumed_by_addr, ref, pin_hash, pin_failures, locked_at, revoked_at, bytes_sent, delivered_at FROM download_tokens
+WHERE file_id = $1 AND session_id = $2 AND tenant_id = $3
+  AND (created_at, ref) > ($4::timestamptz, $5::uuid)
+ORDER BY created_at, ref
+LIMIT $6
+`
+
+type DownloadTokenListAfterParams struct {
+	FileID         uuid.UUID
+	SessionID      uuid.UUID
+	TenantID       int64
+	AfterCreatedAt time.Time
+	AfterRef       uuid.UUID
+	MaxRows        int32
+}
+
+func (q *Queries) DownloadTokenListAfter(ctx context.Context, arg DownloadTokenListAfterParams) ([]DownloadToken, error) {
+	rows, err := q.db.Query(ctx, downloadTokenListAfter,
+		arg.FileID,
+		arg.SessionID,
+		arg.TenantID,
+		arg.AfterCreatedAt,
+		arg.AfterRef,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []DownloadToken
+	for rows.Next() {
+		var i DownloadToken
+		if err := rows.Scan(
+			&i.TokenHash,
+			&i.FileID,
+			&i.SessionID,
+			&i.TenantID,
+			&i.CreatedBy,
+			&i.CreatedAt,
+			&i.ExpiresAt,
+			&i.ConsumedAt,
+			&i.ConsumedByAddr,
+			&i.Ref,
+			&i.PinHash,
+			&i.PinFailures,
+			&i.LockedAt,
+			&i.RevokedAt,
+			&i.BytesSent,
+			&i.DeliveredAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const downloadTokenListFirst = `-- name: DownloadTokenListFirst :many
+SELECT token_hash, file_id, session_id, tenant_id, created_by, created_at, expires_at, consumed_at, consumed_by_addr, ref, pin_hash, pin_failures, locked_at, revoked_at, bytes_sent, delivered_at FROM download_tokens
+WHERE file_id = $1 AND session_id = $2 AND tenant_id = $3
+ORDER BY created_at, ref
+LIMIT $4
+`
+
+type DownloadTokenListFirstParams struct {
+	FileID    uuid.UUID
+	SessionID uuid.UUID
+	TenantID  int64
+	MaxRows   int32
+}
+
+func (q *Queries) DownloadTokenListFirst(ctx context.Context, arg DownloadTokenListFirstParams) ([]DownloadToken, error) {
+	rows, err := q.db.Query(ctx, downloadTokenListFirst,
+		arg.FileID,
+		arg.SessionID,
+		arg.TenantID,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []DownloadToken
+	for rows.Next() {
+		var i DownloadToken
+		if err := rows.Scan(
+			&i.TokenHash,
+			&i.FileID,
+			&i.SessionID,
+			&i.TenantID,
+			&i.CreatedBy,
+			&i.CreatedAt,
+			&i.ExpiresAt,
+			&i.ConsumedAt,
+			&i.ConsumedByAddr,
+			&i.Ref,
+			&i.PinHash,
+			&i.PinFailures,
+			&i.LockedAt,
+			&i.RevokedAt,
+			&i.BytesSent,
+			&i.DeliveredAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const downloadTokenPinFailure = `-- name: DownloadTokenPinFailure :one
+UPDATE download_tokens
+SET pin_failures = pin_failures + 1,
+    locked_at = CASE WHEN pin_failures + 1 >= $1::int THEN now() END
+WHERE token_hash = $2 AND consumed_at IS NULL AND locked_at IS NULL AND revoked_at IS NULL
+RETURNING (locked_at IS NOT NULL)::bool AS locked
+`
+
+type DownloadTokenPinFailureParams struct {
+	MaxFailures int32
+	TokenHash   []byte
+}
+
+// Counts a wrong PIN of an unused token; the fifth locks it for good. One statement, so
+// concurrent wrong guesses are counted one by one and never pass five.
+func (q *Queries) DownloadTokenPinFailure(ctx context.Context, arg DownloadTokenPinFailureParams) (bool, error) {
+	row := q.db.QueryRow(ctx, downloadTokenPinFailure, arg.MaxFailures, arg.TokenHash)
+	var locked bool
+	err := row.Scan(&locked)
+	return locked, err
+}
+
+const downloadTokenRecordSent = `-- name: DownloadTokenRecordSent :exec
+UPDATE download_tokens
+SET bytes_sent = bytes_sent + $1,
+    delivered_at = CASE WHEN $2::bool THEN coalesce(delivered_at, now()) ELSE delivered_at END
+WHERE token_hash = $3
+`
+
+type DownloadTokenRecordSentParams struct {
+	Bytes     int64
+	Delivered bool
+	TokenHash []byte
+}
+
+// Adds the bytes a download of the token sent, and marks it delivered once the last byte went out.
+func (q *Queries) DownloadTokenRecordSent(ctx context.Context, arg DownloadTokenRecordSentParams) error {
+	_, err := q.db.Exec(ctx, downloadTokenRecordSent, arg.Bytes, arg.Delivered, arg.TokenHash)
+	return err
+}
+
+const downloadTokenResume = `-- name: DownloadTokenResume :one
+SELECT f.name, f.content_type, f.size, f.sha256, f.blob_key::text AS blob_key, f.stored_at
+FROM download_tokens t
+JOIN session_files f ON f.id = t.file_id
+JOIN sessions s ON s.id = t.session_id
+WHERE t.token_hash = $1 AND t.file_id = $2 AND t.session_id = $3
+  AND t.consumed_at IS NOT NULL AND t.delivered_at IS NULL
+  AND t.consumed_at > now() - $4::bigint * interval '1 second'
+  AND s.expires_at > now() AND f.state = 'stored'
+`
+
+type DownloadTokenResumeParams struct {
+	TokenHash     []byte
+	FileID        uuid.UUID
+	SessionID     uuid.UUID
+	WindowSeconds int64
+}
+
+type DownloadTokenResumeRow struct {
+	Name        string
+	ContentType string
+	Size        *int64
+	Sha256      []byte
+	BlobKey     string
+	StoredAt    *time.Time
+}
+
+// A consumed token's file, for resuming its cut download: only until the file has been
+// delivered once, within the window after the consumption, while the session lives.
+func (q *Queries) DownloadTokenResume(ctx context.Context, arg DownloadTokenResumeParams) (DownloadTokenResumeRow, error) {
+	row := q.db.QueryRow(ctx, downloadTokenResume,
+		arg.TokenHash,
+		arg.FileID,
+		arg.SessionID,
+		arg.WindowSeconds,
+	)
+	var i DownloadTokenResumeRow
+	err := row.Scan(
+		&i.Name,
+		&i.ContentType,
+		&i.Size,
+		&i.Sha256,
+		&i.BlobKey,
+		&i.StoredAt,
+	)
+	return i, err
+}
+
+const downloadTokenRevoke = `-- name: DownloadTokenRevoke :one
+UPDATE download_tokens
+SET revoked_at = now()
+WHERE ref = $1 AND file_id = $2 AND session_id = $3 AND tenant_id = $4
+  AND consumed_at IS NULL AND revoked_at IS NULL AND locked_at IS NULL AND expires_at > now()
+RETURNING ref
+`
+
+type DownloadTokenRevokeParams struct {
+	Ref       uuid.UUID
+	FileID    uuid.UUID
+	SessionID uuid.UUID
+	TenantID  int64
+}
+
+// Revokes an unused token of the tenant: neither consumed, expired, locked nor revoked.
+func (q *Queries) DownloadTokenRevoke(ctx context.Context, arg DownloadTokenRevokeParams) (uuid.UUID, error) {
+	row := q.db.QueryRow(ctx, downloadTokenRevoke,
+		arg.Ref,
+		arg.FileID,
+		arg.SessionID,
+		arg.TenantID,
+	)
+	var ref uuid.UUID
+	err := row.Scan(&ref)
+	return ref, err
 }
 
 const uploadTokenCreate = `-- name: UploadTokenCreate :one
