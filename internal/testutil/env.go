@@ -65,18 +65,31 @@ func DefaultConfig() *config.Config {
 // NewEnv starts a fileshare for t.
 func NewEnv(t testing.TB, opts ...Option) *Env {
 	t.Helper()
-	ginMode.Do(func() { gin.SetMode(gin.TestMode) })
-	e := &Env{T: t, DBURL: NewDatabase(t), DataDir: t.TempDir(), Logs: &LogBuffer{}}
 	cfg := DefaultConfig()
-	cfg.DatabaseURL = e.DBURL
-	cfg.DataDir = e.DataDir
+	cfg.DatabaseURL = NewDatabase(t)
+	cfg.DataDir = t.TempDir()
 	for _, o := range opts {
 		o(cfg)
 	}
+	return start(t, cfg)
+}
+
+// Twin starts a second instance of e's service on the same database and data directory, with
+// the same configuration but its own pool, server and log: another server behind the same
+// load balancer.
+func (e *Env) Twin() *Env {
+	e.T.Helper()
+	cfg := *e.Config
+	return start(e.T, &cfg)
+}
+
+func start(t testing.TB, cfg *config.Config) *Env {
+	t.Helper()
+	ginMode.Do(func() { gin.SetMode(gin.TestMode) })
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	e.Config = cfg
+	e := &Env{T: t, DBURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logs: &LogBuffer{}, Config: cfg}
 	// A small pool: many test servers share one PostgreSQL and its max_connections.
 	st, err := store.Open(context.Background(), e.DBURL, store.Options{QueryTimeout: cfg.DBTimeout, MaxConns: 6})
 	if err != nil {
