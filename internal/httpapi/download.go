@@ -78,6 +78,7 @@ func setValidators(c *gin.Context, d *share.Download, oneTime bool) string {
 	hd := c.Writer.Header()
 	etag := `"` + hex.EncodeToString(d.SHA256) + `"`
 	hd.Set("ETag", etag)
+	hd.Set("Repr-Digest", share.ReprDigest(d.SHA256))
 	if oneTime {
 		hd.Set("Cache-Control", "no-store")
 	} else {

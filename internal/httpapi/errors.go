@@ -45,6 +45,7 @@ var statusTable = [...]struct {
 	{share.ErrNameRequired, http.StatusBadRequest},
 	{share.ErrInvalidSize, http.StatusBadRequest},
 	{share.ErrSizeMismatch, http.StatusBadRequest},
+	{share.ErrDigestMismatch, http.StatusBadRequest},
 	{share.ErrInvalidCursor, http.StatusBadRequest},
 	{errInvalidJSON, http.StatusBadRequest},
 	{errInvalidLimit, http.StatusBadRequest},

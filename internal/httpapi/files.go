@@ -112,6 +112,11 @@ func (h *handlers) putFile(c *gin.Context) {
 	if !ok {
 		return
 	}
+	digests, err := share.ParseContentDigest(c.GetHeader("Content-Digest"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
 	up, err := h.svc.BeginFileUpload(ctx, who, sid, fid)
 	if err != nil {
 		h.fail(c, err)
@@ -137,6 +142,7 @@ func (h *handlers) putFile(c *gin.Context) {
 		}
 		body, length = form.file, -1
 	}
+	body, sum512 := digests.Watch(body)
 	content, err := h.svc.Stage(ctx, blob.KindFile, body, length, limit, errOver)
 	if err != nil {
 		h.fail(c, bodyErr(err))
@@ -148,6 +154,10 @@ func (h *handlers) putFile(c *gin.Context) {
 			h.fail(c, err)
 			return
 		}
+	}
+	if err := digests.Check(content, sum512); err != nil {
+		h.fail(c, err)
+		return
 	}
 	f, err := h.svc.FinishFileUpload(ctx, up, content)
 	if err != nil {

@@ -180,7 +180,13 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		t.Fatalf("alice's PUT: %d %s", r.StatusCode, r.Body)
 	}
 	ids["ap"] = isoID(t, isoCall(t, e, http.MethodPost, "/sessions/"+ids["as"]+"/files", isoAlice, map[string]any{"name": "p.txt"}), "alice's pending file")
-	ids["atok"] = isoID(t, isoCall(t, e, http.MethodPost, "/sessions/"+ids["as"]+"/files/"+ids["af"]+"/tokens", isoAlice, nil), "alice's token")
+	atok := isoCall(t, e, http.MethodPost, "/sessions/"+ids["as"]+"/files/"+ids["af"]+"/tokens", isoAlice, nil)
+	ids["atok"] = isoID(t, atok, "alice's token")
+	var ref struct{ Ref string }
+	if json.Unmarshal(atok.Body, &ref) != nil || ref.Ref == "" {
+		t.Fatalf("alice's token has no ref: %s", atok.Body)
+	}
+	ids["aref"] = ref.Ref
 	ids["aup"] = isoQueryToken(t, isoCall(t, e, http.MethodPost, "/sessions/"+ids["ap"], isoAlice, nil))
 
 	// Tenant B: the same, so that mixed paths (B's session, A's file) can be tried.
@@ -233,14 +239,15 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		{"/sessions/{bs}/files/{ap}", cell{"PUT": nf, "DELETE": nf}},
 		{"/sessions/{as}/files/{bf}", cell{"PUT": nf, "DELETE": nf}},
 		{"/sessions/{as}/files/{bp}", cell{"PUT": nf, "DELETE": nf}},
-		{"/sessions/{as}/files/{af}/tokens", cell{"POST": nf}},
-		{"/sessions/{as}/files/{ap}/tokens", cell{"POST": nf}},
-		{"/sessions/{bs}/files/{af}/tokens", cell{"POST": nf}},
-		{"/sessions/{as}/files/{bf}/tokens", cell{"POST": nf}},
-		{"/sessions/{bs}/files/{bf}/tokens/{atok}", cell{"GET": nf, "HEAD": nf}},
-		{"/sessions/{as}/files/{af}/tokens/{btok}", cell{"GET": nf, "HEAD": nf}},
-		{"/sessions/{as}/files/{bf}/tokens/{btok}", cell{"GET": nf, "HEAD": nf}},
-		{"/sessions/{bs}/files/{af}/tokens/{atok}", cell{"GET": nf, "HEAD": nf}},
+		{"/sessions/{as}/files/{af}/tokens", cell{"POST": nf, "GET": nf}},
+		{"/sessions/{as}/files/{ap}/tokens", cell{"POST": nf, "GET": nf}},
+		{"/sessions/{bs}/files/{af}/tokens", cell{"POST": nf, "GET": nf}},
+		{"/sessions/{as}/files/{bf}/tokens", cell{"POST": nf, "GET": nf}},
+		{"/sessions/{as}/files/{af}/tokens/{aref}", cell{"GET": nf, "HEAD": nf, "POST": nf, "DELETE": nf}},
+		{"/sessions/{bs}/files/{bf}/tokens/{atok}", cell{"GET": nf, "HEAD": nf, "POST": nf, "DELETE": nf}},
+		{"/sessions/{as}/files/{af}/tokens/{btok}", cell{"GET": nf, "HEAD": nf, "POST": nf, "DELETE": nf}},
+		{"/sessions/{as}/files/{bf}/tokens/{btok}", cell{"GET": nf, "HEAD": nf, "POST": nf, "DELETE": nf}},
+		{"/sessions/{bs}/files/{af}/tokens/{atok}", cell{"GET": nf, "HEAD": nf, "POST": nf, "DELETE": nf}},
 		{"/sessions/{as}/files/{ap}?token={bup}", cell{"PUT": unauth, "DELETE": nf}},
 		{"/sessions/{bs}/files/{bp}?token={aup}", cell{"PUT": unauth, "DELETE": 0}}, // DELETE: B's own entry
 		{"/sessions/{as}/files/{bp}?token={bup}", cell{"PUT": unauth, "DELETE": nf}},

@@ -17,19 +17,29 @@ func (h *handlers) createUpload(c *gin.Context) {
 		h.fail(c, share.ErrTooLarge) // refused before a byte is read
 		return
 	}
+	digests, err := share.ParseContentDigest(c.GetHeader("Content-Digest"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit+multipartOverhead)
 	form, err := openForm(c.Request)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	content, err := h.svc.Stage(ctx, blob.KindUpload, form.file, -1, limit, share.ErrTooLarge)
+	file, sum512 := digests.Watch(form.file)
+	content, err := h.svc.Stage(ctx, blob.KindUpload, file, -1, limit, share.ErrTooLarge)
 	if err != nil {
 		h.fail(c, bodyErr(err))
 		return
 	}
 	defer content.Discard(ctx)
 	if err := form.finish(); err != nil {
+		h.fail(c, err)
+		return
+	}
+	if err := digests.Check(content, sum512); err != nil {
 		h.fail(c, err)
 		return
 	}
