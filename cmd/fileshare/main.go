@@ -25,7 +25,7 @@ var version = "dev"
 
 type cli struct {
 	config.Config
-	ConfigFile kong.ConfigFlag `name:"config" env:"FILESHARE_CONFIG" help:"YAML configuration file." placeholder:"FILE"`
+	ConfigFile string `name:"config" env:"FILESHARE_CONFIG" help:"YAML configuration file." placeholder:"FILE"`
 
 	Serve   serveCmd   `cmd:"" help:"Serve the HTTP API, with the purge scheduler."`
 	Migrate migrateCmd `cmd:"" help:"Run the database migrations embedded in the binary."`
@@ -45,20 +45,23 @@ type env struct {
 
 func main() {
 	var c cli
-	opts := []kong.Option{
+	sources := config.NewSources("config")
+	parser := kong.Must(&c,
 		kong.Name("fileshare"),
 		kong.Description("Multi-tenant HTTP file sharing for telephony and RTC platforms."),
 		kong.UsageOnError(),
-		kong.Configuration(config.YAMLLoader),
-	}
-	if path := os.Getenv("FILESHARE_CONFIG"); path != "" {
-		if _, err := os.Stat(path); err != nil {
-			fmt.Fprintf(os.Stderr, "fileshare: config file: %v\n", err)
+		sources.Option(),
+	)
+	kctx, err := parser.Parse(os.Args[1:])
+	if err != nil {
+		// A bad setting is one line naming it and its source, for a deploy log; kong's usage
+		// text is for mistakes in the command itself.
+		if cerr := sources.Explain(err); cerr != nil {
+			fmt.Fprintf(os.Stderr, "fileshare: %s\n", oneLine(cerr))
 			os.Exit(1)
 		}
-		opts = append(opts, kong.Configuration(config.YAMLLoader, path))
+		parser.FatalIfErrorf(err)
 	}
-	kctx := kong.Parse(&c, opts...)
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: parseLevel(c.LogLevel)}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
