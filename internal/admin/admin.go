@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"fileshare/internal/auth"
@@ -40,8 +39,8 @@ type User struct {
 
 // AddTenant creates a tenant.
 func (a *Admin) AddTenant(ctx context.Context, name string) error {
-	if !auth.ValidName(name) || strings.Contains(name, "@") {
-		return fmt.Errorf("invalid tenant name %q: 1 to 255 characters, no @ and no control characters", name)
+	if err := ValidTenantName(name); err != nil {
+		return err
 	}
 	_, err := a.st.Q.TenantCreate(ctx, name)
 	if errors.Is(err, store.ErrConflict) {

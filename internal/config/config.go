@@ -5,34 +5,30 @@ package config
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"net/url"
-	"os"
 	"strings"
 	"time"
-
-	"github.com/alecthomas/kong"
-	"gopkg.in/yaml.v3"
 )
 
 // Config is everything the service can be told. The `config` tag names a key of the YAML file
-// where it differs from the flag name.
+// where it differs from the flag name. The `unit` tag says what a whole number counts; such a
+// number may be written as a product (86400 * 7).
 type Config struct {
 	DatabaseURL        string        `name:"database-url" env:"FILESHARE_DATABASE_URL,DATABASE_URL" help:"PostgreSQL URL (required)."`
 	Listen             string        `name:"listen" env:"FILESHARE_LISTEN" default:"127.0.0.1:3001" help:"Address to serve HTTP on."`
 	DataDir            string        `name:"data-dir" env:"FILESHARE_DATA_DIR" default:"./data" help:"Directory of the blobs."`
 	PublicURL          string        `name:"public-url" env:"FILESHARE_PUBLIC_URL" help:"Base of absolute URLs in answers, e.g. https://host:1446/rtc/fileshare (default: from the request)."`
-	UploadTTL          int64         `name:"upload-ttl" env:"FILESHARE_UPLOAD_TTL" default:"3600" config:"models.upload.ttl" help:"Default ttl of simple uploads, seconds."`
-	SessionTTL         int64         `name:"session-ttl" env:"FILESHARE_SESSION_TTL" default:"604800" config:"models.session.ttl" help:"Default ttl of sessions, seconds."`
-	MaxTTL             int64         `name:"max-ttl" env:"FILESHARE_MAX_TTL" default:"2592000" help:"Largest ttl a client may ask for, seconds."`
-	MaxUploadBytes     int64         `name:"max-upload-bytes" env:"FILESHARE_MAX_UPLOAD_BYTES" default:"2147483648" help:"Largest file accepted, bytes."`
+	UploadTTL          int64         `name:"upload-ttl" env:"FILESHARE_UPLOAD_TTL" default:"3600" config:"models.upload.ttl" unit:"seconds" help:"Default ttl of simple uploads, seconds."`
+	SessionTTL         int64         `name:"session-ttl" env:"FILESHARE_SESSION_TTL" default:"604800" config:"models.session.ttl" unit:"seconds" help:"Default ttl of sessions, seconds."`
+	MaxTTL             int64         `name:"max-ttl" env:"FILESHARE_MAX_TTL" default:"2592000" unit:"seconds" help:"Largest ttl a client may ask for, seconds."`
+	MaxUploadBytes     int64         `name:"max-upload-bytes" env:"FILESHARE_MAX_UPLOAD_BYTES" default:"2147483648" unit:"bytes" help:"Largest file accepted, bytes."`
 	PurgeInterval      time.Duration `name:"purge-interval" env:"FILESHARE_PURGE_INTERVAL" default:"60s" help:"How often serve runs the purge."`
 	TombstoneRetention time.Duration `name:"tombstone-retention" env:"FILESHARE_TOMBSTONE_RETENTION" default:"720h" help:"How long an expired upload keeps answering 410."`
 	OrphanGrace        time.Duration `name:"orphan-grace" env:"FILESHARE_ORPHAN_GRACE" default:"1h" help:"Age before an unreferenced blob or temp file is swept."`
 	TrustedProxies     []string      `name:"trusted-proxies" env:"FILESHARE_TRUSTED_PROXIES" sep:"," help:"CIDRs of proxies whose X-Forwarded-For is believed."`
 	BodyIdleTimeout    time.Duration `name:"body-idle-timeout" env:"FILESHARE_BODY_IDLE_TIMEOUT" default:"30s" help:"An upload body that sends nothing for this long, or less than body-min-rate bytes/s over such a window, is cut."`
-	BodyMinRate        int64         `name:"body-min-rate" env:"FILESHARE_BODY_MIN_RATE" default:"512" help:"Least average upload speed, bytes/s, over each body-idle-timeout window."`
+	BodyMinRate        int64         `name:"body-min-rate" env:"FILESHARE_BODY_MIN_RATE" default:"512" unit:"bytes per second" help:"Least average upload speed, bytes/s, over each body-idle-timeout window."`
 	DBTimeout          time.Duration `name:"db-timeout" env:"FILESHARE_DB_TIMEOUT" default:"2s" help:"Budget of each database call of a request, waiting for a pooled connection included: past it the request answers 503."`
 	TokenResumeWindow  time.Duration `name:"token-resume-window" env:"FILESHARE_TOKEN_RESUME_WINDOW" default:"15m" help:"How long after its consumption a one-time download that was cut may be resumed with Range requests (until the file has been delivered once)."`
 	LogLevel           string        `name:"log-level" env:"FILESHARE_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Least severe log level written."`
@@ -61,40 +57,60 @@ type S3Credentials struct {
 // BlobStoreS3 reports whether blobs live in S3.
 func (c *Config) BlobStoreS3() bool { return c.BlobStore == "s3" }
 
-// Validate checks the configuration at start-up.
+// Problem is what Validate finds wrong: a value, or a combination of values, the service cannot
+// run with. Settings names the settings concerned, by flag name, the one to blame first.
+type Problem struct {
+	Settings []string
+	Msg      string
+}
+
+func (p *Problem) Error() string { return p.Msg }
+
+func problem(msg string, settings ...string) *Problem { return &Problem{Settings: settings, Msg: msg} }
+
+// Validate checks the configuration at start-up. Its error joins one *Problem per finding.
 func (c *Config) Validate() error {
 	var errs []error
 	if c.MaxTTL < 1 {
-		errs = append(errs, errors.New("max-ttl must be at least 1"))
+		errs = append(errs, problem(fmt.Sprintf("max-ttl must be at least 1, not %d", c.MaxTTL), "max-ttl"))
 	}
 	if c.UploadTTL < 1 || c.UploadTTL > c.MaxTTL {
-		errs = append(errs, fmt.Errorf("upload-ttl must be between 1 and max-ttl (%d)", c.MaxTTL))
+		errs = append(errs, problem(fmt.Sprintf("upload-ttl must be between 1 and max-ttl (%d), not %d", c.MaxTTL, c.UploadTTL), "upload-ttl", "max-ttl"))
 	}
 	if c.SessionTTL < 1 || c.SessionTTL > c.MaxTTL {
-		errs = append(errs, fmt.Errorf("session-ttl must be between 1 and max-ttl (%d)", c.MaxTTL))
+		errs = append(errs, problem(fmt.Sprintf("session-ttl must be between 1 and max-ttl (%d), not %d", c.MaxTTL, c.SessionTTL), "session-ttl", "max-ttl"))
 	}
 	if c.MaxUploadBytes < 1 {
-		errs = append(errs, errors.New("max-upload-bytes must be at least 1"))
+		errs = append(errs, problem(fmt.Sprintf("max-upload-bytes must be at least 1, not %d", c.MaxUploadBytes), "max-upload-bytes"))
 	}
-	if c.PurgeInterval <= 0 || c.TombstoneRetention < 0 || c.OrphanGrace <= 0 {
-		errs = append(errs, errors.New("purge-interval and orphan-grace must be positive, tombstone-retention not negative"))
+	if c.PurgeInterval <= 0 {
+		errs = append(errs, problem(fmt.Sprintf("purge-interval must be positive, not %s", c.PurgeInterval), "purge-interval"))
+	}
+	if c.OrphanGrace <= 0 {
+		errs = append(errs, problem(fmt.Sprintf("orphan-grace must be positive, not %s", c.OrphanGrace), "orphan-grace"))
+	}
+	if c.TombstoneRetention < 0 {
+		errs = append(errs, problem(fmt.Sprintf("tombstone-retention must not be negative, not %s", c.TombstoneRetention), "tombstone-retention"))
 	}
 	if c.DBTimeout < 0 {
-		errs = append(errs, errors.New("db-timeout must not be negative"))
+		errs = append(errs, problem(fmt.Sprintf("db-timeout must not be negative, not %s", c.DBTimeout), "db-timeout"))
 	}
-	if c.BodyIdleTimeout <= 0 || c.BodyMinRate < 0 {
-		errs = append(errs, errors.New("body-idle-timeout must be positive and body-min-rate not negative"))
+	if c.BodyIdleTimeout <= 0 {
+		errs = append(errs, problem(fmt.Sprintf("body-idle-timeout must be positive, not %s", c.BodyIdleTimeout), "body-idle-timeout"))
+	}
+	if c.BodyMinRate < 0 {
+		errs = append(errs, problem(fmt.Sprintf("body-min-rate must not be negative, not %d", c.BodyMinRate), "body-min-rate"))
 	}
 	if c.PublicURL != "" {
 		u, err := url.Parse(c.PublicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			errs = append(errs, fmt.Errorf("public-url %q must be an absolute http(s) URL without query", c.PublicURL))
+			errs = append(errs, problem(fmt.Sprintf("public-url %q must be an absolute http(s) URL without query", c.PublicURL), "public-url"))
 		}
 	}
 	for _, p := range c.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err != nil {
 			if _, err := netip.ParseAddr(p); err != nil {
-				errs = append(errs, fmt.Errorf("trusted-proxies: %q is neither a CIDR nor an address", p))
+				errs = append(errs, problem(fmt.Sprintf("trusted-proxies: %q is neither a CIDR nor an address", p), "trusted-proxies"))
 			}
 		}
 	}
@@ -108,27 +124,27 @@ func (c *Config) validateBlobStore() []error {
 		return nil
 	case "s3":
 	default:
-		return []error{fmt.Errorf("blob-store must be disk or s3, not %q", c.BlobStore)}
+		return []error{problem(fmt.Sprintf("blob-store must be disk or s3, not %q", c.BlobStore), "blob-store")}
 	}
 	var errs []error
 	if c.S3Bucket == "" {
-		errs = append(errs, errors.New("blob-store s3 needs a bucket: set FILESHARE_S3_BUCKET or --s3-bucket"))
+		errs = append(errs, problem("blob-store s3 needs a bucket: set FILESHARE_S3_BUCKET or --s3-bucket", "s3-bucket", "blob-store"))
 	}
 	if c.S3Region == "" {
-		errs = append(errs, errors.New("s3-region must not be empty"))
+		errs = append(errs, problem("s3-region must not be empty", "s3-region"))
 	}
 	if c.S3Endpoint != "" {
 		u, err := url.Parse(c.S3Endpoint)
 		switch {
 		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil:
-			errs = append(errs, fmt.Errorf("s3-endpoint %q must be an http(s) URL of a host, without path, query or credentials", c.S3Endpoint))
+			errs = append(errs, problem(fmt.Sprintf("s3-endpoint %q must be an http(s) URL of a host, without path, query or credentials", c.S3Endpoint), "s3-endpoint"))
 		case !c.S3PathStyle && isIPHost(u.Hostname()):
 			// Virtual-hosted style puts the bucket in the host name, which an address cannot hold.
-			errs = append(errs, fmt.Errorf("s3-endpoint %q cannot carry the bucket in its host name: set s3-path-style (FILESHARE_S3_PATH_STYLE=true)", c.S3Endpoint))
+			errs = append(errs, problem(fmt.Sprintf("s3-endpoint %q cannot carry the bucket in its host name: set s3-path-style (FILESHARE_S3_PATH_STYLE=true)", c.S3Endpoint), "s3-endpoint", "s3-path-style"))
 		}
 	}
 	if strings.HasPrefix(c.S3Prefix, "/") || strings.Contains(c.S3Prefix, "//") {
-		errs = append(errs, fmt.Errorf("s3-prefix %q must not start with / or hold an empty segment", c.S3Prefix))
+		errs = append(errs, problem(fmt.Sprintf("s3-prefix %q must not start with / or hold an empty segment", c.S3Prefix), "s3-prefix"))
 	}
 	return errs
 }
@@ -151,56 +167,3 @@ func (c *Config) RequireDatabase() error {
 
 // Seconds converts a whole number of seconds to a Duration.
 func Seconds(n int64) time.Duration { return time.Duration(n) * time.Second }
-
-// YAMLLoader reads the YAML configuration file for kong. Nested keys are joined with dots
-// (models.session.ttl); a flag is looked up under its `config` tag, else its name, with
-// dashes or underscores.
-func YAMLLoader(r io.Reader) (kong.Resolver, error) {
-	var doc map[string]any
-	if err := yaml.NewDecoder(r).Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("config file: %w", err)
-	}
-	flat := map[string]any{}
-	flatten("", doc, flat)
-	return kong.ResolverFunc(func(_ *kong.Context, _ *kong.Path, flag *kong.Flag) (any, error) {
-		// Kong asks resolvers after it has read the environment, and lets them win. The
-		// environment must beat the file, so a flag that one of its variables sets (kong reads
-		// a variable that is present, even empty) is left alone.
-		for _, env := range flag.Envs {
-			if _, ok := os.LookupEnv(env); ok {
-				return nil, nil
-			}
-		}
-		keys := []string{flag.Name, strings.ReplaceAll(flag.Name, "-", "_")}
-		if k := flag.Tag.Get("config"); k != "" {
-			keys = append([]string{k}, keys...)
-		}
-		for _, k := range keys {
-			if v, ok := flat[k]; ok {
-				if list, ok := v.([]any); ok {
-					parts := make([]string, len(list))
-					for i, e := range list {
-						parts[i] = fmt.Sprint(e)
-					}
-					return strings.Join(parts, ","), nil
-				}
-				return fmt.Sprint(v), nil
-			}
-		}
-		return nil, nil
-	}), nil
-}
-
-func flatten(prefix string, m map[string]any, out map[string]any) {
-	for k, v := range m {
-		key := k
-		if prefix != "" {
-			key = prefix + "." + k
-		}
-		if sub, ok := v.(map[string]any); ok {
-			flatten(key, sub, out)
-			continue
-		}
-		out[key] = v
-	}
-}

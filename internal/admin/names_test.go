@@ -1,0 +1,36 @@
+package admin
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestValidTenantName(t *testing.T) {
+	t.Parallel()
+	// Every tenant name the test suites and the benchmark use, and the usual shapes.
+	for _, name := range []string{
+		"default", "acme", "example.com", "t-1", "t1", "t2", "tenant-a", "tenant-b", "other", "evil",
+		"corp", "via-fallback", "crash", "outage", "full", "race", "bench", "list1k", "list1m",
+		"a", "7", "a_b", "sub.example.co.uk", "x--y", strings.Repeat("a", 63),
+	} {
+		if err := ValidTenantName(name); err != nil {
+			t.Errorf("%q refused: %v", name, err)
+		}
+	}
+	for _, name := range []string{
+		"", " ", "../etc", "..", ".", "a/b", "a@b", "Acme", "ACME", "acme ", " acme", "-acme", "acme-",
+		".acme", "acme.", "_acme", "acme_", "a b", "a\tb", "a\nb", "é", "acme\x00", "a:b", "a%2fb",
+		strings.Repeat("a", 64),
+	} {
+		err := ValidTenantName(name)
+		if err == nil {
+			t.Errorf("%q accepted", name)
+			continue
+		}
+		msg := err.Error()
+		if strings.Contains(msg, "\n") || !strings.HasPrefix(msg, "invalid tenant name ") ||
+			!strings.Contains(msg, "1–63 lower-case letters, digits, '.', '-' or '_', starting and ending with a letter or digit") {
+			t.Errorf("%q: reason %q", name, msg)
+		}
+	}
+}
