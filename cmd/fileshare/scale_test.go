@@ -373,7 +373,7 @@ func TestScaleOut(t *testing.T) {
 	}
 	waitFor(t, "the instances to purge what expired", func() bool {
 		return count(`SELECT count(*) FROM uploads WHERE purged_at IS NULL AND id = ANY($1::uuid[])`, expiredIDs) == 0 &&
-			count(`SELECT count(*) FROM sessions WHERE id = ANY($1::uuid[])`, expiredSessions) == 0
+			count(`SELECT count(*) FROM sessions WHERE purged_at IS NULL AND id = ANY($1::uuid[])`, expiredSessions) == 0
 	})
 	for _, id := range expiredIDs {
 		if a := c.on(c.pick(), http.MethodGet, "/uploads/"+id, "", "", nil); a.status != http.StatusGone || a.message() != "upload expired" {
