@@ -126,3 +126,80 @@ func TestMetricsCountTrafficByRouteTemplate(t *testing.T) {
 		t.Errorf("purge metrics after one pass: passes %v, durations %v", m["fileshare_purge_passes_total{result=ok}"], m["fileshare_purge_duration_seconds{}"])
 	}
 }
+
+// TestMetricsLabelsStayBounded: requests with made-up methods, some of 30,000 characters, sent
+// without credentials, neither add a series per method to /metrics nor write the whole method
+// into the log: every label value comes from a closed set, and the number of series stays
+// under a fixed bound.
+func TestMetricsLabelsStayBounded(t *testing.T) {
+	t.Parallel()
+	e := testutil.NewEnv(t)
+	series := func() (int, map[string]bool, int) {
+		m, text := scrape(t, e)
+		n, methods := 0, map[string]bool{}
+		for k := range m {
+			if strings.HasPrefix(k, "fileshare_http_") {
+				n++
+				for _, l := range strings.Split(k[strings.IndexByte(k, '{')+1:len(k)-1], ",") {
+					if v, ok := strings.CutPrefix(l, "method="); ok {
+						methods[v] = true
+					}
+				}
+			}
+		}
+		return n, methods, len(text)
+	}
+	// One known route and one unknown path for each method.
+	e.Do(e.NewRequest(http.MethodGet, "/healthz", "", "", nil))
+	before, _, size := series()
+
+	letters := "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	long := strings.Repeat("XQZT", 7500)
+	for i := range 200 {
+		var b strings.Builder
+		for n := i; ; n /= len(letters) {
+			b.WriteByte(letters[n%len(letters)])
+			if n < len(letters) {
+				break
+			}
+		}
+		method := "XQZT" + b.String()
+		if i%20 == 0 {
+			method = long + b.String()
+		}
+		path := "/x"
+		if i%2 == 1 {
+			path = "/healthz"
+		}
+		r := e.Do(e.NewRequest(method, path, "", "", nil))
+		want, msg := http.StatusNotFound, "not found"
+		if path == "/healthz" {
+			want, msg = http.StatusMethodNotAllowed, "method not allowed"
+		}
+		var body struct{ Message string }
+		if r.StatusCode != want || json.Unmarshal(r.Body, &body) != nil || body.Message != msg {
+			t.Fatalf("%.20s… %s: %d %.200s, want %d {\"message\":%q}", method, path, r.StatusCode, r.Body, want, msg)
+		}
+	}
+
+	after, methods, sizeAfter := series()
+	// At most: the unknown path and /healthz by method "other" (a counter and a histogram each),
+	// and the scrape of /metrics itself.
+	if after-before > 6 {
+		t.Errorf("200 made-up methods added %d series to /metrics (%d → %d)", after-before, before, after)
+	}
+	for m := range methods {
+		switch m {
+		case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other":
+		default:
+			t.Errorf("method label %.40q is not one of a closed set", m)
+		}
+	}
+	if sizeAfter > size+4<<10 {
+		t.Errorf("/metrics grew from %d to %d bytes", size, sizeAfter)
+	}
+	// The log shows at most a short prefix of a method, never 30,000 characters of it.
+	if logs := e.Logs.String(); strings.Contains(logs, strings.Repeat("XQZT", 20)) {
+		t.Errorf("the log holds a long method (%d bytes of logs)", len(logs))
+	}
+}

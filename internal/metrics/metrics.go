@@ -97,12 +97,28 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
 }
 
-// ObserveRequest records one answered request.
+// ObserveRequest records one answered request. route must come from the route table (or be
+// one fixed word for unmatched paths); the method is reduced to MethodLabel, so that no client
+// can add series.
 func (m *Metrics) ObserveRequest(route, method string, status int, d time.Duration) {
+	method = MethodLabel(method)
 	m.Requests.WithLabelValues(route, method, statusLabel(status)).Inc()
 	m.Duration.WithLabelValues(route, method).Observe(d.Seconds())
 }
 
+// MethodLabel is method when it is one of the methods the service knows, else "other". Any
+// token is a valid HTTP method: taken as it is, every made-up one would be a new label value.
+func MethodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return method
+	}
+	return "other"
+}
+
+// statusLabel bounds the status label to three digits. The statuses are few anyway: only those
+// the service's own code writes (no client chooses one), and what net/http answers by itself
+// (400, 431, 501, 505) never reaches a handler, so never these metrics.
 func statusLabel(s int) string {
 	const digits = "0123456789"
 	if s < 100 || s > 999 {
