@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/base64"
 	"errors"
 	"io"
 	"log/slog"
@@ -98,22 +99,50 @@ func (h *handlers) bytesWritten(c *gin.Context) int64 {
 	return int64(max(c.Writer.Size(), 0))
 }
 
-// redactPath hides the token segment of a one-time download path.
-func redactPath(p string) string {
-	if i := strings.Index(p, "/tokens/"); i >= 0 {
-		rest := p[i+len("/tokens/"):]
-		if rest != "" {
-			end := strings.IndexByte(rest, '/')
-			if end < 0 {
-				end = len(rest)
+// tokenShapeLen is the length of a download or upload token as text: 32 random bytes as
+// unpadded base64url.
+var tokenShapeLen = base64.RawURLEncoding.EncodedLen(32)
+
+// looksLikeToken reports whether s holds a run of tokenShapeLen or more base64url characters:
+// a token, alone or with something around it. Ids (UUIDs) and route words are shorter.
+func looksLikeToken(s string) bool {
+	if len(s) < tokenShapeLen {
+		return false
+	}
+	run := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' {
+			if run++; run >= tokenShapeLen {
+				return true
 			}
-			return p[:i] + "/tokens/" + redacted + rest[end:]
+		} else {
+			run = 0
 		}
 	}
-	return p
+	return false
 }
 
-// redactQuery hides the value of token= (upload URLs).
+// redactPath hides the segment after "tokens" (the one-time download route), and any segment
+// that looks like a token, whatever the path's shape: the log lines built from it must never
+// hold a secret, even of a request that matched no route.
+func redactPath(p string) string {
+	segs := strings.Split(p, "/")
+	changed := false
+	for i, seg := range segs {
+		if seg != "" && (i > 0 && segs[i-1] == "tokens" || looksLikeToken(seg)) {
+			segs[i] = redacted
+			changed = true
+		}
+	}
+	if !changed {
+		return p
+	}
+	return strings.Join(segs, "/")
+}
+
+// redactQuery hides the value of token= (upload URLs), in any case of its name, and any name
+// or value that looks like a token.
 func redactQuery(q string) string {
 	if q == "" {
 		return ""
@@ -122,10 +151,20 @@ func redactQuery(q string) string {
 	if err != nil {
 		return redacted
 	}
-	if _, ok := vals["token"]; ok {
-		vals.Set("token", redacted)
+	out := make(url.Values, len(vals))
+	for k, vs := range vals {
+		hideAll := strings.EqualFold(k, "token")
+		if looksLikeToken(k) {
+			k = redacted
+		}
+		for _, v := range vs {
+			if hideAll || looksLikeToken(v) {
+				v = redacted
+			}
+			out[k] = append(out[k], v)
+		}
 	}
-	s, _ := url.QueryUnescape(vals.Encode())
+	s, _ := url.QueryUnescape(out.Encode())
 	return s
 }
 
