@@ -16,6 +16,10 @@ func FuzzParseLogin(f *testing.F) {
 		"alice@example.com", "alice@example.com@corp", "bob", "@", "@acme", "alice@", "a@b@",
 		"ali\x00ce@acme", "alice\r\n@acme", "\xff@acme", "Ünïcødé@テナント", strings.Repeat("n", 255) + "@" + strings.Repeat("t", 255),
 		strings.Repeat("n", 256) + "@t", "a@\u0085", "a@\u007f", "@@@",
+		// Not UTF-8: a cut sequence, a surrogate, an overlong '/', past U+10FFFF, a lone
+		// continuation byte, and a long login that is valid up to its last byte.
+		"alice@acm\xc3", "\xed\xa0\x80@acme", "\xc0\xaf@acme", "alice@\xf4\x90\x80\x80", "a\x80b@t",
+		strings.Repeat("é", 100) + "@t\xe2\x82",
 	} {
 		f.Add(s)
 	}

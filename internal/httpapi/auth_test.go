@@ -404,3 +404,37 @@ func TestForwardedForFromTrustedProxy(t *testing.T) {
 		return false
 	})
 }
+
+// TestHostileCredentialsAnswer401: a login that is not valid UTF-8, holds NUL or is kilobytes
+// long, and a password with NUL, invalid UTF-8 or tens of kilobytes (below the 64 KiB of
+// headers that serve accepts), are wrong credentials: 401 with WWW-Authenticate, never a 500.
+// The throttle's counters stay short keys whatever the login was.
+func TestHostileCredentialsAnswer401(t *testing.T) {
+	t.Parallel()
+	e := testutil.NewEnv(t)
+	e.AddUser("alice@acme", "right-pw")
+	for _, c := range []struct{ what, login, password string }{
+		{"login not UTF-8", "\xff@acme", "right-pw"},
+		{"login with invalid UTF-8 in the tenant", "alice@acm\xc3", "right-pw"},
+		{"login with a surrogate", "\xed\xa0\x80@acme", "right-pw"},
+		{"login with NUL", "ali\x00ce@acme", "right-pw"},
+		{"login with NUL in the tenant", "alice@ac\x00me", "right-pw"},
+		{"login of 2.8 KB", strings.Repeat("x", 2800) + "@acme", "right-pw"},
+		{"login of 30 KB", strings.Repeat("é", 15000) + "@acme", "right-pw"},
+		{"login of 257 bytes", strings.Repeat("n", 251) + "@acme", "right-pw"},
+		{"password with NUL", "alice@acme", "right-pw\x00"},
+		{"password not UTF-8", "alice@acme", "right-\xff-pw"},
+		{"password of 40 KiB", "alice@acme", strings.Repeat("p", 40<<10)},
+		{"both hostile", "\xff\x00@\xfe", "\x00\xff" + strings.Repeat("\xc3", 20000)},
+	} {
+		auWantUnauthorized(e, auProbe(e, c.login, c.password), c.what)
+	}
+	auWantIn(e, auProbe(e, "alice@acme", "right-pw"), "the right password afterwards")
+	var longest int
+	if err := e.Store.Pool.QueryRow(context.Background(), "SELECT coalesce(max(length(key)), 0) FROM auth_failures").Scan(&longest); err != nil {
+		t.Fatal(err)
+	}
+	if longest > 80 {
+		t.Errorf("a throttle key of %d characters was stored", longest)
+	}
+}
