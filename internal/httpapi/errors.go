@@ -23,6 +23,7 @@ const (
 	msgMethodNotAllowed  = "method not allowed"
 	msgTooManyAttempts   = "too many failed login attempts"
 	msgInvalidJSON       = "invalid JSON body"
+	msgBodyTooLarge      = "request body too large"
 	msgInvalidLimit      = "invalid limit"
 	msgMalformedBody     = "malformed multipart body"
 	msgOneFile           = "only one file part is allowed"
@@ -72,6 +73,7 @@ var statusTable = [...]struct {
 	{share.ErrTokenLocked, http.StatusGone},
 	{share.ErrUploadTokenExpired, http.StatusGone},
 	{share.ErrTooLarge, http.StatusRequestEntityTooLarge},
+	{errJSONTooLarge, http.StatusRequestEntityTooLarge},
 }
 
 // statusOf returns the status of an error of statusTable that err is (or wraps), and that

@@ -1,10 +1,12 @@
 package httpapi
 
-// Fuzz targets of the request parsers and the Content-Disposition builder. They are internal
-// tests (package httpapi) because parseID is not exported. Their seeds run in every `go test`;
-// `make fuzz` runs the fuzzer on each for a while.
+// Fuzz targets of the request parsers, the strict JSON reading and the Content-Disposition
+// builder. They are internal tests (package httpapi) because parseID is not exported. Their
+// seeds run in every `go test`; `make fuzz` runs the fuzzer on each for a while.
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"math"
 	"math/big"
@@ -114,5 +116,128 @@ func FuzzContentDisposition(f *testing.F) {
 		if utf8.ValidString(name) && !strings.ContainsFunc(name, unicode.IsControl) && params["filename"] != name {
 			t.Fatalf("ContentDisposition(%q) = %q gives back the name %q", name, h, params["filename"])
 		}
+	})
+}
+
+// jsonOracle says whether body is a JSON object that a strict reading must accept for a struct
+// whose keys are those of kinds: each kind is 'n' (a JSON number), 's' (a JSON string) or 'b'
+// (true or false), and null is allowed for each. It walks the tokens itself, apart from decodeStrict's way.
+func jsonOracle(body []byte, kinds map[string]byte) bool {
+	if !json.Valid(body) {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if tok, _ := dec.Token(); tok != json.Delim('{') {
+		return false
+	}
+	seen := map[string]bool{}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if tok == json.Delim('}') {
+			return true
+		}
+		key := tok.(string)
+		kind, ok := kinds[key]
+		if !ok || seen[key] {
+			return false
+		}
+		seen[key] = true
+		val, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		switch val.(type) {
+		case nil:
+		case json.Number:
+			if kind != 'n' {
+				return false
+			}
+		case string:
+			if kind != 's' {
+				return false
+			}
+		case bool:
+			if kind != 'b' {
+				return false
+			}
+		default: // an object or array
+			return false
+		}
+	}
+}
+
+// FuzzBindJSON: the strict JSON reading of the session routes' bodies never panics, accepts a
+// body exactly when jsonOracle does, and then holds exactly the values the body gives.
+func FuzzBindJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"ttl":60}`, `{"ttl":"60"}`, `{"Ttl":1}`, `{"ttl":-1,"ttl":60}`, `{"ttl":null}`, `{}`, `{"ttl":60}x`, `{"ttl":60}{}`,
+		`{"\u0074tl":1e3}`, `{"ttl":1.5}`, `[]`, `null`, ``, ` {"ttl" : 60 } `, `{"ttl":true}`, `{"ttl":{"ttl":1}}`,
+		`{"name":"a","contentType":"text/plain","size":5}`, `{"name":"a","size":"5"}`, `{"Name":"a"}`, `{"name":"a","name":"b"}`,
+		`{"pin":true}`, `{"pin":"true"}`, `{"ttl":60,"pin":null}`, `{"PIN":false}`, `{"name":"\xff","size":-0}`, `{"name":null,"size":null}`, `{"name":"a","extra":[1,{"b":2}]}`, "{\"name\":\"a\"}\x00",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		check := func(v any, kinds map[string]byte, got func() map[string]any) {
+			err := decodeStrict(body, v)
+			want := jsonOracle(body, kinds)
+			if err != nil && !errors.Is(err, errInvalidJSON) {
+				t.Fatalf("decodeStrict(%q): %v, want errInvalidJSON", body, err)
+			}
+			if (err == nil) != want {
+				t.Fatalf("decodeStrict(%q) into %T: %v; the oracle accepts: %v", body, v, err, want)
+			}
+			if err != nil {
+				return
+			}
+			var m map[string]any
+			dec := json.NewDecoder(bytes.NewReader(body))
+			dec.UseNumber()
+			if err := dec.Decode(&m); err != nil {
+				t.Fatalf("accepted %q, which is no object: %v", body, err)
+			}
+			for k, v := range got() {
+				if m[k] != v {
+					t.Fatalf("decodeStrict(%q): %s = %#v, the body says %#v", body, k, v, m[k])
+				}
+			}
+		}
+		var tb ttlBody
+		check(&tb, map[string]byte{"ttl": 'n'}, func() map[string]any {
+			if tb.TTL == nil {
+				return map[string]any{"ttl": nil}
+			}
+			return map[string]any{"ttl": *tb.TTL}
+		})
+		var kb tokenBody
+		check(&kb, map[string]byte{"ttl": 'n', "pin": 'b'}, func() map[string]any {
+			out := map[string]any{"ttl": nil, "pin": nil}
+			if kb.TTL != nil {
+				out["ttl"] = *kb.TTL
+			}
+			if kb.PIN != nil {
+				out["pin"] = *kb.PIN
+			}
+			return out
+		})
+		var fb createFileBody
+		check(&fb, map[string]byte{"name": 's', "contentType": 's', "size": 'n'}, func() map[string]any {
+			out := map[string]any{"size": nil}
+			if fb.Size != nil {
+				out["size"] = *fb.Size
+			}
+			// A string field cannot tell "" from null or absent: compare only what was given.
+			if fb.Name != "" {
+				out["name"] = fb.Name
+			}
+			if fb.ContentType != "" {
+				out["contentType"] = fb.ContentType
+			}
+			return out
+		})
 	})
 }

@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fileshare/internal/share"
 	"io"
 	"mime"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"strconv"
+	"strings"
 	"time"
+
+	"fileshare/internal/share"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -21,6 +24,9 @@ const maxJSONBody = 64 << 10
 
 var errInvalidJSON = errors.New(msgInvalidJSON)
 
+// errJSONTooLarge answers a JSON body over maxJSONBody.
+var errJSONTooLarge = errors.New(msgBodyTooLarge)
+
 var errInvalidLimit = errors.New(msgInvalidLimit)
 
 // ttlBody is the optional JSON body {"ttl": seconds} of several routes.
@@ -28,10 +34,14 @@ type ttlBody struct {
 	TTL *json.Number `json:"ttl"`
 }
 
-// bindJSON decodes an optional JSON body into v; an empty body leaves v as it is.
+// bindJSON decodes an optional JSON body into v (see decodeStrict); an empty body leaves v as
+// it is.
 func bindJSON(c *gin.Context, v any) error {
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxJSONBody))
 	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return errJSONTooLarge
+		}
 		return errInvalidJSON
 	}
 	if len(body) == 0 {
@@ -43,15 +53,83 @@ func bindJSON(c *gin.Context, v any) error {
 			return errInvalidJSON
 		}
 	}
+	return decodeStrict(body, v)
+}
+
+// decodeStrict decodes body, one JSON object, into v, a pointer to a struct, as strictly as
+// the API document types it: each key must be the exact json name of a field of v (no other
+// case, no unknown key) and come once; a json.Number field takes a JSON number and a string
+// field a JSON string, or null for either (the same as leaving the key out); nothing may follow
+// the object. encoding/json alone would match keys in any case, let the last of two equal keys
+// win, and take "60" for the number 60. Anything else is errInvalidJSON.
+func decodeStrict(body []byte, v any) error {
+	fields := jsonFields(reflect.TypeOf(v).Elem())
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return errInvalidJSON
 	}
-	if dec.More() {
+	seen := make(map[string]bool, len(fields))
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return errInvalidJSON
+		}
+		key, _ := tok.(string)
+		typ, ok := fields[key]
+		if !ok || seen[key] {
+			return errInvalidJSON
+		}
+		seen[key] = true
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil || !jsonKindFits(typ, raw) {
+			return errInvalidJSON
+		}
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return errInvalidJSON
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errInvalidJSON
+	}
+	if err := json.Unmarshal(body, v); err != nil {
 		return errInvalidJSON
 	}
 	return nil
+}
+
+// jsonFields maps the json names of t's exported fields to their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := make(map[string]reflect.Type, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !f.IsExported() || name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = f.Type
+	}
+	return out
+}
+
+// jsonKindFits reports whether the JSON value raw may go into a field of type t: null, or a
+// number for json.Number and a string for string. Other types are left to encoding/json.
+func jsonKindFits(t reflect.Type, raw json.RawMessage) bool {
+	if string(raw) == "null" {
+		return true
+	}
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t == reflect.TypeFor[json.Number]():
+		return raw[0] == '-' || '0' <= raw[0] && raw[0] <= '9'
+	case t.Kind() == reflect.String:
+		return raw[0] == '"'
+	}
+	return true
 }
 
 // optionalTTL reads {"ttl": seconds} from the body: 0 when absent.
