@@ -60,6 +60,11 @@ func New(d Deps) (*gin.Engine, error) {
 	e.ForwardedByClientIP = true
 	e.ContextWithFallback = true
 	e.RedirectTrailingSlash = false
+	// Route on the path as sent, so that an encoded slash (%2F) stays a character of its
+	// segment instead of acting as a separator: /uploads%2F{id} is no route. Parameters are
+	// still unescaped, so an id with other encoded characters works as before.
+	e.UseRawPath = true
+	e.UnescapePathValues = true
 	e.HandleMethodNotAllowed = true
 	e.Use(requestID, h.accessLog, gin.CustomRecovery(h.recovery), h.guardBody)
 	e.NoRoute(func(c *gin.Context) { respondError(c, http.StatusNotFound, msgNotFound) })
