@@ -70,6 +70,7 @@ func FuzzNormalizeContentType(f *testing.F) {
 		{"text/plain; charset=utf-8", "a.txt"}, {"", "photo.png"}, {"not a type", "x"}, {"text/plain\r\nX: y", "a"},
 		{"a/b; name*=UTF-8''%E2%82%AC", "b"}, {"text/html; charset=\"\x00\"", ""}, {"", "x.unknownext"},
 		{"application/json; a=1; a=2", "j"}, {strings.Repeat("x", 300) + "/y", ""},
+		{"0", "a"}, {"text; charset=utf-8", "a.txt"}, {"text/", "a"}, {"a/b/c", "a"},
 	} {
 		f.Add(s[0], s[1])
 	}
@@ -83,8 +84,8 @@ func FuzzNormalizeContentType(f *testing.F) {
 				t.Fatalf("NormalizeContentType(%q, %q) = %q: byte %#x is not a header's printable ASCII", ct, name, got, got[i])
 			}
 		}
-		if _, _, err := mime.ParseMediaType(got); err != nil {
-			t.Fatalf("NormalizeContentType(%q, %q) = %q, which does not parse: %v", ct, name, got, err)
+		if mt, _, err := mime.ParseMediaType(got); err != nil || !strings.Contains(mt, "/") {
+			t.Fatalf("NormalizeContentType(%q, %q) = %q, which is no type/subtype: %v", ct, name, got, err)
 		}
 		if again := share.NormalizeContentType(got, name); again != got {
 			t.Fatalf("not idempotent: %q → %q → %q", ct, got, again)

@@ -36,10 +36,12 @@ func SanitizeName(name string) string {
 }
 
 // NormalizeContentType returns a well-formed media type for ct, guessing from the file name's
-// extension when ct is missing or malformed, and application/octet-stream when unknown.
+// extension when ct is missing or malformed, and application/octet-stream when unknown. Only
+// type/subtype is well-formed: mime.ParseMediaType also takes a bare token ("0", "text"),
+// which is no media type a Content-Type header may carry.
 func NormalizeContentType(ct, name string) string {
 	if ct != "" {
-		if mt, params, err := mime.ParseMediaType(ct); err == nil {
+		if mt, params, err := mime.ParseMediaType(ct); err == nil && strings.Contains(mt, "/") {
 			if s := mime.FormatMediaType(mt, params); s != "" && len(s) <= 255 {
 				return s
 			}
