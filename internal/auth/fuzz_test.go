@@ -31,7 +31,8 @@ func FuzzParseLogin(f *testing.F) {
 		if i := strings.LastIndex(login, "@"); i >= 0 {
 			wantName, wantTenant = login[:i], login[i+1:]
 		}
-		valid := utf8.ValidString(login) && len(login) <= auth.MaxLoginLen &&
+		// The length bound is the canonical spelling's, name@tenant, also for a bare name.
+		valid := utf8.ValidString(login) && len(wantName)+1+len(wantTenant) <= auth.MaxLoginLen &&
 			!strings.ContainsFunc(login, func(r rune) bool { return r < 0x20 || r == 0x7f }) &&
 			wantName != "" && wantTenant != "" && len(wantName) <= 255 && len(wantTenant) <= 255
 

@@ -10,7 +10,9 @@ import (
 const DefaultTenant = "default"
 
 // MaxLoginLen is the longest login, in bytes, that can name a user; a longer one is a wrong
-// login like any other.
+// login like any other. It bounds the canonical spelling name@tenant, so that a bare name
+// (tenant default) is refused when name@default would be: every user has one canonical
+// login, and each spelling of it is accepted or refused alike.
 const MaxLoginLen = 256
 
 // ErrBadLogin is returned by ParseLogin for a login that names no user.
@@ -28,7 +30,7 @@ func ParseLogin(login string) (name, tenant string, err error) {
 	} else {
 		name, tenant = login[:i], login[i+1:]
 	}
-	if name == "" || tenant == "" || len(name) > 255 || len(tenant) > 255 {
+	if name == "" || tenant == "" || len(name) > 255 || len(tenant) > 255 || len(name)+1+len(tenant) > MaxLoginLen {
 		return "", "", ErrBadLogin
 	}
 	return name, tenant, nil

@@ -19,6 +19,7 @@ func TestParseLogin(t *testing.T) {
 		{"Ünïcødé@テナント", "Ünïcødé", "テナント"},
 		{"with space@acme", "with space", "acme"},
 		{strings.Repeat("n", 200) + "@" + strings.Repeat("t", 55), strings.Repeat("n", 200), strings.Repeat("t", 55)},
+		{strings.Repeat("n", 248), strings.Repeat("n", 248), auth.DefaultTenant}, // name@default is 256 bytes
 	} {
 		name, tenant, err := auth.ParseLogin(tc.login)
 		if err != nil || name != tc.name || tenant != tc.tenant {
@@ -48,6 +49,7 @@ func TestParseLoginRefuses(t *testing.T) {
 		strings.Repeat("n", 128) + "@" + strings.Repeat("t", 128),
 		"alice@" + strings.Repeat("t", 256),
 		strings.Repeat("n", 600),
+		strings.Repeat("n", 249), // bare, but name@default would be 257 bytes
 	} {
 		if name, tenant, err := auth.ParseLogin(login); !errors.Is(err, auth.ErrBadLogin) {
 			t.Errorf("ParseLogin(%q) = %q, %q, %v; want ErrBadLogin", login, name, tenant, err)
