@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make fuzz`: runs every fuzz target (func FuzzXxx in a *_test.go) for FUZZTIME each (default
-# 5s). The seed corpora (testdata/fuzz/<FuzzXxx>/) already run in every `go test`; this grows
-# Go's fuzz cache and looks for new failures. A failing input is written to the package's
+# 5s; a count such as 1000000x runs that many inputs instead, as `make fuzz-long` does). The
+# seed corpora (testdata/fuzz/<FuzzXxx>/) already run in every `go test`; this grows Go's fuzz
+# cache and looks for new failures. A failing input is written to the package's
 # testdata/fuzz/<FuzzXxx>/ — commit it once fixed, as a regression seed.
 #
 # Each package's instrumented test binary is built once and then run per target: `go test
@@ -55,7 +56,12 @@ for dir in $(grep -l --include='*_test.go' -r '^func Fuzz' internal cmd 2>/dev/n
 				exit 1
 			fi
 		fi
-		echo "$out" | grep '^fuzz: elapsed' | tail -n 1
+		last="$(echo "$out" | grep '^fuzz: elapsed' | tail -n 1)"
+		echo "$last"
+		# Under `make stress`, each target's figures go to its report too.
+		if [ -n "${FILESHARE_STRESS_REPORT:-}" ]; then
+			echo "fuzz: $target (-fuzztime $fuzztime): ${last#fuzz: }" >>"$FILESHARE_STRESS_REPORT"
+		fi
 		total=$((total + 1))
 	done
 done
