@@ -151,6 +151,12 @@ func redactQuery(q string) string {
 	if err != nil {
 		return redacted
 	}
+	s, _ := url.QueryUnescape(redactValues(vals).Encode())
+	return s
+}
+
+// redactValues is redactQuery's work on the parsed query.
+func redactValues(vals url.Values) url.Values {
 	out := make(url.Values, len(vals))
 	for k, vs := range vals {
 		hideAll := strings.EqualFold(k, "token")
@@ -164,8 +170,7 @@ func redactQuery(q string) string {
 			out[k] = append(out[k], v)
 		}
 	}
-	s, _ := url.QueryUnescape(out.Encode())
-	return s
+	return out
 }
 
 // recovery answers a panic with a bare 500.

@@ -1,7 +1,7 @@
 package httpapi
 
-// Fuzz targets of the request parsers, the strict JSON reading and the Content-Disposition
-// builder. They are internal tests (package httpapi) because parseID is not exported. Their
+// Fuzz targets of the request parsers, the strict JSON reading, the log redaction and the
+// Content-Disposition builder. They are internal tests (package httpapi) because parseID is not exported. Their
 // seeds run in every `go test`; `make fuzz` runs the fuzzer on each for a while.
 
 import (
@@ -11,6 +11,7 @@ import (
 	"math"
 	"math/big"
 	"mime"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -239,5 +240,54 @@ func FuzzBindJSON(f *testing.F) {
 			}
 			return out
 		})
+	})
+}
+
+// longestTokenRun is the longest run of base64url characters in s.
+func longestTokenRun(s string) int {
+	longest, run := 0, 0
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	return longest
+}
+
+// FuzzRedact: what the log shows of a path or a query never holds a run of base64url
+// characters as long as a token, nor a token= value, and a path with no such run, outside the
+// token route, is shown as it is.
+func FuzzRedact(f *testing.F) {
+	tok := strings.Repeat("Ab9_-", 8) + "xyz"
+	for _, s := range [][2]string{
+		{"/sessions/a/files/b/tokens/" + tok, ""}, {"/sessions/a/files/b/tokens//" + tok, "x=1"}, {"/x/TOKENS/" + tok, "Token=" + tok},
+		{"/x", "TOKEN=abc&a=b"}, {"/x/pre" + tok + ".txt", tok + "=1"}, {"/uploads/6ba7b810-9dad-11d1-80b4-00c04fd430c8", "limit=5"},
+		{"/x", "q=%41" + tok[1:]}, {"/x", "a=%zz&token=" + tok}, {"/x", "a;b=" + tok}, {"/" + strings.Repeat("a", 300), ""},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, p, q string) {
+		gotPath, gotQuery := redactPath(p), redactQuery(q)
+		if n := longestTokenRun(gotPath); n >= tokenShapeLen {
+			t.Fatalf("redactPath(%q) = %q keeps a run of %d base64url characters", p, gotPath, n)
+		}
+		if n := longestTokenRun(gotQuery); n >= tokenShapeLen {
+			t.Fatalf("redactQuery(%q) = %q keeps a run of %d base64url characters", q, gotQuery, n)
+		}
+		if vals, err := url.ParseQuery(q); err == nil {
+			for k, vs := range redactValues(vals) {
+				for _, v := range vs {
+					if strings.EqualFold(k, "token") && v != redacted {
+						t.Fatalf("redactQuery(%q) = %q shows the token value %q", q, gotQuery, v)
+					}
+				}
+			}
+		}
+		if longestTokenRun(p) < tokenShapeLen && !strings.Contains("/"+p, "/tokens/") && gotPath != p {
+			t.Fatalf("redactPath(%q) = %q changed a path that holds no secret", p, gotPath)
+		}
 	})
 }
