@@ -204,7 +204,7 @@ func newTab(t *testing.T, bctx context.Context) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(bctx)
 	t.Cleanup(cancel)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 25*time.Second)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 45*time.Second)
 	t.Cleanup(cancelTimeout)
 	tb := &tab{t: t, ctx: ctx, docs: make(chan *network.Response, 32)}
 	err := chromedp.Listen(ctx, func(ev any) {
@@ -245,7 +245,7 @@ func (tb *tab) document(what string) *network.Response {
 	select {
 	case r := <-tb.docs:
 		return r
-	case <-time.After(10 * time.Second):
+	case <-time.After(15 * time.Second):
 		tb.t.Fatalf("%s: no document response", what)
 		return nil
 	}
@@ -282,7 +282,7 @@ func (tb *tab) load(what string, nav chromedp.Action[chromedp.Void]) int64 {
 // submit clicks the Download button and waits for the page that answers it.
 func (tb *tab) submit() int64 {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
 	defer cancel()
 	if _, err := chromedp.Run(ctx, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(downloadButton))); err != nil {
 		tb.t.Fatalf("click Download and wait for the page: %v; the browser's console: %q", err, tb.console())
@@ -343,7 +343,7 @@ func (tb *tab) download(dir string) (string, []byte) {
 	if err != nil {
 		tb.t.Fatalf("set the download directory: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
 	defer cancel()
 	progress := chromedp.BrowserEvents(ctx, browser.DownloadProgress)
 	tb.do("click Download", chromedp.Click(downloadButton))
@@ -562,6 +562,7 @@ func (tb *tab) checkUsedPage(nav chromedp.Action[chromedp.Void]) {
 }
 
 func TestLandingPageInChromium(t *testing.T) {
+	chromiumPath(t) // first, so that a machine without it fails at once
 	start := time.Now()
 	e := testutil.NewEnv(t)
 	e.AddUser(alice, alicePW)
