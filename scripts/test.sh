@@ -13,6 +13,16 @@ if [ -z "${FILESHARE_TEST_DATABASE_URL:-}" ]; then
 		export FILESHARE_TEST_DATABASE_URL="$(scripts/devdb.sh start)"
 	fi
 fi
+# The browser test (internal/browsertest) needs Debian's chromium: installed here when missing
+# and run as root, else the test fails and says so.
+if ! command -v chromium >/dev/null 2>&1; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "installing chromium for the browser test"
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+	else
+		echo "warning: no chromium on PATH; the browser test will fail: install Debian's package chromium (sudo apt-get install chromium)" >&2
+	fi
+fi
 # `make run`'s throwaway database from a clone that the postgres user cannot enter (as root).
 scripts/test-devdb-0700.sh
 echo "tests use PostgreSQL at ${FILESHARE_TEST_DATABASE_URL%%\?*}"
