@@ -2,18 +2,13 @@
 -- One-time links in the field: a public reference per token, PINs, revocation, and the
 -- delivery record that lets a cut download resume.
 ALTER TABLE download_tokens
-    ADD COLUMN ref          uuid,
+    ADD COLUMN ref          uuid NOT NULL DEFAULT gen_random_uuid(),
     ADD COLUMN pin_hash     bytea CHECK (length(pin_hash) = 32),
     ADD COLUMN pin_failures integer NOT NULL DEFAULT 0 CHECK (pin_failures >= 0),
     ADD COLUMN locked_at    timestamptz,
     ADD COLUMN revoked_at   timestamptz,
     ADD COLUMN bytes_sent   bigint NOT NULL DEFAULT 0 CHECK (bytes_sent >= 0),
     ADD COLUMN delivered_at timestamptz;
--- Tokens made before this migration get a reference derived from their hash.
-UPDATE download_tokens SET ref = (substr(encode(sha256(token_hash), 'hex'), 1, 12) || '4' ||
-                                  substr(encode(sha256(token_hash), 'hex'), 14, 3) || '8' ||
-                                  substr(encode(sha256(token_hash), 'hex'), 18, 15))::uuid;
-ALTER TABLE download_tokens ALTER COLUMN ref SET NOT NULL;
 CREATE UNIQUE INDEX download_tokens_ref_idx ON download_tokens (ref);
 -- The token list of a file entry, oldest first, a page at a time.
 CREATE INDEX download_tokens_file_page_idx ON download_tokens (file_id, created_at, ref);

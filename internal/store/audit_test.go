@@ -84,7 +84,7 @@ func TestAuditRoleReadsViewsButNoSecretsAndCannotWrite(t *testing.T) {
 	if err != nil {
 		t.Fatalf("auditor reads token consumption: %v", err)
 	}
-	if login != "alice@acme" || state != "consumed" || addr != "127.0.0.1" {
+	if login != "alice@acme" || state != "delivered" || addr != "127.0.0.1" {
 		t.Fatalf("token audit row: %q %q %q", login, state, addr)
 	}
 	for _, view := range []string{"tenants", "users", "uploads", "sessions", "files", "download_tokens", "upload_urls"} {
