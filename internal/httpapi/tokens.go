@@ -65,8 +65,11 @@ func (h *handlers) tokenURL(c *gin.Context, sid, fid uuid.UUID, tok string) stri
 //     download until the file has been delivered once.
 func (h *handlers) tokenLink(c *gin.Context) {
 	html := acceptsHTML(c.Request)
-	sid, fid, ok := h.sessionFileIDs(c, share.ErrTokenNotFound, share.ErrTokenNotFound)
-	if !ok {
+	sid, sidOK := parseID(c.Param("sid"))
+	fid, fidOK := parseID(c.Param("fid"))
+	if !sidOK || !fidOK {
+		// A link with ids that are not ids is an unknown link: a page to a browser.
+		h.failToken(c, share.ErrTokenNotFound, html, nil)
 		return
 	}
 	link := share.TokenLink{SessionID: sid, FileID: fid, Token: c.Param("token")}
