@@ -51,7 +51,9 @@ func (h *handlers) landingPage(c *gin.Context, link share.TokenLink) {
 		h.failToken(c, err, true, nil)
 		return
 	}
-	h.metrics.TokenEvents.WithLabelValues("landing").Inc()
+	if c.Request.Method == http.MethodGet {
+		h.metrics.TokenEvents.WithLabelValues("landing").Inc()
+	}
 	h.renderPage(c, http.StatusOK, pageData{Offer: &offer, Size: humanSize(offer.Size), Expires: offer.ExpiresAt.UTC().Format(time.RFC1123)})
 }
 

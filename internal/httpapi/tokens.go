@@ -57,9 +57,9 @@ func (h *handlers) tokenURL(c *gin.Context, sid, fid uuid.UUID, tok string) stri
 
 // tokenLink answers a one-time link (docs/behaviour.md §4.7 and §9):
 //
-//   - HEAD looks and never consumes;
 //   - GET from a browser or a link-preview bot (Accept names text/html) shows the landing page
-//     and never consumes;
+//     and never consumes; a HEAD that accepts text/html gets the headers of that page;
+//   - any other HEAD gets the headers of the download and never consumes;
 //   - GET from an API client, and POST (the landing page's Download button), consume the token
 //     and send the whole file; on a consumed token, a Range from byte 1 on resumes its cut
 //     download until the file has been delivered once.
@@ -74,6 +74,9 @@ func (h *handlers) tokenLink(c *gin.Context) {
 	}
 	link := share.TokenLink{SessionID: sid, FileID: fid, Token: c.Param("token")}
 	switch {
+	case html && (c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead):
+		// A HEAD answers with the headers its GET would get (the server drops the body).
+		h.landingPage(c, link)
 	case c.Request.Method == http.MethodHead:
 		d, err := h.svc.PeekToken(c.Request.Context(), link)
 		if err != nil {
@@ -85,8 +88,6 @@ func (h *handlers) tokenLink(c *gin.Context) {
 		setContentHeaders(c, d)
 		s := &sender{h: h, c: c, d: d}
 		s.single(http.StatusOK, byteRange{0, d.Size})
-	case c.Request.Method == http.MethodGet && html:
-		h.landingPage(c, link)
 	default:
 		h.consumeToken(c, link, html)
 	}
