@@ -119,7 +119,10 @@ func (h *handlers) consumeToken(c *gin.Context, link share.TokenLink, html bool)
 		}
 	case errors.Is(err, share.ErrWrongPIN):
 		h.metrics.TokenEvents.WithLabelValues("wrong_pin").Inc()
-	case errors.Is(err, share.ErrTokenLocked):
+	case errors.Is(err, share.ErrTokenLockedNow):
+		// The fifth wrong PIN: counted, and the token's lock (once; a request refused by a
+		// locked token is no event of the token).
+		h.metrics.TokenEvents.WithLabelValues("wrong_pin").Inc()
 		h.metrics.TokenEvents.WithLabelValues("locked").Inc()
 	}
 	h.failToken(c, err, html, &link)
