@@ -68,6 +68,16 @@ func isoID(t *testing.T, r *testutil.Response, what string) string {
 	return v.ID
 }
 
+// isoRef reads the "ref" of a token's creation answer.
+func isoRef(t *testing.T, r *testutil.Response) string {
+	t.Helper()
+	var v struct{ Ref string }
+	if json.Unmarshal(r.Body, &v) != nil || v.Ref == "" {
+		t.Fatalf("token without ref: %d %s", r.StatusCode, r.Body)
+	}
+	return v.Ref
+}
+
 // isoQueryToken is the token of an upload URL.
 func isoQueryToken(t *testing.T, r *testutil.Response) string {
 	t.Helper()
@@ -181,12 +191,7 @@ func TestTenantIsolationMatrix(t *testing.T) {
 	}
 	ids["ap"] = isoID(t, isoCall(t, e, http.MethodPost, "/sessions/"+ids["as"]+"/files", isoAlice, map[string]any{"name": "p.txt"}), "alice's pending file")
 	atok := isoCall(t, e, http.MethodPost, "/sessions/"+ids["as"]+"/files/"+ids["af"]+"/tokens", isoAlice, nil)
-	ids["atok"] = isoID(t, atok, "alice's token")
-	var ref struct{ Ref string }
-	if json.Unmarshal(atok.Body, &ref) != nil || ref.Ref == "" {
-		t.Fatalf("alice's token has no ref: %s", atok.Body)
-	}
-	ids["aref"] = ref.Ref
+	ids["atok"], ids["aref"] = isoID(t, atok, "alice's token"), isoRef(t, atok)
 	ids["aup"] = isoQueryToken(t, isoCall(t, e, http.MethodPost, "/sessions/"+ids["ap"], isoAlice, nil))
 
 	// Tenant B: the same, so that mixed paths (B's session, A's file) can be tried.
@@ -196,7 +201,8 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		t.Fatalf("bob's PUT: %d %s", r.StatusCode, r.Body)
 	}
 	ids["bp"] = isoID(t, isoCall(t, e, http.MethodPost, "/sessions/"+ids["bs"]+"/files", isoBob, map[string]any{"name": "q.txt"}), "bob's pending file")
-	ids["btok"] = isoID(t, isoCall(t, e, http.MethodPost, "/sessions/"+ids["bs"]+"/files/"+ids["bf"]+"/tokens", isoBob, nil), "bob's token")
+	btok := isoCall(t, e, http.MethodPost, "/sessions/"+ids["bs"]+"/files/"+ids["bf"]+"/tokens", isoBob, nil)
+	ids["btok"], ids["bref"] = isoID(t, btok, "bob's token"), isoRef(t, btok)
 	ids["bup"] = isoQueryToken(t, isoCall(t, e, http.MethodPost, "/sessions/"+ids["bp"], isoBob, nil))
 
 	// expand fills a template: {x} is ids[x], except that with random set, each of A's ids (a…)
@@ -240,14 +246,18 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		{"/sessions/{as}/files/{bf}", cell{"PUT": nf, "DELETE": nf}},
 		{"/sessions/{as}/files/{bp}", cell{"PUT": nf, "DELETE": nf}},
 		{"/sessions/{as}/files/{af}/tokens", cell{"POST": nf, "GET": nf}},
+		{"/sessions/{as}/files/{af}/tokens?limit=1", cell{"POST": nf, "GET": nf}},
 		{"/sessions/{as}/files/{ap}/tokens", cell{"POST": nf, "GET": nf}},
 		{"/sessions/{bs}/files/{af}/tokens", cell{"POST": nf, "GET": nf}},
 		{"/sessions/{as}/files/{bf}/tokens", cell{"POST": nf, "GET": nf}},
-		{"/sessions/{as}/files/{af}/tokens/{aref}", cell{"GET": nf, "HEAD": nf, "POST": nf, "DELETE": nf}},
+		// A token link (GET, HEAD, POST) takes a token, a revocation (DELETE) a token's ref.
 		{"/sessions/{bs}/files/{bf}/tokens/{atok}", cell{"GET": nf, "HEAD": nf, "POST": nf, "DELETE": nf}},
 		{"/sessions/{as}/files/{af}/tokens/{btok}", cell{"GET": nf, "HEAD": nf, "POST": nf, "DELETE": nf}},
 		{"/sessions/{as}/files/{bf}/tokens/{btok}", cell{"GET": nf, "HEAD": nf, "POST": nf, "DELETE": nf}},
 		{"/sessions/{bs}/files/{af}/tokens/{atok}", cell{"GET": nf, "HEAD": nf, "POST": nf, "DELETE": nf}},
+		{"/sessions/{as}/files/{af}/tokens/{aref}", cell{"GET": nf, "HEAD": nf, "POST": nf, "DELETE": nf}},
+		{"/sessions/{bs}/files/{bf}/tokens/{aref}", cell{"GET": nf, "HEAD": nf, "POST": nf, "DELETE": nf}},
+		{"/sessions/{bs}/files/{af}/tokens/{aref}", cell{"GET": nf, "HEAD": nf, "POST": nf, "DELETE": nf}},
 		{"/sessions/{as}/files/{ap}?token={bup}", cell{"PUT": unauth, "DELETE": nf}},
 		{"/sessions/{bs}/files/{bp}?token={aup}", cell{"PUT": unauth, "DELETE": 0}}, // DELETE: B's own entry
 		{"/sessions/{as}/files/{bp}?token={bup}", cell{"PUT": unauth, "DELETE": nf}},
@@ -268,11 +278,7 @@ func TestTenantIsolationMatrix(t *testing.T) {
 			var body any
 			switch m {
 			case http.MethodPost, http.MethodPatch:
-				// Bodies are read strictly: each route gets only keys of its own.
-				body = map[string]any{"ttl": 60}
-				if strings.HasSuffix(strings.Split(row.path, "?")[0], "/files") {
-					body = map[string]any{"name": "bob.txt"}
-				}
+				body = map[string]any{"name": "bob.txt", "ttl": 60}
 			case http.MethodPut:
 				body = []byte("bob was here")
 			}

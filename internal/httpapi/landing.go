@@ -44,14 +44,25 @@ func acceptsHTML(r *http.Request) bool {
 // pageCSP allows the page nothing but its own inline style and a form posted to itself.
 const pageCSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
-// landingPage shows an unused token's file, or the page of why it cannot be downloaded.
+// landingPage shows an unused token's file, or the page of why it cannot be downloaded; it
+// resumes the cut download of a consumed token for a GET with a resume Range.
 func (h *handlers) landingPage(c *gin.Context, link share.TokenLink) {
 	offer, err := h.svc.OfferToken(c.Request.Context(), link)
+	if errors.Is(err, share.ErrTokenUsed) && c.Request.Method == http.MethodGet {
+		// A download manager (or a browser) resuming the cut download of a consumed token
+		// resumes it, whatever it accepts.
+		if br, ok := resumeRange(c.Request); ok {
+			h.resumeToken(c, link, br, true)
+			return
+		}
+	}
 	if err != nil {
 		h.failToken(c, err, true, nil)
 		return
 	}
-	h.metrics.TokenEvents.WithLabelValues("landing").Inc()
+	if c.Request.Method == http.MethodGet {
+		h.metrics.TokenEvents.WithLabelValues("landing").Inc()
+	}
 	h.renderPage(c, http.StatusOK, pageData{Offer: &offer, Size: humanSize(offer.Size), Expires: offer.ExpiresAt.UTC().Format(time.RFC1123)})
 }
 

@@ -57,20 +57,26 @@ func (h *handlers) tokenURL(c *gin.Context, sid, fid uuid.UUID, tok string) stri
 
 // tokenLink answers a one-time link (docs/behaviour.md §4.7 and §9):
 //
-//   - HEAD looks and never consumes;
 //   - GET from a browser or a link-preview bot (Accept names text/html) shows the landing page
-//     and never consumes;
+//     and never consumes; a HEAD that accepts text/html gets the headers of that page;
+//   - any other HEAD gets the headers of the download and never consumes;
 //   - GET from an API client, and POST (the landing page's Download button), consume the token
 //     and send the whole file; on a consumed token, a Range from byte 1 on resumes its cut
 //     download until the file has been delivered once.
 func (h *handlers) tokenLink(c *gin.Context) {
 	html := acceptsHTML(c.Request)
-	sid, fid, ok := h.sessionFileIDs(c, share.ErrTokenNotFound, share.ErrTokenNotFound)
-	if !ok {
+	sid, sidOK := parseID(c.Param("sid"))
+	fid, fidOK := parseID(c.Param("fid"))
+	if !sidOK || !fidOK {
+		// A link with ids that are not ids is an unknown link: a page to a browser.
+		h.failToken(c, share.ErrTokenNotFound, html, nil)
 		return
 	}
 	link := share.TokenLink{SessionID: sid, FileID: fid, Token: c.Param("token")}
 	switch {
+	case html && (c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead):
+		// A HEAD answers with the headers its GET would get (the server drops the body).
+		h.landingPage(c, link)
 	case c.Request.Method == http.MethodHead:
 		d, err := h.svc.PeekToken(c.Request.Context(), link)
 		if err != nil {
@@ -82,8 +88,6 @@ func (h *handlers) tokenLink(c *gin.Context) {
 		setContentHeaders(c, d)
 		s := &sender{h: h, c: c, d: d}
 		s.single(http.StatusOK, byteRange{0, d.Size})
-	case c.Request.Method == http.MethodGet && html:
-		h.landingPage(c, link)
 	default:
 		h.consumeToken(c, link, html)
 	}
@@ -115,7 +119,10 @@ func (h *handlers) consumeToken(c *gin.Context, link share.TokenLink, html bool)
 		}
 	case errors.Is(err, share.ErrWrongPIN):
 		h.metrics.TokenEvents.WithLabelValues("wrong_pin").Inc()
-	case errors.Is(err, share.ErrTokenLocked):
+	case errors.Is(err, share.ErrTokenLockedNow):
+		// The fifth wrong PIN: counted, and the token's lock (once; a request refused by a
+		// locked token is no event of the token).
+		h.metrics.TokenEvents.WithLabelValues("wrong_pin").Inc()
 		h.metrics.TokenEvents.WithLabelValues("locked").Inc()
 	}
 	h.failToken(c, err, html, &link)

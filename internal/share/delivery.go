@@ -3,6 +3,7 @@ package share
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -26,6 +27,8 @@ var (
 	ErrWrongPIN     = errors.New("wrong pin")
 	// ErrTokenNotUnused refuses to revoke a token that is no longer unused.
 	ErrTokenNotUnused = errors.New("download token already used")
+	// ErrTokenLockedNow is ErrTokenLocked for the wrong PIN that locked the token.
+	ErrTokenLockedNow = fmt.Errorf("%w by this wrong pin", ErrTokenLocked)
 )
 
 // TokenLink names a token as its URL does.
@@ -110,7 +113,7 @@ func (s *Service) whyNotConsumed(ctx context.Context, link TokenLink, hash []byt
 	case err != nil:
 		return err
 	case locked:
-		return ErrTokenLocked
+		return ErrTokenLockedNow
 	}
 	return ErrWrongPIN
 }
