@@ -18,6 +18,73 @@ type userCmd struct {
 	Enable  userEnableCmd  `cmd:"" help:"Enable a disabled user."`
 	Delete  userDeleteCmd  `cmd:"" help:"Delete a user."`
 	List    userListCmd    `cmd:"" help:"List users."`
+	Apppw   apppwCmd       `cmd:"" name:"apppw" help:"Application passwords: one per integration, revocable alone."`
+}
+
+type apppwCmd struct {
+	Add    apppwAddCmd    `cmd:"" help:"Issue an application password; it is printed this once."`
+	List   apppwListCmd   `cmd:"" help:"List a user's application passwords with their last use."`
+	Revoke apppwRevokeCmd `cmd:"" help:"Revoke an application password: refused from the next request on."`
+}
+
+type apppwAddCmd struct {
+	loginArg
+	Name string `name:"name" required:"" help:"Name of the integration the password is for."`
+}
+
+func (c *apppwAddCmd) Run(ctx context.Context, e *env) error {
+	a, done, err := e.admin(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	pw, err := a.AddAppPassword(ctx, c.Login, c.Name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, pw)
+	return nil
+}
+
+type apppwListCmd struct{ loginArg }
+
+func (c *apppwListCmd) Run(ctx context.Context, e *env) error {
+	a, done, err := e.admin(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	list, err := a.ListAppPasswords(ctx, c.Login)
+	if err != nil {
+		return err
+	}
+	t := newTable(e.stdout, "NAME", "CREATED AT", "LAST USED AT")
+	for _, x := range list {
+		last := "never"
+		if x.LastUsedAt != nil {
+			last = stamp(*x.LastUsedAt)
+		}
+		t.row(x.Name, stamp(x.CreatedAt), last)
+	}
+	return t.flush()
+}
+
+type apppwRevokeCmd struct {
+	loginArg
+	Name string `arg:"" help:"Name of the application password."`
+}
+
+func (c *apppwRevokeCmd) Run(ctx context.Context, e *env) error {
+	a, done, err := e.admin(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := a.RevokeAppPassword(ctx, c.Login, c.Name); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "application password %q of %q revoked\n", c.Name, c.Login)
+	return nil
 }
 
 // loginArg is the LOGIN argument of the user commands.

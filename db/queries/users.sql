@@ -4,9 +4,14 @@ SELECT t.id, @name, @password_hash FROM tenants t WHERE t.name = @tenant
 RETURNING id;
 
 -- name: UserGetForAuth :one
-SELECT u.id, u.tenant_id, u.password_hash, (u.disabled_at IS NOT NULL)::bool AS disabled
+-- The user a login names, with the application password whose hash is given (when any), and
+-- the tenant's quota: one indexed lookup per request.
+SELECT u.id, u.tenant_id, u.password_hash, (u.disabled_at IS NOT NULL)::bool AS disabled,
+       ap.id AS app_password_id, ap.last_used_at AS app_password_used_at,
+       t.max_bytes, t.max_file_bytes
 FROM users u
 JOIN tenants t ON t.id = u.tenant_id
+LEFT JOIN app_passwords ap ON ap.user_id = u.id AND ap.hash = sqlc.narg('app_hash')
 WHERE t.name = @tenant AND u.name = @name;
 
 -- name: UserSetPassword :execrows

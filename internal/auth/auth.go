@@ -34,6 +34,14 @@ type Principal struct {
 	TenantID int64
 	// Login is name@tenant.
 	Login string
+	// Quota is the tenant's, as read with the credentials.
+	Quota Quota
+}
+
+// Quota is a tenant's limits; 0 means unlimited.
+type Quota struct {
+	MaxBytes     int64
+	MaxFileBytes int64
 }
 
 // Authenticator checks Basic credentials.
@@ -52,6 +60,8 @@ type Authenticator struct {
 	cacheKey [32]byte
 	mu       sync.Mutex
 	cache    map[string]cachedCred
+
+	apps *appUses
 }
 
 // cachedCred remembers that password (as a keyed MAC, never the password itself) matched the
@@ -76,6 +86,7 @@ func New(st *store.Store, limiter Limiter) (*Authenticator, error) {
 		hashSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 		dummy:     dummy,
 		cache:     map[string]cachedCred{},
+		apps:      newAppUses(st),
 	}
 	if _, err := rand.Read(a.cacheKey[:]); err != nil {
 		return nil, err
@@ -120,7 +131,8 @@ func (a *Authenticator) verify(ctx context.Context, login, password string) (Pri
 	if err != nil {
 		return Principal{}, ErrUnauthorized
 	}
-	u, err := a.st.Q.UserGetForAuth(ctx, dbsqlc.UserGetForAuthParams{Tenant: tenant, Name: name})
+	appHash := AppPasswordHash(password)
+	u, err := a.st.Q.UserGetForAuth(ctx, dbsqlc.UserGetForAuthParams{Tenant: tenant, Name: name, AppHash: appHash})
 	if errors.Is(err, store.ErrNotFound) {
 		// Same cost as a wrong password, so response times do not tell which logins exist.
 		if _, err := a.slowVerify(ctx, a.dummy, password); err != nil {
@@ -132,6 +144,16 @@ func (a *Authenticator) verify(ctx context.Context, login, password string) (Pri
 		return Principal{}, err
 	}
 	canonical := name + "@" + tenant
+	p := Principal{UserID: u.ID, TenantID: u.TenantID, Login: canonical, Quota: Quota{MaxBytes: u.MaxBytes, MaxFileBytes: u.MaxFileBytes}}
+	if u.AppPasswordID != nil {
+		// An application password: found by its hash, no slow hash needed. It was read with
+		// the user, so a revocation or a disabled user counts on the very next request.
+		if u.Disabled {
+			return Principal{}, ErrUnauthorized
+		}
+		a.apps.used(ctx, *u.AppPasswordID, u.AppPasswordUsedAt)
+		return p, nil
+	}
 	mac := a.mac(password)
 	a.mu.Lock()
 	c, ok := a.cache[canonical]
@@ -149,7 +171,7 @@ func (a *Authenticator) verify(ctx context.Context, login, password string) (Pri
 	if u.Disabled {
 		return Principal{}, ErrUnauthorized
 	}
-	return Principal{UserID: u.ID, TenantID: u.TenantID, Login: canonical}, nil
+	return p, nil
 }
 
 func (a *Authenticator) slowVerify(ctx context.Context, hash, password string) (bool, error) {

@@ -73,6 +73,7 @@ var statusTable = [...]struct {
 	{share.ErrTokenLocked, http.StatusGone},
 	{share.ErrUploadTokenExpired, http.StatusGone},
 	{share.ErrTooLarge, http.StatusRequestEntityTooLarge},
+	{share.ErrQuotaExceeded, http.StatusInsufficientStorage},
 	{errJSONTooLarge, http.StatusRequestEntityTooLarge},
 }
 

@@ -143,7 +143,7 @@ func (h *handlers) putFile(c *gin.Context) {
 		body, length = form.file, -1
 	}
 	body, sum512 := digests.Watch(body)
-	content, err := h.svc.Stage(ctx, blob.KindFile, body, length, limit, errOver)
+	content, err := h.svc.Stage(ctx, blob.KindFile, body, length, limit, errOver, up.Quota)
 	if err != nil {
 		h.fail(c, bodyErr(err))
 		return

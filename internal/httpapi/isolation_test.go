@@ -278,7 +278,11 @@ func TestTenantIsolationMatrix(t *testing.T) {
 			var body any
 			switch m {
 			case http.MethodPost, http.MethodPatch:
-				body = map[string]any{"name": "bob.txt", "ttl": 60}
+				// Bodies are read strictly: each route gets only keys of its own.
+				body = map[string]any{"ttl": 60}
+				if strings.HasSuffix(strings.Split(row.path, "?")[0], "/files") {
+					body = map[string]any{"name": "bob.txt"}
+				}
 			case http.MethodPut:
 				body = []byte("bob was here")
 			}

@@ -82,6 +82,9 @@ func New(d Deps) (*gin.Engine, error) {
 	e.HEAD("/uploads/:id", h.downloadUpload)
 	e.DELETE("/uploads/:id", h.requireAuth, h.deleteUpload)
 
+	// The tenant's usage and quota.
+	e.GET("/usage", h.requireAuth, h.usage)
+
 	// Sessions. POST /sessions/:sid takes a file id (docs/behaviour.md §4: upload URLs).
 	e.POST("/sessions", h.requireAuth, h.createSession)
 	e.GET("/sessions", h.requireAuth, h.listSessions)

@@ -12,7 +12,8 @@ import (
 
 func (h *handlers) createUpload(c *gin.Context) {
 	ctx := c.Request.Context()
-	limit := h.svc.Limits().MaxUploadBytes
+	quota := share.QuotaOf(principal(c))
+	limit, _ := quota.FileLimit(h.svc.Limits().MaxUploadBytes, share.ErrTooLarge)
 	if c.Request.ContentLength > limit+multipartOverhead {
 		h.fail(c, share.ErrTooLarge) // refused before a byte is read
 		return
@@ -29,7 +30,7 @@ func (h *handlers) createUpload(c *gin.Context) {
 		return
 	}
 	file, sum512 := digests.Watch(form.file)
-	content, err := h.svc.Stage(ctx, blob.KindUpload, file, -1, limit, share.ErrTooLarge)
+	content, err := h.svc.Stage(ctx, blob.KindUpload, file, -1, limit, share.ErrTooLarge, quota)
 	if err != nil {
 		h.fail(c, bodyErr(err))
 		return
@@ -90,4 +91,23 @@ func (h *handlers) deleteUpload(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+type usageJSON struct {
+	Bytes        int64 `json:"bytes"`
+	MaxBytes     int64 `json:"maxBytes"`
+	MaxFileBytes int64 `json:"maxFileBytes"`
+	Uploads      int64 `json:"uploads"`
+	Sessions     int64 `json:"sessions"`
+	Files        int64 `json:"files"`
+}
+
+// usage answers GET /usage: the caller's tenant's bytes, limits and counts.
+func (h *handlers) usage(c *gin.Context) {
+	u, err := h.svc.Usage(c.Request.Context(), principal(c))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, usageJSON{Bytes: u.Bytes, MaxBytes: u.MaxBytes, MaxFileBytes: u.MaxFileBytes, Uploads: u.Uploads, Sessions: u.Sessions, Files: u.Files})
 }

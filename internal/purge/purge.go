@@ -55,6 +55,7 @@ type Result struct {
 	OrphansRemoved           int64 `json:"orphansRemoved"`
 	TempFilesRemoved         int64 `json:"tempFilesRemoved"`
 	LoginCounters            int64 `json:"loginCountersDeleted"`
+	QuotaHolds               int64 `json:"quotaHoldsSwept"`
 	BlobErrors               int64 `json:"blobErrors"`
 }
 
@@ -141,6 +142,7 @@ func (p *Purger) RunOnce(ctx context.Context) (Result, error) {
 		{"orphan blobs", p.sweepOrphans},
 		{"temp files", p.sweepTemp},
 		{"login failure counters", p.deleteLoginCounters},
+		{"stale quota holds", p.sweepQuotaHolds},
 	}
 	var errs []error
 	for _, s := range steps {
@@ -334,5 +336,17 @@ func (p *Purger) deleteLoginCounters(ctx context.Context, r *Result) error {
 func (p *Purger) sweepTemp(ctx context.Context, r *Result) error {
 	n, err := p.blobs.SweepTemp(ctx, time.Now().Add(-p.opt.OrphanGrace))
 	r.TempFilesRemoved += int64(n)
+	return err
+}
+
+// staleQuotaHold is the age past which bytes held for an upload in progress are taken to be
+// left by a crash: no upload streams for a day.
+const staleQuotaHold = 24 * time.Hour
+
+func (p *Purger) sweepQuotaHolds(ctx context.Context, r *Result) error {
+	ctx, cancel := context.WithTimeout(ctx, p.opt.BatchTimeout)
+	defer cancel()
+	n, err := p.st.Q.QuotaSweep(ctx, int64(staleQuotaHold/time.Second))
+	r.QuotaHolds += n
 	return err
 }

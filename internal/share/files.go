@@ -61,6 +61,11 @@ func (s *Service) CreateFile(ctx context.Context, p auth.Principal, sid uuid.UUI
 	if in.Size != nil && (*in.Size < 0 || *in.Size > s.limits.MaxUploadBytes) {
 		return File{}, ErrInvalidSize
 	}
+	if in.Size != nil {
+		if err := s.fits(ctx, QuotaOf(p), *in.Size); err != nil {
+			return File{}, err
+		}
+	}
 	sess, err := s.GetSession(ctx, p, sid)
 	if err != nil {
 		return File{}, err
@@ -161,15 +166,17 @@ type FileUpload struct {
 	declared  *int64
 	expiresAt time.Time
 	maxBytes  int64
+	// Quota is the quota of the entry's tenant, for Stage.
+	Quota Quota
 }
 
 // Limit is the most bytes the content may have, and the error for a body with more: the
-// declared size, or the configured maximum.
+// declared size, or the configured maximum, within the tenant's largest file.
 func (u *FileUpload) Limit() (int64, error) {
 	if u.declared != nil {
-		return *u.declared, ErrSizeMismatch
+		return u.Quota.FileLimit(*u.declared, ErrSizeMismatch)
 	}
-	return u.maxBytes, ErrTooLarge
+	return u.Quota.FileLimit(u.maxBytes, ErrTooLarge)
 }
 
 // BeginFileUpload checks that who may put the content of file entry fid of session sid now.
@@ -178,6 +185,7 @@ func (s *Service) BeginFileUpload(ctx context.Context, who Uploader, sid, fid uu
 	var upTok dbsqlc.UploadTokenGetRow
 	if who.Principal != nil {
 		u.tenantID = who.Principal.TenantID
+		u.Quota = QuotaOf(*who.Principal)
 	} else {
 		u.tokenHash = hashToken(who.UploadToken)
 		if u.tokenHash == nil {
@@ -192,6 +200,11 @@ func (s *Service) BeginFileUpload(ctx context.Context, who Uploader, sid, fid uu
 			return nil, err
 		}
 		u.tenantID = upTok.TenantID
+		limits, err := s.st.Q.TenantLimits(ctx, u.tenantID)
+		if err != nil {
+			return nil, err
+		}
+		u.Quota = Quota{TenantID: u.tenantID, Quota: auth.Quota{MaxBytes: limits.MaxBytes, MaxFileBytes: limits.MaxFileBytes}}
 	}
 	// The session's expiry is checked first: an expired session answers "session expired"
 	// on every route below it, also to an upload token (whose expiry is capped at it).

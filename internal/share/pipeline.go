@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 
+	"github.com/google/uuid"
+
 	"fileshare/internal/blob"
 	"fileshare/internal/store"
 	"fileshare/internal/store/dbsqlc"
@@ -34,6 +36,9 @@ type Pending struct {
 	key  string
 	info blob.Info
 	done bool
+	// hold is the quota held for the content, when its tenant has a quota: it goes in the
+	// transaction that commits the content, or with Discard.
+	hold *hold
 }
 
 // Size is the content's length in bytes.
@@ -42,32 +47,60 @@ func (p *Pending) Size() int64 { return p.info.Size }
 // SHA256 is the content's SHA-256.
 func (p *Pending) SHA256() []byte { return p.info.SHA256[:] }
 
-// Stage streams body into a new blob of the given kind. A body longer than limit bytes fails
-// with errOver (as soon as the limit is passed, or at once when length, the size the client
-// announced or -1, says so). A body that ends with an error, such as one cut short, fails: only
-// a clean end makes content.
-func (s *Service) Stage(ctx context.Context, kind blob.Kind, body io.Reader, length, limit int64, errOver error) (*Pending, error) {
+// Stage streams body into a new blob of the given kind, for an upload of the tenant of q. A
+// body longer than limit bytes (or than the tenant's largest file) fails with errOver (resp.
+// ErrTooLarge), as soon as the limit is passed, or at once when length, the size the client
+// announced or -1, says so. A tenant with a quota holds the bytes before they are stored: all
+// at once when length is known, else as the body streams; past the quota the upload fails
+// with ErrQuotaExceeded. A body that ends with an error, such as one cut short, fails: only a
+// clean end makes content.
+func (s *Service) Stage(ctx context.Context, kind blob.Kind, body io.Reader, length, limit int64, errOver error, q Quota) (*Pending, error) {
+	limit, errOver = q.FileLimit(limit, errOver)
 	if length > limit {
 		return nil, errOver
+	}
+	var h *hold
+	if q.MaxBytes > 0 {
+		h = &hold{s: s, id: uuid.New(), tenantID: q.TenantID}
+		if length >= 0 {
+			if err := h.grow(ctx, length); err != nil {
+				return nil, err
+			}
+		} else {
+			body = &holdingReader{ctx: ctx, r: body, h: h}
+		}
 	}
 	key := blob.NewKey(kind)
 	info, err := s.blobs.Put(ctx, key, &limitReader{r: body, left: limit, errOver: errOver})
 	if err != nil {
+		h.release(ctx)
 		return nil, err
 	}
-	return &Pending{s: s, key: key, info: info}, nil
+	return &Pending{s: s, key: key, info: info, hold: h}, nil
 }
 
 // commit runs fn, one statement that makes a row name the blob, on the pool; commitTx runs
-// fn in one transaction. Either way the Pending is done afterwards: when nothing was
-// committed, the blob is discarded, unless the commit may have happened all the same (its
-// answer was lost), since a row must never lose its blob.
+// fn in one transaction (so does commit when quota is held, which goes in the same
+// transaction). Either way the Pending is done afterwards: when nothing was committed, the
+// blob is discarded, unless the commit may have happened all the same (its answer was lost),
+// since a row must never lose its blob.
 func (p *Pending) commit(ctx context.Context, fn func(q *dbsqlc.Queries) error) error {
+	if p.hold != nil {
+		return p.commitTx(ctx, fn)
+	}
 	return p.settle(ctx, fn(p.s.st.Q))
 }
 
 func (p *Pending) commitTx(ctx context.Context, fn func(q *dbsqlc.Queries) error) error {
-	return p.settle(ctx, p.s.st.InTx(ctx, fn))
+	return p.settle(ctx, p.s.st.InTx(ctx, func(q *dbsqlc.Queries) error {
+		if err := fn(q); err != nil {
+			return err
+		}
+		if p.hold != nil {
+			return q.QuotaRelease(ctx, p.hold.id)
+		}
+		return nil
+	}))
 }
 
 func (p *Pending) settle(ctx context.Context, err error) error {
@@ -77,6 +110,8 @@ func (p *Pending) settle(ctx context.Context, err error) error {
 	case store.OutcomeUnknown(err):
 		p.done = true
 		p.s.log.Warn("commit outcome unknown; the blob is left to the orphan sweep", "key", p.key, "err", err)
+		// Safe either way: a committed upload's hold went in its transaction.
+		p.hold.release(ctx)
 	default:
 		p.Discard(ctx)
 	}
@@ -91,6 +126,7 @@ func (p *Pending) Discard(ctx context.Context) {
 	}
 	p.done = true
 	p.s.removeBlob(ctx, p.key)
+	p.hold.release(ctx)
 }
 
 // removeBlob deletes a blob that no row names (any more). A failure is left to the orphan

@@ -11,6 +11,31 @@ import (
 	"github.com/google/uuid"
 )
 
+// Application passwords: each works as its user's Basic Auth password for one integration, and is revoked alone.
+type AppPassword struct {
+	// Surrogate key.
+	ID int64
+	// The user the password logs in as.
+	UserID int64
+	// Name of the integration, unique per user.
+	Name string
+	// SHA-256 of the password (which has at least 128 random bits); never the password itself.
+	Hash []byte
+	// When the password was issued.
+	CreatedAt time.Time
+	// When it last logged in, to within a minute; NULL if never.
+	LastUsedAt *time.Time
+}
+
+// Application passwords by user and integration name, with their last use; no hash.
+type AuditAppPassword struct {
+	Tenant     string
+	UserName   string
+	Name       string
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+}
+
 // One-time download tokens: who made them; when, from which address and how far each was used; revocations and PIN locks. Neither the token nor its PIN is stored.
 type AuditDownloadToken struct {
 	SessionID      uuid.UUID
@@ -58,11 +83,13 @@ type AuditSession struct {
 	PurgedAt  *time.Time
 }
 
-// Tenants and their number of users.
+// Tenants, their number of users and their quotas (0 = unlimited).
 type AuditTenant struct {
-	Tenant    string
-	CreatedAt time.Time
-	Users     int64
+	Tenant       string
+	CreatedAt    time.Time
+	Users        int64
+	MaxBytes     int64
+	MaxFileBytes int64
 }
 
 // Simple uploads, including expired ones kept as tombstones.
@@ -152,6 +179,18 @@ type DownloadToken struct {
 	DeliveredAt *time.Time
 }
 
+// Bytes held for uploads in progress of tenants with a quota.
+type QuotaReservation struct {
+	// Random UUID of the upload's reservation.
+	ID uuid.UUID
+	// The tenant whose quota holds the bytes.
+	TenantID int64
+	// Bytes held: the announced size, or what has streamed so far.
+	Bytes int64
+	// When the upload started; the purge sweeps reservations left by a crash a day later.
+	CreatedAt time.Time
+}
+
 // Sessions: groups of file entries shared through per-recipient one-time download tokens.
 type Session struct {
 	// Random UUID.
@@ -204,6 +243,10 @@ type Tenant struct {
 	Name string
 	// When the tenant was added.
 	CreatedAt time.Time
+	// Most bytes the tenant may keep (live uploads, stored file entries of live sessions, uploads in progress); 0 = unlimited.
+	MaxBytes int64
+	// Largest file the tenant may upload, in bytes; 0 = unlimited (the service's own limit still applies).
+	MaxFileBytes int64
 }
 
 // Simple uploads: files shared by a link that works any number of times until expires_at.

@@ -39,13 +39,19 @@ func (q *Queries) TenantBlobKeys(ctx context.Context, name string) ([]string, er
 }
 
 const tenantCreate = `-- name: TenantCreate :one
-INSERT INTO tenants (name) VALUES ($1) RETURNING id, name, created_at
+INSERT INTO tenants (name) VALUES ($1) RETURNING id, name, created_at, max_bytes, max_file_bytes
 `
 
 func (q *Queries) TenantCreate(ctx context.Context, name string) (Tenant, error) {
 	row := q.db.QueryRow(ctx, tenantCreate, name)
 	var i Tenant
-	err := row.Scan(&i.ID, &i.Name, &i.CreatedAt)
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.CreatedAt,
+		&i.MaxBytes,
+		&i.MaxFileBytes,
+	)
 	return i, err
 }
 
@@ -62,16 +68,18 @@ func (q *Queries) TenantDelete(ctx context.Context, name string) (int64, error) 
 }
 
 const tenantList = `-- name: TenantList :many
-SELECT t.id, t.name, t.created_at, (SELECT count(*) FROM users u WHERE u.tenant_id = t.id) AS user_count
+SELECT t.id, t.name, t.created_at, t.max_bytes, t.max_file_bytes, (SELECT count(*) FROM users u WHERE u.tenant_id = t.id) AS user_count
 FROM tenants t
 ORDER BY t.name
 `
 
 type TenantListRow struct {
-	ID        int64
-	Name      string
-	CreatedAt time.Time
-	UserCount int64
+	ID           int64
+	Name         string
+	CreatedAt    time.Time
+	MaxBytes     int64
+	MaxFileBytes int64
+	UserCount    int64
 }
 
 func (q *Queries) TenantList(ctx context.Context) ([]TenantListRow, error) {
@@ -87,6 +95,8 @@ func (q *Queries) TenantList(ctx context.Context) ([]TenantListRow, error) {
 			&i.ID,
 			&i.Name,
 			&i.CreatedAt,
+			&i.MaxBytes,
+			&i.MaxFileBytes,
 			&i.UserCount,
 		); err != nil {
 			return nil, err

@@ -48,32 +48,46 @@ func (q *Queries) UserDelete(ctx context.Context, arg UserDeleteParams) (int64, 
 }
 
 const userGetForAuth = `-- name: UserGetForAuth :one
-SELECT u.id, u.tenant_id, u.password_hash, (u.disabled_at IS NOT NULL)::bool AS disabled
+SELECT u.id, u.tenant_id, u.password_hash, (u.disabled_at IS NOT NULL)::bool AS disabled,
+       ap.id AS app_password_id, ap.last_used_at AS app_password_used_at,
+       t.max_bytes, t.max_file_bytes
 FROM users u
 JOIN tenants t ON t.id = u.tenant_id
-WHERE t.name = $1 AND u.name = $2
+LEFT JOIN app_passwords ap ON ap.user_id = u.id AND ap.hash = $1
+WHERE t.name = $2 AND u.name = $3
 `
 
 type UserGetForAuthParams struct {
-	Tenant string
-	Name   string
+	AppHash []byte
+	Tenant  string
+	Name    string
 }
 
 type UserGetForAuthRow struct {
-	ID           int64
-	TenantID     int64
-	PasswordHash string
-	Disabled     bool
+	ID                int64
+	TenantID          int64
+	PasswordHash      string
+	Disabled          bool
+	AppPasswordID     *int64
+	AppPasswordUsedAt *time.Time
+	MaxBytes          int64
+	MaxFileBytes      int64
 }
 
+// The user a login names, with the application password whose hash is given (when any), and
+// the tenant's quota: one indexed lookup per request.
 func (q *Queries) UserGetForAuth(ctx context.Context, arg UserGetForAuthParams) (UserGetForAuthRow, error) {
-	row := q.db.QueryRow(ctx, userGetForAuth, arg.Tenant, arg.Name)
+	row := q.db.QueryRow(ctx, userGetForAuth, arg.AppHash, arg.Tenant, arg.Name)
 	var i UserGetForAuthRow
 	err := row.Scan(
 		&i.ID,
 		&i.TenantID,
 		&i.PasswordHash,
 		&i.Disabled,
+		&i.AppPasswordID,
+		&i.AppPasswordUsedAt,
+		&i.MaxBytes,
+		&i.MaxFileBytes,
 	)
 	return i, err
 }

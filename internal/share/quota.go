@@ -1,0 +1,161 @@
+package share
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/google/uuid"
+
+	"fileshare/internal/auth"
+	"fileshare/internal/store"
+	"fileshare/internal/store/dbsqlc"
+)
+
+// Tenant quotas (docs/behaviour.md §12). A tenant's bytes are summed from its live rows — live
+// uploads, stored entries of live sessions — plus the bytes held for its uploads in progress,
+// so deleting or expiring frees them at once and the usage cannot drift from the rows. An
+// upload of a tenant with a quota holds bytes before they are stored: all of them at once
+// when its size is known, else step by step as the body streams. Holding is one short
+// transaction that locks the tenant's row, sums, and inserts or grows the hold, so that
+// concurrent uploads, on any instance, never together pass the quota. The hold goes in the
+// transaction that makes the upload visible, or when the upload is refused.
+
+// ErrQuotaExceeded refuses an upload that would take its tenant past its quota.
+var ErrQuotaExceeded = errors.New("quota exceeded")
+
+// quotaStep is how much an upload of unknown size holds at a time.
+const quotaStep = 1 << 20
+
+// hold is the quota held for one upload.
+type hold struct {
+	s        *Service
+	id       uuid.UUID
+	tenantID int64
+	bytes    int64
+}
+
+// grow holds n more bytes, or fails with ErrQuotaExceeded leaving the hold as it was.
+func (h *hold) grow(ctx context.Context, n int64) error {
+	err := h.s.st.InTx(ctx, func(q *dbsqlc.Queries) error {
+		max, err := q.TenantLockForQuota(ctx, h.tenantID)
+		if err != nil {
+			return err
+		}
+		if max > 0 {
+			used, err := q.TenantUsageBytes(ctx, h.tenantID)
+			if err != nil {
+				return err
+			}
+			if used+n > max {
+				return ErrQuotaExceeded
+			}
+		}
+		return q.QuotaReserve(ctx, dbsqlc.QuotaReserveParams{ID: h.id, TenantID: h.tenantID, Bytes: n})
+	})
+	if err == nil {
+		h.bytes += n
+	}
+	return err
+}
+
+// release gives the held bytes back. It runs even when ctx is done.
+func (h *hold) release(ctx context.Context) {
+	if h == nil {
+		return
+	}
+	if err := h.s.st.Q.QuotaRelease(context.WithoutCancel(ctx), h.id); err != nil {
+		h.s.log.Warn("releasing held quota failed; the purge sweeps it", "err", err)
+	}
+}
+
+// holdingReader holds quota for a body of unknown size as it streams.
+type holdingReader struct {
+	ctx  context.Context
+	r    io.Reader
+	h    *hold
+	read int64
+}
+
+func (hr *holdingReader) Read(p []byte) (int, error) {
+	n, err := hr.r.Read(p)
+	hr.read += int64(n)
+	if need := hr.read - hr.h.bytes; need > 0 {
+		// A step at a time; near the quota, exactly what is needed.
+		if herr := hr.h.grow(hr.ctx, max(need, quotaStep)); herr != nil {
+			if !errors.Is(herr, ErrQuotaExceeded) || need >= quotaStep {
+				return 0, herr
+			}
+			if herr := hr.h.grow(hr.ctx, need); herr != nil {
+				return 0, herr
+			}
+		}
+	}
+	return n, err
+}
+
+// Quota is the quota of an upload's tenant.
+type Quota struct {
+	TenantID int64
+	auth.Quota
+}
+
+// QuotaOf is the quota of the principal's tenant, as read with its credentials.
+func QuotaOf(p auth.Principal) Quota { return Quota{TenantID: p.TenantID, Quota: p.Quota} }
+
+// FileLimit narrows the limit of a file to the tenant's largest file.
+func (q Quota) FileLimit(limit int64, errOver error) (int64, error) {
+	if q.MaxFileBytes > 0 && q.MaxFileBytes < limit {
+		return q.MaxFileBytes, ErrTooLarge
+	}
+	return limit, errOver
+}
+
+// Usage is what a tenant keeps, and its limits (0 = unlimited).
+type Usage struct {
+	Bytes        int64
+	MaxBytes     int64
+	MaxFileBytes int64
+	Uploads      int64
+	Sessions     int64
+	Files        int64
+}
+
+// TenantUsage reports the usage of the tenant with id: the bytes of its live uploads, of the
+// stored entries of its live sessions and of its uploads in progress, its limits, and how
+// many live uploads, sessions and file entries it has.
+func TenantUsage(ctx context.Context, st *store.Store, tenantID int64) (Usage, error) {
+	bytes, err := st.Q.TenantUsageBytes(ctx, tenantID)
+	if err != nil {
+		return Usage{}, err
+	}
+	r, err := st.Q.TenantUsage(ctx, tenantID)
+	if err != nil {
+		return Usage{}, err
+	}
+	return Usage{Bytes: bytes, MaxBytes: r.MaxBytes, MaxFileBytes: r.MaxFileBytes, Uploads: r.Uploads, Sessions: r.Sessions, Files: r.Files}, nil
+}
+
+// Usage reports the usage of p's tenant.
+func (s *Service) Usage(ctx context.Context, p auth.Principal) (Usage, error) {
+	return TenantUsage(ctx, s.st, p.TenantID)
+}
+
+// fits refuses a declared size that the tenant's quota cannot take now: over its largest file
+// (ErrTooLarge) or over what is left (ErrQuotaExceeded). Nothing is held: the upload holds
+// its bytes when it comes.
+func (s *Service) fits(ctx context.Context, q Quota, size int64) error {
+	if q.MaxFileBytes > 0 && size > q.MaxFileBytes {
+		return ErrTooLarge
+	}
+	if q.MaxBytes > 0 {
+		used, err := s.st.Q.TenantUsageBytes(ctx, q.TenantID)
+		if err != nil {
+			return err
+		}
+		if used+size > q.MaxBytes {
+			return ErrQuotaExceeded
+		}
+	}
+	return nil
+}
