@@ -261,15 +261,23 @@ func (h *handlers) guardBody(c *gin.Context) {
 	c.Set(bodyKey, b)
 	c.Next()
 	if b.atEOF != nil {
-		// Unread body: after the answer, the server reads what is left of it before it closes
-		// the connection. Bound that: a client still sending gets a moment to finish (so it
-		// reads the answer rather than a reset), one that sends nothing is cut.
+		// An answer given before the body was read. The answer goes out first; then what the
+		// client is still sending is read and dropped, for a moment and up to a bound, so that
+		// closing the connection does not reset it under a client that writes its whole body
+		// before it reads (it would see the reset, not the answer). A client that sends
+		// nothing, or too much, is cut.
+		_ = b.rc.Flush()
 		_ = b.rc.SetReadDeadline(time.Now().Add(unreadBodyGrace))
+		_, _ = io.CopyN(io.Discard, b.ReadCloser, unreadBodyDrain)
 	}
 }
 
-// unreadBodyGrace is how long the server goes on reading a body the answer did not need.
-const unreadBodyGrace = time.Second
+// unreadBodyGrace and unreadBodyDrain bound how long, and how much of a body the answer did
+// not need, the server goes on reading.
+const (
+	unreadBodyGrace = time.Second
+	unreadBodyDrain = 8 << 20
+)
 
 // errBodyTooSlow cuts an upload whose client sends nothing, or trickles, for too long.
 var errBodyTooSlow = errors.New("request body too slow")
