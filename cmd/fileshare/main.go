@@ -138,6 +138,9 @@ func (migrateCmd) Run(ctx context.Context, kctx *kong.Context, e *env) error {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "schema at version %d\n", v)
+		if q, _, err := m.QueueVersion(ctx); err == nil {
+			fmt.Fprintf(e.stdout, "job queue schema at version %d\n", q)
+		}
 	case "migrate down":
 		r, err := m.Down(ctx)
 		if r != nil {
