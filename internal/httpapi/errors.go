@@ -12,6 +12,7 @@ import (
 	"fileshare/internal/blob"
 	"fileshare/internal/share"
 	"fileshare/internal/store"
+	"fileshare/internal/webhook"
 )
 
 // Messages that are not the text of a domain error.
@@ -71,6 +72,9 @@ var statusTable = [...]struct {
 	{share.ErrTokenLocked, http.StatusGone},
 	{share.ErrUploadTokenExpired, http.StatusGone},
 	{share.ErrTooLarge, http.StatusRequestEntityTooLarge},
+	{webhook.ErrInvalidURL, http.StatusBadRequest},
+	{webhook.ErrInvalidEvents, http.StatusBadRequest},
+	{webhook.ErrNotFound, http.StatusNotFound},
 }
 
 // statusOf returns the status of an error of statusTable that err is (or wraps), and that
