@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -66,7 +67,7 @@ type Options struct {
 	RetryBase time.Duration
 	// Workers is how many deliveries one instance makes at once (default 32).
 	Workers int
-	// PerEndpoint is how many of them may go to one endpoint at once (default 4), so that a
+	// PerEndpoint is how many of them may go to one endpoint at once (default 8), so that a
 	// slow endpoint holds at most that many workers and the others keep going.
 	PerEndpoint int
 	// BacklogInterval is how often the queue depth metrics are read (default 5 s).
@@ -90,7 +91,7 @@ func (o *Options) defaults() {
 		o.Workers = 32
 	}
 	if o.PerEndpoint <= 0 {
-		o.PerEndpoint = 4
+		o.PerEndpoint = 8
 	}
 	if o.BacklogInterval <= 0 {
 		o.BacklogInterval = 5 * time.Second
@@ -109,8 +110,20 @@ type Dispatcher struct {
 	done   chan struct{}
 	st     *store.Store // while running
 
-	slotsMu sync.Mutex
-	slots   map[uuid.UUID]chan struct{}
+	endpointsMu sync.Mutex
+	endpoints   map[uuid.UUID]*endpoint
+}
+
+// endpoint is what an instance knows of one endpoint: its free places, and how long its recent
+// attempts took.
+type endpoint struct {
+	places chan struct{}
+	took   atomic.Int64 // moving average of the attempts' durations, ns
+}
+
+func (ep *endpoint) observe(d time.Duration) {
+	old := ep.took.Load()
+	ep.took.Store(old - old/5 + int64(d)/5)
 }
 
 // NewDispatcher returns a dispatcher; it connects to the database when started. m may be nil.
@@ -133,7 +146,7 @@ func NewDispatcher(opt Options, log *slog.Logger, m *Metrics) *Dispatcher {
 		// A redirect is the endpoint's answer, never followed: it could lead anywhere.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	return &Dispatcher{opt: opt, log: log, metrics: m, http: client, slots: map[uuid.UUID]chan struct{}{}}
+	return &Dispatcher{opt: opt, log: log, metrics: m, http: client, endpoints: map[uuid.UUID]*endpoint{}}
 }
 
 // Start connects to the database and delivers events until Stop or ctx ends. The database
@@ -158,7 +171,10 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 		Queues:      map[string]river.QueueConfig{queueName: {MaxWorkers: d.opt.Workers}},
 		Workers:     workers,
 		MaxAttempts: maxAttempts,
-		RetryPolicy: retryPolicy{base: d.opt.RetryBase},
+		// Inserts notify the instances, but at most one notification per 100 ms goes out per
+		// inserting client; a short poll bounds what falls between them.
+		FetchPollInterval: 250 * time.Millisecond,
+		RetryPolicy:       retryPolicy{base: d.opt.RetryBase},
 		// A job left running by an instance that died is run again after this.
 		RescueStuckJobsAfter: d.opt.Timeout + time.Minute,
 		JobTimeout:           d.opt.Timeout + 30*time.Second,
@@ -261,16 +277,18 @@ func (d *Dispatcher) deliver(ctx context.Context, job *river.Job[deliverArgs]) e
 	if row.DeliveredAt != nil || row.FailedAt != nil {
 		return nil // delivered by an earlier run whose job did not complete
 	}
-	release, ok := d.acquire(ctx, row.WebhookID)
-	if !ok {
-		// Does not count as an attempt.
-		return river.JobSnooze(time.Second/2 + rand.N(time.Second))
+	ep := d.endpoint(row.WebhookID)
+	if !ep.acquire(ctx) {
+		// Another try once the endpoint's attempts in flight are likely done (a snooze does not
+		// count as an attempt).
+		wait := min(max(2*time.Duration(ep.took.Load()), 100*time.Millisecond), d.opt.Timeout)
+		return river.JobSnooze(wait + rand.N(wait/2+1))
 	}
-	defer release()
-
 	started := time.Now()
 	status, cause := d.post(ctx, row)
 	elapsed := time.Since(started)
+	ep.observe(elapsed)
+	<-ep.places
 	delivered := status >= 200 && status < 300
 	giveUp := !delivered && job.Attempt >= job.MaxAttempts
 	outcome := outcomeOf(status, cause)
@@ -323,24 +341,29 @@ func (d *Dispatcher) record(ctx context.Context, st *store.Store, p dbsqlc.Webho
 	return err
 }
 
-// acquire takes one of the places of an endpoint, waiting a little for one.
-func (d *Dispatcher) acquire(ctx context.Context, webhookID uuid.UUID) (release func(), ok bool) {
-	d.slotsMu.Lock()
-	sem := d.slots[webhookID]
-	if sem == nil {
-		sem = make(chan struct{}, d.opt.PerEndpoint)
-		d.slots[webhookID] = sem
+func (d *Dispatcher) endpoint(webhookID uuid.UUID) *endpoint {
+	d.endpointsMu.Lock()
+	defer d.endpointsMu.Unlock()
+	ep := d.endpoints[webhookID]
+	if ep == nil {
+		ep = &endpoint{places: make(chan struct{}, d.opt.PerEndpoint)}
+		d.endpoints[webhookID] = ep
 	}
-	d.slotsMu.Unlock()
+	return ep
+}
+
+// acquire takes one of the endpoint's places, waiting a little for one; the holder gives it
+// back (<-ep.places) as soon as its request is done.
+func (ep *endpoint) acquire(ctx context.Context) bool {
 	t := time.NewTimer(busyWait)
 	defer t.Stop()
 	select {
-	case sem <- struct{}{}:
-		return func() { <-sem }, true
+	case ep.places <- struct{}{}:
+		return true
 	case <-t.C:
 	case <-ctx.Done():
 	}
-	return nil, false
+	return false
 }
 
 // post sends the event to the endpoint, signed, and returns the answer's status, or why there
