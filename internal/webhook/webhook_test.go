@@ -443,6 +443,20 @@ func TestWebhookEveryEventTypeArrivesOnceWithItsBody(t *testing.T) {
 	if strings.Contains(e.Logs.String(), hook.Secret) || strings.Contains(e.Logs.String(), "via=test") {
 		t.Error("the log shows a webhook's secret or its URL's query")
 	}
+	// The metrics count the events and attempts.
+	m := string(e.Do(e.NewRequest(http.MethodGet, "/metrics", "", "", nil)).Body)
+	for _, line := range []string{
+		`fileshare_webhook_events_total{type="token.delivered"} 1`,
+		`fileshare_webhook_events_total{type="upload.stored"} 2`,
+		fmt.Sprintf(`fileshare_webhook_delivery_attempts_total{outcome="delivered"} %d`, len(rc.delivered())),
+		`fileshare_webhook_delivery_attempts_total{outcome="no_answer"} 0`,
+		"fileshare_webhook_queue_depth ", "fileshare_webhook_oldest_undelivered_age_seconds ",
+		"fileshare_webhook_delivery_latency_seconds_count ",
+	} {
+		if !strings.Contains(m, line) {
+			t.Errorf("/metrics lacks %q", line)
+		}
+	}
 }
 
 // A change that rolls back leaves no event; a committed change always has its event, written
