@@ -51,6 +51,9 @@ func (migrateUpCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "schema at version %d\n", v)
+	if q, _, err := m.QueueVersion(ctx); err == nil {
+		fmt.Fprintf(e.stdout, "job queue schema at version %d\n", q)
+	}
 	return nil
 }
 

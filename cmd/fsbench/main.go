@@ -69,7 +69,7 @@ func main() {
 	flag.IntVar(&o.listRows, "list-rows", 1_000_000, "sessions in the large listing tenant")
 	flag.IntVar(&o.purgeRows, "purge-uploads", 100_000, "expired uploads for the purge measurement")
 	flag.StringVar(&o.out, "out", "bench/out/results.json", "JSON results file")
-	flag.StringVar(&o.only, "only", "", "comma-separated measurement groups to run (upload,download,small,churn,auth,list,purge,s3)")
+	flag.StringVar(&o.only, "only", "", "comma-separated measurement groups to run (upload,download,small,churn,auth,list,purge,s3,webhooks)")
 	flag.BoolVar(&o.keepWork, "keep", false, "keep the work directory")
 	flag.Parse()
 	o.bigSize = int64(big) << 20
@@ -128,6 +128,9 @@ func main() {
 	}
 	if want("s3") {
 		results = append(results, b.s3(bin)...)
+	}
+	if want("webhooks") {
+		results = append(results, b.webhooks()...)
 	}
 	printTable(results)
 	writeJSON(o.out, results)

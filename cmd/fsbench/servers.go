@@ -121,6 +121,7 @@ func startFileshare(bin, dbURL, work string, extraEnv ...string) *fileshareServe
 		"FILESHARE_MAX_UPLOAD_BYTES="+strconv.FormatInt(4<<30, 10),
 		"FILESHARE_PURGE_INTERVAL=24h", // the purge is measured on its own
 		"FILESHARE_LOG_LEVEL=info",
+		"FILESHARE_WEBHOOK_ALLOW_PRIVATE=true", // the webhook receiver is on loopback
 	)
 	f.env = append(f.env, extraEnv...)
 	f.run("migrate", "up")

@@ -33,4 +33,4 @@ RETURNING f.*;
 
 -- name: FileDelete :one
 DELETE FROM session_files WHERE id = @id AND session_id = @session_id AND tenant_id = @tenant_id
-RETURNING blob_key;
+RETURNING blob_key, name, content_type, size, sha256;

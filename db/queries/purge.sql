@@ -10,7 +10,7 @@ WHERE id IN (
     ORDER BY u.expires_at
     LIMIT @batch_size
     FOR UPDATE SKIP LOCKED)
-RETURNING blob_key, size;
+RETURNING blob_key, size, id, tenant_id, name, content_type, sha256, created_by, expires_at;
 
 -- name: UploadDeleteTombstones :execrows
 DELETE FROM uploads

@@ -26,7 +26,7 @@ LIMIT @max_rows;
 
 -- name: SessionLock :one
 -- Locks the session row so that no file entry or token is added while it is deleted.
-SELECT id FROM sessions WHERE id = @id AND tenant_id = @tenant_id FOR UPDATE;
+SELECT id, created_by, expires_at FROM sessions WHERE id = @id AND tenant_id = @tenant_id FOR UPDATE;
 
 -- name: SessionDeleteFiles :many
 DELETE FROM session_files WHERE session_id = @session_id AND tenant_id = @tenant_id

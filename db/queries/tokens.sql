@@ -38,7 +38,7 @@ WHERE t.token_hash = @token_hash AND t.file_id = @file_id AND t.session_id = @se
   AND (t.pin_hash IS NULL OR t.pin_hash = sqlc.narg('pin_hash'))
   AND f.id = t.file_id AND f.state = 'stored'
   AND s.id = t.session_id AND s.expires_at > now()
-RETURNING f.name, f.content_type, f.size, f.sha256, f.blob_key::text AS blob_key, f.stored_at;
+RETURNING f.name, f.content_type, f.size, f.sha256, f.blob_key::text AS blob_key, f.stored_at, t.ref, t.tenant_id;
 
 -- name: DownloadTokenInspect :one
 -- A token's state, to explain a refusal, render its landing page, or answer a HEAD.
@@ -95,12 +95,24 @@ LIMIT @max_rows;
 
 -- name: DownloadTokenRevoke :one
 -- Revokes an unused token of the tenant: neither consumed, expired, locked nor revoked.
-UPDATE download_tokens
+UPDATE download_tokens t
 SET revoked_at = now()
-WHERE ref = @ref AND file_id = @file_id AND session_id = @session_id AND tenant_id = @tenant_id
-  AND consumed_at IS NULL AND revoked_at IS NULL AND locked_at IS NULL AND expires_at > now()
-RETURNING ref;
+FROM session_files f
+WHERE t.ref = @ref AND t.file_id = @file_id AND t.session_id = @session_id AND t.tenant_id = @tenant_id
+  AND t.consumed_at IS NULL AND t.revoked_at IS NULL AND t.locked_at IS NULL AND t.expires_at > now()
+  AND f.id = t.file_id
+RETURNING t.ref, f.name, f.content_type, f.size, f.sha256;
 
 -- name: DownloadTokenExists :one
 SELECT count(*) FROM download_tokens
 WHERE ref = @ref AND file_id = @file_id AND session_id = @session_id AND tenant_id = @tenant_id;
+
+-- name: DownloadTokenMarkDelivered :one
+-- Marks a token delivered, once: of the downloads that sent the file's last byte only the first
+-- gets the row (and so reports the token.delivered event).
+UPDATE download_tokens t
+SET delivered_at = now()
+FROM session_files f
+WHERE t.token_hash = @token_hash AND t.delivered_at IS NULL AND f.id = t.file_id
+RETURNING t.ref, t.tenant_id, t.file_id, t.session_id, t.consumed_by_addr, t.bytes_sent,
+          f.name, f.content_type, f.size, f.sha256;

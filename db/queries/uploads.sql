@@ -10,4 +10,4 @@ SELECT *, (expires_at <= now())::bool AS expired FROM uploads WHERE id = @id;
 
 -- name: UploadDelete :one
 DELETE FROM uploads WHERE id = @id AND tenant_id = @tenant_id
-RETURNING blob_key, purged_at;
+RETURNING blob_key, purged_at, name, content_type, size, sha256, created_by, expires_at;

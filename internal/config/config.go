@@ -43,6 +43,13 @@ type Config struct {
 	S3Prefix    string `name:"s3-prefix" env:"FILESHARE_S3_PREFIX" help:"Key prefix of the blobs in the bucket, e.g. fileshare/."`
 	S3PathStyle bool   `name:"s3-path-style" env:"FILESHARE_S3_PATH_STYLE" default:"false" help:"Path-style bucket addressing (MinIO, Ceph) instead of virtual-hosted."`
 
+	// Webhooks (docs/behaviour.md §10).
+	WebhookAllowPrivate bool          `name:"webhook-allow-private" env:"FILESHARE_WEBHOOK_ALLOW_PRIVATE" default:"false" help:"Accept webhook endpoints on loopback, private, link-local and other internal addresses (refused by default)."`
+	WebhookTimeout      time.Duration `name:"webhook-timeout" env:"FILESHARE_WEBHOOK_TIMEOUT" default:"10s" help:"How long a webhook endpoint has to answer a delivery before it is cut and retried."`
+	// WebhookRetryBase, when set, replaces the first wait (5 s) between webhook retries. It is
+	// never read from flags, the environment or a file: tests set it.
+	WebhookRetryBase time.Duration `kong:"-"`
+
 	// S3Credentials, when set, replaces the credential chain. It is never read from flags, the
 	// environment or a file: code that embeds the service (tests) sets it.
 	S3Credentials *S3Credentials `kong:"-"`
@@ -91,6 +98,9 @@ func (c *Config) Validate() error {
 	}
 	if c.TombstoneRetention < 0 {
 		errs = append(errs, problem(fmt.Sprintf("tombstone-retention must not be negative, not %s", c.TombstoneRetention), "tombstone-retention"))
+	}
+	if c.WebhookTimeout < 0 {
+		errs = append(errs, errors.New("webhook-timeout must not be negative"))
 	}
 	if c.DBTimeout < 0 {
 		errs = append(errs, problem(fmt.Sprintf("db-timeout must not be negative, not %s", c.DBTimeout), "db-timeout"))

@@ -12,6 +12,7 @@ import (
 	"fileshare/internal/blob"
 	"fileshare/internal/share"
 	"fileshare/internal/store"
+	"fileshare/internal/webhook"
 )
 
 // Messages that are not the text of a domain error.
@@ -75,6 +76,9 @@ var statusTable = [...]struct {
 	{share.ErrTooLarge, http.StatusRequestEntityTooLarge},
 	{share.ErrQuotaExceeded, http.StatusInsufficientStorage},
 	{errJSONTooLarge, http.StatusRequestEntityTooLarge},
+	{webhook.ErrInvalidURL, http.StatusBadRequest},
+	{webhook.ErrInvalidEvents, http.StatusBadRequest},
+	{webhook.ErrNotFound, http.StatusNotFound},
 }
 
 // statusOf returns the status of an error of statusTable that err is (or wraps), and that

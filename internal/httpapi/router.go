@@ -15,6 +15,7 @@ import (
 	"fileshare/internal/auth"
 	"fileshare/internal/metrics"
 	"fileshare/internal/share"
+	"fileshare/internal/webhook"
 )
 
 // Deps are what the handlers need.
@@ -32,6 +33,8 @@ type Deps struct {
 	// BodyIdleTimeout and BodyMinRate (bytes/s) cut uploads that stall or trickle.
 	BodyIdleTimeout time.Duration
 	BodyMinRate     int64
+	// Webhooks manages the tenants' webhook endpoints.
+	Webhooks *webhook.Service
 }
 
 type handlers struct {
@@ -43,12 +46,13 @@ type handlers struct {
 	publicURL   string
 	bodyIdle    time.Duration
 	bodyMinRate int64
+	webhooks    *webhook.Service
 }
 
 // New returns the router.
 func New(d Deps) (*gin.Engine, error) {
 	h := &handlers{svc: d.Service, authn: d.Authn, log: d.Log, metrics: d.Metrics, ready: d.Ready, publicURL: strings.TrimRight(d.PublicURL, "/"),
-		bodyIdle: d.BodyIdleTimeout, bodyMinRate: d.BodyMinRate}
+		bodyIdle: d.BodyIdleTimeout, bodyMinRate: d.BodyMinRate, webhooks: d.Webhooks}
 	if h.bodyIdle <= 0 {
 		h.bodyIdle = 30 * time.Second
 	}
@@ -102,6 +106,13 @@ func New(d Deps) (*gin.Engine, error) {
 	e.POST("/sessions/:sid/files/:fid/tokens/:token", h.transfer(download), h.tokenLink)
 	e.HEAD("/sessions/:sid/files/:fid/tokens/:token", h.tokenLink)
 	e.DELETE("/sessions/:sid/files/:fid/tokens/:token", h.requireAuth, h.revokeToken)
+
+	// Webhooks (docs/behaviour.md §10).
+	e.POST("/webhooks", h.requireAuth, h.createWebhook)
+	e.GET("/webhooks", h.requireAuth, h.listWebhooks)
+	e.GET("/webhooks/:id", h.requireAuth, h.getWebhook)
+	e.DELETE("/webhooks/:id", h.requireAuth, h.deleteWebhook)
+	e.GET("/webhooks/:id/deliveries", h.requireAuth, h.listWebhookDeliveries)
 	return e, nil
 }
 

@@ -17,11 +17,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"fileshare/internal/auth"
 	"fileshare/internal/blob"
 	"fileshare/internal/store"
 	"fileshare/internal/store/dbsqlc"
+	"fileshare/internal/webhook"
 )
 
 // Options tune the purge.
@@ -38,6 +40,8 @@ type Options struct {
 	BatchSize int
 	// BatchTimeout bounds one batch.
 	BatchTimeout time.Duration
+	// Events records the upload.expired and session.expired events; nil: an outbox of its own.
+	Events *webhook.Outbox
 }
 
 // Result counts what one pass removed.
@@ -56,6 +60,7 @@ type Result struct {
 	TempFilesRemoved         int64 `json:"tempFilesRemoved"`
 	LoginCounters            int64 `json:"loginCountersDeleted"`
 	QuotaHolds               int64 `json:"quotaHoldsSwept"`
+	WebhookEventsDeleted     int64 `json:"webhookEventsDeleted"`
 	BlobErrors               int64 `json:"blobErrors"`
 }
 
@@ -83,6 +88,9 @@ func New(st *store.Store, blobs blob.Store, log *slog.Logger, opt Options) *Purg
 	}
 	if opt.Interval <= 0 {
 		opt.Interval = time.Minute
+	}
+	if opt.Events == nil {
+		opt.Events = webhook.NewOutbox(st, nil)
 	}
 	return &Purger{st: st, blobs: blobs, log: log, opt: opt}
 }
@@ -143,6 +151,7 @@ func (p *Purger) RunOnce(ctx context.Context) (Result, error) {
 		{"temp files", p.sweepTemp},
 		{"login failure counters", p.deleteLoginCounters},
 		{"stale quota holds", p.sweepQuotaHolds},
+		{"webhook events", p.deleteWebhookEvents},
 	}
 	var errs []error
 	for _, s := range steps {
@@ -195,7 +204,21 @@ func (p *Purger) deleteBlob(ctx context.Context, r *Result, key string) {
 
 func (p *Purger) expireUploads(ctx context.Context, r *Result) error {
 	return p.batches(ctx, func(ctx context.Context) (int, error) {
-		rows, err := p.st.Q.UploadExpireBatch(ctx, int32(p.opt.BatchSize))
+		var rows []dbsqlc.UploadExpireBatchRow
+		err := p.st.Transact(ctx, func(tx pgx.Tx, q *dbsqlc.Queries) error {
+			var err error
+			if rows, err = q.UploadExpireBatch(ctx, int32(p.opt.BatchSize)); err != nil {
+				return err
+			}
+			evs := make([]webhook.Event, len(rows))
+			for i, r := range rows {
+				evs[i] = webhook.Event{Type: webhook.UploadExpired, TenantID: r.TenantID, Data: webhook.UploadData{
+					UploadID: r.ID, File: webhook.NewFile(r.Name, r.ContentType, &r.Size, r.Sha256),
+					CreatedBy: r.CreatedBy, ExpiresAt: r.ExpiresAt.UTC(),
+				}}
+			}
+			return p.opt.Events.Record(ctx, tx, q, evs...)
+		})
 		if err != nil {
 			return 0, err
 		}
@@ -228,7 +251,7 @@ func (p *Purger) expireSessions(ctx context.Context, r *Result) error {
 			ids   []uuid.UUID
 			files []dbsqlc.SessionDeleteFilesOfRow
 		)
-		err := p.st.InTx(ctx, func(q *dbsqlc.Queries) error {
+		err := p.st.Transact(ctx, func(tx pgx.Tx, q *dbsqlc.Queries) error {
 			var err error
 			if ids, err = q.SessionLockExpiredBatch(ctx, int32(p.opt.BatchSize)); err != nil || len(ids) == 0 {
 				return err
@@ -236,8 +259,10 @@ func (p *Purger) expireSessions(ctx context.Context, r *Result) error {
 			if files, err = q.SessionDeleteFilesOf(ctx, ids); err != nil {
 				return err
 			}
-			_, err = q.SessionMarkPurged(ctx, ids)
-			return err
+			if _, err = q.SessionMarkPurged(ctx, ids); err != nil {
+				return err
+			}
+			return p.recordSessionsExpired(ctx, tx, q, ids)
 		})
 		if err != nil {
 			return 0, err
@@ -253,6 +278,33 @@ func (p *Purger) expireSessions(ctx context.Context, r *Result) error {
 		}
 		r.SessionsExpired += int64(len(ids))
 		return len(ids), nil
+	})
+}
+
+// recordSessionsExpired records the session.expired events of a batch in its transaction.
+func (p *Purger) recordSessionsExpired(ctx context.Context, tx pgx.Tx, q *dbsqlc.Queries, ids []uuid.UUID) error {
+	rows, err := q.SessionEventInfo(ctx, ids)
+	if err != nil {
+		return err
+	}
+	evs := make([]webhook.Event, len(rows))
+	for i, r := range rows {
+		evs[i] = webhook.Event{Type: webhook.SessionExpired, TenantID: r.TenantID, Data: webhook.SessionData{
+			SessionID: r.ID, CreatedBy: r.CreatedBy, ExpiresAt: r.ExpiresAt.UTC(),
+		}}
+	}
+	return p.opt.Events.Record(ctx, tx, q, evs...)
+}
+
+// deleteWebhookEvents deletes settled webhook events (with their delivery log) past the
+// retention.
+func (p *Purger) deleteWebhookEvents(ctx context.Context, r *Result) error {
+	return p.batches(ctx, func(ctx context.Context) (int, error) {
+		n, err := p.st.Q.WebhookEventDeleteSettled(ctx, dbsqlc.WebhookEventDeleteSettledParams{
+			RetentionSeconds: p.retentionSeconds(), BatchSize: int32(p.opt.BatchSize),
+		})
+		r.WebhookEventsDeleted += n
+		return int(n), err
 	})
 }
 

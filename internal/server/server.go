@@ -18,6 +18,7 @@ import (
 	"fileshare/internal/purge"
 	"fileshare/internal/share"
 	"fileshare/internal/store"
+	"fileshare/internal/webhook"
 )
 
 // App is the assembled service.
@@ -29,6 +30,8 @@ type App struct {
 	Authn   *auth.Authenticator
 	Purger  *purge.Purger
 	Metrics *metrics.Metrics
+	// Webhooks delivers the events of the tenants' webhooks (a background worker like Purger).
+	Webhooks *webhook.Dispatcher
 }
 
 func observePurge(m *metrics.Metrics, r purge.Result, d time.Duration, err error) {
@@ -92,6 +95,10 @@ func Assemble(cfg *config.Config, st *store.Store, blobs blob.Store, log *slog.L
 	if err != nil {
 		return nil, err
 	}
+	m := metrics.New()
+	m.RegisterPool(st.Pool)
+	wm := webhook.NewMetrics(m.Registry)
+	outbox := webhook.NewOutbox(st, wm)
 	svc := share.New(st, blobs, share.Limits{
 		UploadTTL:          config.Seconds(cfg.UploadTTL),
 		SessionTTL:         config.Seconds(cfg.SessionTTL),
@@ -99,7 +106,7 @@ func Assemble(cfg *config.Config, st *store.Store, blobs blob.Store, log *slog.L
 		MaxUploadBytes:     cfg.MaxUploadBytes,
 		TombstoneRetention: cfg.TombstoneRetention,
 		TokenResumeWindow:  cfg.TokenResumeWindow,
-	}, log)
+	}, log, share.WithEvents(outbox))
 	ready := func(ctx context.Context) error {
 		if err := st.Ping(ctx); err != nil {
 			return fmt.Errorf("database: %w", err)
@@ -109,19 +116,24 @@ func Assemble(cfg *config.Config, st *store.Store, blobs blob.Store, log *slog.L
 		}
 		return nil
 	}
-	m := metrics.New()
-	m.RegisterPool(st.Pool)
 	h, err := httpapi.New(httpapi.Deps{
 		Service: svc, Authn: authn, Log: log, Metrics: m, Ready: ready,
+		Webhooks:  webhook.NewService(st, cfg.WebhookAllowPrivate),
 		PublicURL: cfg.PublicURL, TrustedProxies: cfg.TrustedProxies,
 		BodyIdleTimeout: cfg.BodyIdleTimeout, BodyMinRate: cfg.BodyMinRate,
 	})
 	if err != nil {
 		return nil, err
 	}
-	purger := purge.New(st, blobs, log, PurgeOptions(cfg))
+	popt := PurgeOptions(cfg)
+	popt.Events = outbox
+	purger := purge.New(st, blobs, log, popt)
 	purger.OnPass = func(r purge.Result, d time.Duration, err error) { observePurge(m, r, d, err) }
-	return &App{Handler: h, Store: st, Blobs: blobs, Service: svc, Authn: authn, Purger: purger, Metrics: m}, nil
+	dispatcher := webhook.NewDispatcher(webhook.Options{
+		DatabaseURL: cfg.DatabaseURL, Timeout: cfg.WebhookTimeout, AllowPrivate: cfg.WebhookAllowPrivate,
+		RetryBase: cfg.WebhookRetryBase,
+	}, log, wm)
+	return &App{Handler: h, Store: st, Blobs: blobs, Service: svc, Authn: authn, Purger: purger, Metrics: m, Webhooks: dispatcher}, nil
 }
 
 // PurgeOptions are the purge settings of cfg.
@@ -189,6 +201,10 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	log.Info("serving", append([]any{"addr", ln.Addr().String()}, where...)...)
 	app.Purger.Start(ctx)
 	defer app.Purger.Stop()
+	if err := app.Webhooks.Start(ctx); err != nil {
+		return err
+	}
+	defer app.Webhooks.Stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

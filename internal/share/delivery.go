@@ -12,6 +12,7 @@ import (
 	"fileshare/internal/auth"
 	"fileshare/internal/store"
 	"fileshare/internal/store/dbsqlc"
+	"fileshare/internal/webhook"
 )
 
 // The life of a one-time download token (docs/behaviour.md §4.7 and §9): it is consumed by one
@@ -51,8 +52,30 @@ func (d *TokenDownload) Sent(ctx context.Context, n int64, lastByte bool) error 
 	if n == 0 && !lastByte {
 		return nil
 	}
-	return d.s.st.Q.DownloadTokenRecordSent(context.WithoutCancel(ctx), dbsqlc.DownloadTokenRecordSentParams{
-		TokenHash: d.hash, Bytes: n, Delivered: lastByte,
+	ctx = context.WithoutCancel(ctx)
+	sent := dbsqlc.DownloadTokenRecordSentParams{TokenHash: d.hash, Bytes: n}
+	if !lastByte {
+		return d.s.st.Q.DownloadTokenRecordSent(ctx, sent)
+	}
+	// The last byte: the token is delivered, and only the first download to get there says so
+	// (token.delivered), in the same transaction.
+	return d.s.change(ctx, func(q *dbsqlc.Queries, ev *events) error {
+		if err := q.DownloadTokenRecordSent(ctx, sent); err != nil {
+			return err
+		}
+		row, err := q.DownloadTokenMarkDelivered(ctx, d.hash)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // delivered before
+		}
+		if err != nil {
+			return err
+		}
+		ev.add(webhook.TokenDelivered, row.TenantID, webhook.TokenData{
+			SessionID: row.SessionID, FileID: row.FileID, Ref: row.Ref,
+			File:            webhook.NewFile(row.Name, row.ContentType, row.Size, row.Sha256),
+			ConsumerAddress: webhook.Address(row.ConsumedByAddr), BytesSent: &row.BytesSent,
+		})
+		return nil
 	})
 }
 
@@ -69,8 +92,20 @@ func (s *Service) ConsumeToken(ctx context.Context, link TokenLink, pin *string,
 	if pin != nil {
 		pinHash = hashPIN(link.Token, *pin)
 	}
-	row, err := s.st.Q.DownloadTokenConsume(ctx, dbsqlc.DownloadTokenConsumeParams{
-		TokenHash: hash, FileID: link.FileID, SessionID: link.SessionID, Addr: addrOrNil(addr), PinHash: pinHash,
+	var row dbsqlc.DownloadTokenConsumeRow
+	err := s.change(ctx, func(q *dbsqlc.Queries, ev *events) error {
+		var err error
+		row, err = q.DownloadTokenConsume(ctx, dbsqlc.DownloadTokenConsumeParams{
+			TokenHash: hash, FileID: link.FileID, SessionID: link.SessionID, Addr: addrOrNil(addr), PinHash: pinHash,
+		})
+		if err == nil {
+			ev.add(webhook.TokenConsumed, row.TenantID, webhook.TokenData{
+				SessionID: link.SessionID, FileID: link.FileID, Ref: row.Ref,
+				File:            webhook.NewFile(row.Name, row.ContentType, row.Size, row.Sha256),
+				ConsumerAddress: webhook.Address(addrOrNil(addr)),
+			})
+		}
+		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, s.whyNotConsumed(ctx, link, hash, pin != nil)
@@ -302,7 +337,16 @@ func (s *Service) RevokeToken(ctx context.Context, p auth.Principal, sid, fid, r
 		return err
 	}
 	params := dbsqlc.DownloadTokenRevokeParams{Ref: ref, FileID: fid, SessionID: sid, TenantID: p.TenantID}
-	_, err := s.st.Q.DownloadTokenRevoke(ctx, params)
+	err := s.change(ctx, func(q *dbsqlc.Queries, ev *events) error {
+		row, err := q.DownloadTokenRevoke(ctx, params)
+		if err == nil {
+			ev.add(webhook.TokenRevoked, p.TenantID, webhook.TokenData{
+				SessionID: sid, FileID: fid, Ref: row.Ref,
+				File: webhook.NewFile(row.Name, row.ContentType, row.Size, row.Sha256), Login: &p.Login,
+			})
+		}
+		return err
+	})
 	if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"fileshare/internal/failpoint"
 	"fileshare/internal/store"
 	"fileshare/internal/store/dbsqlc"
+	"fileshare/internal/webhook"
 )
 
 // File states.
@@ -136,14 +137,24 @@ func (s *Service) DeleteFile(ctx context.Context, p auth.Principal, sid, fid uui
 	if err := s.liveSession(ctx, p, sid); err != nil {
 		return err
 	}
-	key, err := s.st.Q.FileDelete(ctx, dbsqlc.FileDeleteParams{ID: fid, SessionID: sid, TenantID: p.TenantID})
+	var row dbsqlc.FileDeleteRow
+	err := s.change(ctx, func(q *dbsqlc.Queries, ev *events) error {
+		var err error
+		row, err = q.FileDelete(ctx, dbsqlc.FileDeleteParams{ID: fid, SessionID: sid, TenantID: p.TenantID})
+		if err == nil {
+			ev.add(webhook.FileDeleted, p.TenantID, webhook.FileData{
+				SessionID: sid, FileID: fid, File: webhook.NewFile(row.Name, row.ContentType, row.Size, row.Sha256), Login: &p.Login,
+			})
+		}
+		return err
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrFileNotFound
 	}
 	if err != nil {
 		return err
 	}
-	s.removeBlobs(ctx, []*string{key})
+	s.removeBlobs(ctx, []*string{row.BlobKey})
 	return nil
 }
 
@@ -160,6 +171,7 @@ type Uploader struct {
 // expiry) has been made before a byte of the body is read.
 type FileUpload struct {
 	tenantID  int64
+	login     *string // nil for the holder of an upload URL
 	sid, fid  uuid.UUID
 	tokenHash []byte // of the upload token, when the uploader holds one
 	addr      netip.Addr
@@ -184,7 +196,7 @@ func (s *Service) BeginFileUpload(ctx context.Context, who Uploader, sid, fid uu
 	u := &FileUpload{sid: sid, fid: fid, addr: who.Addr, maxBytes: s.limits.MaxUploadBytes}
 	var upTok dbsqlc.UploadTokenGetRow
 	if who.Principal != nil {
-		u.tenantID = who.Principal.TenantID
+		u.tenantID, u.login = who.Principal.TenantID, &who.Principal.Login
 		u.Quota = QuotaOf(*who.Principal)
 	} else {
 		u.tokenHash = hashToken(who.UploadToken)
@@ -230,7 +242,7 @@ func (s *Service) FinishFileUpload(ctx context.Context, u *FileUpload, content *
 	}
 	var stored dbsqlc.SessionFile
 	failpoint.Hit("file.before-commit")
-	err := content.commitTx(ctx, func(q *dbsqlc.Queries) error {
+	err := content.commit(ctx, func(q *dbsqlc.Queries, ev *events) error {
 		if u.tokenHash != nil {
 			n, err := q.UploadTokenUse(ctx, dbsqlc.UploadTokenUseParams{TokenHash: u.tokenHash, FileID: u.fid, Addr: addrOrNil(u.addr)})
 			if err != nil {
@@ -245,6 +257,15 @@ func (s *Service) FinishFileUpload(ctx context.Context, u *FileUpload, content *
 		stored, err = q.FileStore(ctx, dbsqlc.FileStoreParams{
 			ID: u.fid, TenantID: u.tenantID, Size: &size, Sha256: content.SHA256(), BlobKey: &content.key,
 		})
+		if err == nil {
+			data := webhook.FileData{
+				SessionID: u.sid, FileID: u.fid, File: webhook.NewFile(stored.Name, stored.ContentType, stored.Size, stored.Sha256), Login: u.login,
+			}
+			if u.login == nil {
+				data.UploaderAddress = webhook.Address(addrOrNil(u.addr))
+			}
+			ev.add(webhook.FileStored, u.tenantID, data)
+		}
 		return err
 	})
 	if err != nil {

@@ -17,8 +17,8 @@ import (
 //  1. Stage streams the body into a new blob (temp file, fsync, rename, fsync of the
 //     directory: see blob.Store.Put), computing its size and SHA-256, and returns a Pending;
 //  2. the caller checks what it must of the content (size, form fields);
-//  3. commit runs the one transaction that makes a row name the blob; from then on the
-//     content is visible;
+//  3. commit runs the one transaction that makes a row name the blob, with the events it
+//     reports; from then on the content is visible;
 //  4. a Pending that is not committed is discarded: the blob goes at once.
 //
 // So a blob is either named by a committed row or removed, and the only exception is a
@@ -79,21 +79,13 @@ func (s *Service) Stage(ctx context.Context, kind blob.Kind, body io.Reader, len
 	return &Pending{s: s, key: key, info: info, hold: h}, nil
 }
 
-// commit runs fn, one statement that makes a row name the blob, on the pool; commitTx runs
-// fn in one transaction (so does commit when quota is held, which goes in the same
-// transaction). Either way the Pending is done afterwards: when nothing was committed, the
-// blob is discarded, unless the commit may have happened all the same (its answer was lost),
-// since a row must never lose its blob.
-func (p *Pending) commit(ctx context.Context, fn func(q *dbsqlc.Queries) error) error {
-	if p.hold != nil {
-		return p.commitTx(ctx, fn)
-	}
-	return p.settle(ctx, fn(p.s.st.Q))
-}
-
-func (p *Pending) commitTx(ctx context.Context, fn func(q *dbsqlc.Queries) error) error {
-	return p.settle(ctx, p.s.st.InTx(ctx, func(q *dbsqlc.Queries) error {
-		if err := fn(q); err != nil {
+// commit runs fn, which makes a row name the blob, in one transaction with the events it
+// reports (Service.change) and the release of the quota held for the content. The Pending is
+// done afterwards: when nothing was committed, the blob is discarded, unless the commit may
+// have happened all the same (its answer was lost), since a row must never lose its blob.
+func (p *Pending) commit(ctx context.Context, fn func(q *dbsqlc.Queries, ev *events) error) error {
+	return p.settle(ctx, p.s.change(ctx, func(q *dbsqlc.Queries, ev *events) error {
+		if err := fn(q, ev); err != nil {
 			return err
 		}
 		if p.hold != nil {

@@ -12,6 +12,7 @@ import (
 	"fileshare/internal/auth"
 	"fileshare/internal/store"
 	"fileshare/internal/store/dbsqlc"
+	"fileshare/internal/webhook"
 )
 
 // ErrInvalidCursor is returned for a page cursor that this server did not make.
@@ -137,18 +138,24 @@ func (s *Service) ListSessions(ctx context.Context, p auth.Principal, limit int,
 // go right after the commit.
 func (s *Service) DeleteSession(ctx context.Context, p auth.Principal, id uuid.UUID) error {
 	var keys []*string
-	err := s.st.InTx(ctx, func(q *dbsqlc.Queries) error {
+	err := s.change(ctx, func(q *dbsqlc.Queries, ev *events) error {
 		// The lock keeps new file entries and tokens out until the session is gone.
-		if _, err := q.SessionLock(ctx, dbsqlc.SessionLockParams{ID: id, TenantID: p.TenantID}); err != nil {
+		sess, err := q.SessionLock(ctx, dbsqlc.SessionLockParams{ID: id, TenantID: p.TenantID})
+		if err != nil {
 			return err
 		}
-		var err error
 		keys, err = q.SessionDeleteFiles(ctx, dbsqlc.SessionDeleteFilesParams{SessionID: id, TenantID: p.TenantID})
 		if err != nil {
 			return err
 		}
-		_, err = q.SessionDelete(ctx, dbsqlc.SessionDeleteParams{ID: id, TenantID: p.TenantID})
-		return err
+		if _, err = q.SessionDelete(ctx, dbsqlc.SessionDeleteParams{ID: id, TenantID: p.TenantID}); err != nil {
+			return err
+		}
+		files := len(keys)
+		ev.add(webhook.SessionDeleted, p.TenantID, webhook.SessionData{
+			SessionID: id, CreatedBy: sess.CreatedBy, ExpiresAt: sess.ExpiresAt.UTC(), Files: &files, Login: &p.Login,
+		})
+		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrSessionNotFound

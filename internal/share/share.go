@@ -3,12 +3,17 @@
 package share
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"fileshare/internal/blob"
 	"fileshare/internal/store"
+	"fileshare/internal/store/dbsqlc"
+	"fileshare/internal/webhook"
 )
 
 // Domain errors; the HTTP layer maps each to its status and message.
@@ -54,14 +59,49 @@ type Service struct {
 	blobs  blob.Store
 	limits Limits
 	log    *slog.Logger
+	events *webhook.Outbox
 }
 
+// Option changes a Service.
+type Option func(*Service)
+
+// WithEvents records the events of the changes in outbox (the server's, with its metrics);
+// by default the Service makes an outbox of its own.
+func WithEvents(outbox *webhook.Outbox) Option { return func(s *Service) { s.events = outbox } }
+
 // New returns a Service.
-func New(st *store.Store, blobs blob.Store, limits Limits, log *slog.Logger) *Service {
+func New(st *store.Store, blobs blob.Store, limits Limits, log *slog.Logger, opts ...Option) *Service {
 	if limits.UploadURLTTL == 0 {
 		limits.UploadURLTTL = time.Hour
 	}
-	return &Service{st: st, blobs: blobs, limits: limits, log: log}
+	s := &Service{st: st, blobs: blobs, limits: limits, log: log}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.events == nil {
+		s.events = webhook.NewOutbox(st, nil)
+	}
+	return s
+}
+
+// change runs fn in one transaction and records the events it reports in that transaction
+// (docs/behaviour.md §10.3): no event of a change that rolled back, no committed change
+// without its event.
+func (s *Service) change(ctx context.Context, fn func(q *dbsqlc.Queries, ev *events) error) error {
+	return s.st.Transact(ctx, func(tx pgx.Tx, q *dbsqlc.Queries) error {
+		var ev events
+		if err := fn(q, &ev); err != nil {
+			return err
+		}
+		return s.events.Record(ctx, tx, q, ev...)
+	})
+}
+
+// events collects the events of a change.
+type events []webhook.Event
+
+func (e *events) add(typ string, tenantID int64, data any) {
+	*e = append(*e, webhook.Event{Type: typ, TenantID: tenantID, Data: data})
 }
 
 // Limits returns the configured limits.

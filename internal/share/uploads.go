@@ -11,6 +11,7 @@ import (
 	"fileshare/internal/failpoint"
 	"fileshare/internal/store"
 	"fileshare/internal/store/dbsqlc"
+	"fileshare/internal/webhook"
 )
 
 // FileMeta is what a download needs to know about its content.
@@ -46,7 +47,7 @@ func (s *Service) CreateUpload(ctx context.Context, p auth.Principal, content *P
 	}
 	failpoint.Hit("upload.before-commit")
 	var row dbsqlc.Upload
-	err := content.commit(ctx, func(q *dbsqlc.Queries) error {
+	err := content.commit(ctx, func(q *dbsqlc.Queries, ev *events) error {
 		var err error
 		row, err = q.UploadCreate(ctx, dbsqlc.UploadCreateParams{
 			ID:          uuid.New(),
@@ -59,6 +60,9 @@ func (s *Service) CreateUpload(ctx context.Context, p auth.Principal, content *P
 			BlobKey:     content.key,
 			TtlSeconds:  ttl,
 		})
+		if err == nil {
+			ev.add(webhook.UploadStored, p.TenantID, uploadEvent(row.ID, row.Name, row.ContentType, row.Size, row.Sha256, row.CreatedBy, row.ExpiresAt, &p.Login))
+		}
 		return err
 	})
 	if err != nil {
@@ -100,7 +104,15 @@ func (s *Service) OpenUpload(ctx context.Context, id uuid.UUID) (*Download, erro
 
 // DeleteUpload deletes an upload of p's tenant at once: the row first, then the blob.
 func (s *Service) DeleteUpload(ctx context.Context, p auth.Principal, id uuid.UUID) error {
-	row, err := s.st.Q.UploadDelete(ctx, dbsqlc.UploadDeleteParams{ID: id, TenantID: p.TenantID})
+	var row dbsqlc.UploadDeleteRow
+	err := s.change(ctx, func(q *dbsqlc.Queries, ev *events) error {
+		var err error
+		row, err = q.UploadDelete(ctx, dbsqlc.UploadDeleteParams{ID: id, TenantID: p.TenantID})
+		if err == nil {
+			ev.add(webhook.UploadDeleted, p.TenantID, uploadEvent(id, row.Name, row.ContentType, row.Size, row.Sha256, row.CreatedBy, row.ExpiresAt, &p.Login))
+		}
+		return err
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrUploadNotFound
 	}
@@ -111,4 +123,12 @@ func (s *Service) DeleteUpload(ctx context.Context, p auth.Principal, id uuid.UU
 		s.removeBlob(ctx, row.BlobKey)
 	}
 	return nil
+}
+
+// uploadEvent is the data of an upload.* event; login is nil when no user caused it.
+func uploadEvent(id uuid.UUID, name, contentType string, size int64, sha []byte, createdBy string, expiresAt time.Time, login *string) webhook.UploadData {
+	return webhook.UploadData{
+		UploadID: id, File: webhook.NewFile(name, contentType, &size, sha), CreatedBy: createdBy,
+		ExpiresAt: expiresAt.UTC(), Login: login,
+	}
 }

@@ -5,18 +5,33 @@ import (
 	"database/sql"
 	"fmt"
 	"io/fs"
+	"log/slog"
+	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
 
 	"fileshare/db"
 )
 
-// Migrator runs the embedded goose migrations.
+// QueueSchema is the schema of the job queue (River's tables) that delivers webhook events. The
+// goose migration 00009 creates it; River's own migrations, embedded in its module, fill it.
+const QueueSchema = "river"
+
+// queueMigrationLock serialises River's migrations between replicas migrating at once (goose
+// has its own lock, River's migrator none).
+const queueMigrationLock = 727275
+
+// Migrator runs the embedded goose migrations, then those of the job queue.
 type Migrator struct {
 	*goose.Provider
 	sqlDB *sql.DB
+	queue *rivermigrate.Migrator[pgx.Tx]
+	st    *Store
 }
 
 // NewMigrator returns a goose provider over the embedded migrations. It takes a session-level
@@ -36,7 +51,57 @@ func (s *Store) NewMigrator() (*Migrator, error) {
 		sqlDB.Close()
 		return nil, err
 	}
-	return &Migrator{Provider: p, sqlDB: sqlDB}, nil
+	queue, err := rivermigrate.New(riverpgxv5.New(s.Pool), &rivermigrate.Config{
+		Schema: QueueSchema, Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	return &Migrator{Provider: p, sqlDB: sqlDB, queue: queue, st: s}, nil
+}
+
+// Up applies the pending goose migrations, then the job queue's: `fileshare migrate up` stays
+// the one deploy step.
+func (m *Migrator) Up(ctx context.Context) ([]*goose.MigrationResult, error) {
+	res, err := m.Provider.Up(ctx)
+	if err != nil {
+		return res, err
+	}
+	conn, err := m.st.Pool.Acquire(ctx)
+	if err != nil {
+		return res, translate(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", queueMigrationLock); err != nil {
+		return res, translate(err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", queueMigrationLock)
+	if _, err := m.queue.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return res, fmt.Errorf("job queue migrations: %w", err)
+	}
+	return res, nil
+}
+
+// QueueVersion is the job queue's schema version in the database (0 without any), and the
+// newest one this binary knows.
+func (m *Migrator) QueueVersion(ctx context.Context) (current, latest int, err error) {
+	all := m.queue.AllVersions()
+	if len(all) > 0 {
+		latest = all[len(all)-1].Version
+	}
+	var exists bool
+	if err := m.st.Pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", QueueSchema+".river_migration").Scan(&exists); err != nil || !exists {
+		return 0, latest, translate(err)
+	}
+	have, err := m.queue.ExistingVersions(ctx)
+	if err != nil {
+		return 0, latest, err
+	}
+	if len(have) > 0 {
+		current = have[len(have)-1].Version
+	}
+	return current, latest, nil
 }
 
 // Close releases the migrator's database handle (not the pool).
@@ -59,6 +124,20 @@ func (m *Migrator) CheckCurrent(ctx context.Context) error {
 	}
 	if latest := m.Latest(); v != latest {
 		return fmt.Errorf("database schema is at version %d, this binary needs %d: run `fileshare migrate up`", v, latest)
+	}
+	current, latest, err := m.QueueVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the job queue's schema version: %w", err)
+	}
+	if current != latest {
+		return fmt.Errorf("the job queue's schema (%s) is at version %d, this binary needs %d: run `fileshare migrate up`", QueueSchema, current, latest)
+	}
+	res, err := m.queue.Validate(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("checking the job queue's schema: %w", err)
+	}
+	if !res.OK {
+		return fmt.Errorf("the job queue's schema (%s) is incomplete (%s): run `fileshare migrate up`", QueueSchema, strings.Join(res.Messages, "; "))
 	}
 	return nil
 }

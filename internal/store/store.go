@@ -86,10 +86,16 @@ func (s *Store) Close() { s.Pool.Close() }
 // fn gets the queries bound to the transaction. Unless ctx already has a deadline, the whole
 // transaction is bounded by the query timeout. Its error is translated like any call's.
 func (s *Store) InTx(ctx context.Context, fn func(q *dbsqlc.Queries) error) error {
+	return s.Transact(ctx, func(_ pgx.Tx, q *dbsqlc.Queries) error { return fn(q) })
+}
+
+// Transact is InTx that also hands fn the transaction itself, for a library that writes in it
+// (river inserts the delivery jobs of webhook events in the transaction of their change).
+func (s *Store) Transact(ctx context.Context, fn func(tx pgx.Tx, q *dbsqlc.Queries) error) error {
 	ctx, cancel := bound(ctx, s.queryTimeout)
 	defer cancel()
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		return fn(dbsqlc.New(executor{db: tx, timeout: s.queryTimeout}))
+		return fn(tx, dbsqlc.New(executor{db: tx, timeout: s.queryTimeout}))
 	})
 	return translate(err)
 }

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
 
 	"fileshare/db"
 	"fileshare/internal/store"
@@ -55,6 +57,15 @@ func migrationsHash() (string, error) {
 		h.Write(b)
 		return nil
 	})
+	// The job queue's migrations come with the river module: a new version of it makes a new
+	// template too.
+	queue, qerr := rivermigrate.New(riverpgxv5.New(nil), nil)
+	if qerr != nil {
+		return "", qerr
+	}
+	for _, m := range queue.AllVersions() {
+		fmt.Fprintf(h, "river\x00%d\x00%s\x00", m.Version, m.SQLUp)
+	}
 	return hex.EncodeToString(h.Sum(nil))[:16], err
 }
 

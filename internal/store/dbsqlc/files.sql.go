@@ -56,7 +56,7 @@ func (q *Queries) FileCreate(ctx context.Context, arg FileCreateParams) (Session
 
 const fileDelete = `-- name: FileDelete :one
 DELETE FROM session_files WHERE id = $1 AND session_id = $2 AND tenant_id = $3
-RETURNING blob_key
+RETURNING blob_key, name, content_type, size, sha256
 `
 
 type FileDeleteParams struct {
@@ -65,11 +65,25 @@ type FileDeleteParams struct {
 	TenantID  int64
 }
 
-func (q *Queries) FileDelete(ctx context.Context, arg FileDeleteParams) (*string, error) {
+type FileDeleteRow struct {
+	BlobKey     *string
+	Name        string
+	ContentType string
+	Size        *int64
+	Sha256      []byte
+}
+
+func (q *Queries) FileDelete(ctx context.Context, arg FileDeleteParams) (FileDeleteRow, error) {
 	row := q.db.QueryRow(ctx, fileDelete, arg.ID, arg.SessionID, arg.TenantID)
-	var blob_key *string
-	err := row.Scan(&blob_key)
-	return blob_key, err
+	var i FileDeleteRow
+	err := row.Scan(
+		&i.BlobKey,
+		&i.Name,
+		&i.ContentType,
+		&i.Size,
+		&i.Sha256,
+	)
+	return i, err
 }
 
 const fileGet = `-- name: FileGet :one

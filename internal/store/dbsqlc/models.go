@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // Application passwords: each works as its user's Basic Auth password for one integration, and is revoked alone.
@@ -127,6 +128,31 @@ type AuditUser struct {
 	CreatedAt         time.Time
 	PasswordChangedAt time.Time
 	DisabledAt        *time.Time
+}
+
+// Webhook endpoints of the tenants, without their signing secrets.
+type AuditWebhook struct {
+	ID        uuid.UUID
+	Tenant    string
+	Url       string
+	Events    []string
+	CreatedBy string
+	CreatedAt time.Time
+}
+
+// Events sent (or being sent) to webhook endpoints: what, where, and how it went.
+type AuditWebhookDelivery struct {
+	EventID     uuid.UUID
+	Type        string
+	Tenant      string
+	WebhookID   uuid.UUID
+	Url         string
+	CreatedAt   time.Time
+	Attempts    int32
+	DeliveredAt *time.Time
+	FailedAt    *time.Time
+	State       string
+	Body        string
 }
 
 // Consecutive failed logins per user (key login:name@tenant) and failures per client address in the current minute (key addr:ADDRESS), for throttling.
@@ -312,5 +338,77 @@ type User struct {
 	// When the password was last set.
 	PasswordChangedAt time.Time
 	// When the user was added.
+	CreatedAt time.Time
+}
+
+// HTTP endpoints a tenant registered to be told about events of its files.
+type Webhook struct {
+	// Random UUID.
+	ID uuid.UUID
+	// The tenant that owns the endpoint; it receives only that tenant's events.
+	TenantID int64
+	// http(s) URL the events are POSTed to.
+	Url string
+	// Event types the endpoint subscribed to; empty means every type.
+	Events []string
+	// Signing key (the decoded bytes of the whsec_ secret shown once at creation); signs every delivery with HMAC-SHA256. Never shown again, not in the audit views.
+	Secret []byte
+	// Login (name@tenant) of the user who registered the endpoint.
+	CreatedBy string
+	// When the endpoint was registered.
+	CreatedAt time.Time
+}
+
+// Every attempt to deliver an event: the answer's status code, or why there was none.
+type WebhookAttempt struct {
+	// Random UUID.
+	ID uuid.UUID
+	// The delivery the attempt belongs to.
+	DeliveryID uuid.UUID
+	// The endpoint tried.
+	WebhookID uuid.UUID
+	// Attempt number of the delivery, from 1.
+	Attempt int32
+	// When the request was sent.
+	StartedAt time.Time
+	// How long until the answer (or the failure), in milliseconds.
+	DurationMs int32
+	// HTTP status of the answer; NULL when there was none.
+	StatusCode pgtype.Int4
+	// Why there was no usable answer (timeout, refused address, connection error), or NULL. Never holds the URL.
+	Error *string
+}
+
+// One delivery of an event to one endpoint: retried until the endpoint answers 2xx or the retries are used up.
+type WebhookDelivery struct {
+	// Random UUID; the queue job carries only this id.
+	ID uuid.UUID
+	// The event delivered.
+	EventID uuid.UUID
+	// The endpoint it is delivered to.
+	WebhookID uuid.UUID
+	// The tenant of the event and the endpoint.
+	TenantID int64
+	// When the event was recorded.
+	CreatedAt time.Time
+	// Attempts made so far.
+	Attempts int32
+	// When the endpoint answered 2xx; NULL until then. A delivered event is never sent again.
+	DeliveredAt *time.Time
+	// When the last retry failed and the delivery was given up; NULL while it is still tried.
+	FailedAt *time.Time
+}
+
+// Events, recorded in the same transaction as the change they report, and only while the tenant has an endpoint subscribed to their type.
+type WebhookEvent struct {
+	// Event id (UUIDv7): the webhook-id header of every delivery of the event, the same on every retry.
+	ID uuid.UUID
+	// The tenant whose change the event reports.
+	TenantID int64
+	// Event type, e.g. upload.stored or token.delivered.
+	Type string
+	// The JSON body POSTed to the endpoints, exactly as signed: {"type","timestamp","data"}. Holds ids, file names, sizes, digests, logins and addresses; never a token, PIN or password.
+	Body string
+	// When the change (and so the event) was committed.
 	CreatedAt time.Time
 }

@@ -7,6 +7,7 @@ package dbsqlc
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -190,12 +191,19 @@ WHERE id IN (
     ORDER BY u.expires_at
     LIMIT $1
     FOR UPDATE SKIP LOCKED)
-RETURNING blob_key, size
+RETURNING blob_key, size, id, tenant_id, name, content_type, sha256, created_by, expires_at
 `
 
 type UploadExpireBatchRow struct {
-	BlobKey string
-	Size    int64
+	BlobKey     string
+	Size        int64
+	ID          uuid.UUID
+	TenantID    int64
+	Name        string
+	ContentType string
+	Sha256      []byte
+	CreatedBy   string
+	ExpiresAt   time.Time
 }
 
 // Queries of the purge (docs/behaviour.md §5). Each works on a bounded batch and skips rows that another
@@ -210,7 +218,17 @@ func (q *Queries) UploadExpireBatch(ctx context.Context, batchSize int32) ([]Upl
 	var items []UploadExpireBatchRow
 	for rows.Next() {
 		var i UploadExpireBatchRow
-		if err := rows.Scan(&i.BlobKey, &i.Size); err != nil {
+		if err := rows.Scan(
+			&i.BlobKey,
+			&i.Size,
+			&i.ID,
+			&i.TenantID,
+			&i.Name,
+			&i.ContentType,
+			&i.Sha256,
+			&i.CreatedBy,
+			&i.ExpiresAt,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

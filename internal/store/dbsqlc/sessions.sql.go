@@ -241,7 +241,7 @@ func (q *Queries) SessionListFirst(ctx context.Context, arg SessionListFirstPara
 }
 
 const sessionLock = `-- name: SessionLock :one
-SELECT id FROM sessions WHERE id = $1 AND tenant_id = $2 FOR UPDATE
+SELECT id, created_by, expires_at FROM sessions WHERE id = $1 AND tenant_id = $2 FOR UPDATE
 `
 
 type SessionLockParams struct {
@@ -249,12 +249,18 @@ type SessionLockParams struct {
 	TenantID int64
 }
 
+type SessionLockRow struct {
+	ID        uuid.UUID
+	CreatedBy string
+	ExpiresAt time.Time
+}
+
 // Locks the session row so that no file entry or token is added while it is deleted.
-func (q *Queries) SessionLock(ctx context.Context, arg SessionLockParams) (uuid.UUID, error) {
+func (q *Queries) SessionLock(ctx context.Context, arg SessionLockParams) (SessionLockRow, error) {
 	row := q.db.QueryRow(ctx, sessionLock, arg.ID, arg.TenantID)
-	var id uuid.UUID
-	err := row.Scan(&id)
-	return id, err
+	var i SessionLockRow
+	err := row.Scan(&i.ID, &i.CreatedBy, &i.ExpiresAt)
+	return i, err
 }
 
 const sessionState = `-- name: SessionState :one

@@ -23,7 +23,7 @@ WHERE t.token_hash = $2 AND t.file_id = $3 AND t.session_id = $4
   AND (t.pin_hash IS NULL OR t.pin_hash = $5)
   AND f.id = t.file_id AND f.state = 'stored'
   AND s.id = t.session_id AND s.expires_at > now()
-RETURNING f.name, f.content_type, f.size, f.sha256, f.blob_key::text AS blob_key, f.stored_at
+RETURNING f.name, f.content_type, f.size, f.sha256, f.blob_key::text AS blob_key, f.stored_at, t.ref, t.tenant_id
 `
 
 type DownloadTokenConsumeParams struct {
@@ -41,6 +41,8 @@ type DownloadTokenConsumeRow struct {
 	Sha256      []byte
 	BlobKey     string
 	StoredAt    *time.Time
+	Ref         uuid.UUID
+	TenantID    int64
 }
 
 // The one-time download: one conditional UPDATE, so of any number of concurrent requests for a
@@ -61,6 +63,8 @@ func (q *Queries) DownloadTokenConsume(ctx context.Context, arg DownloadTokenCon
 		&i.Sha256,
 		&i.BlobKey,
 		&i.StoredAt,
+		&i.Ref,
+		&i.TenantID,
 	)
 	return i, err
 }
@@ -320,6 +324,48 @@ func (q *Queries) DownloadTokenListFirst(ctx context.Context, arg DownloadTokenL
 	return items, nil
 }
 
+const downloadTokenMarkDelivered = `-- name: DownloadTokenMarkDelivered :one
+UPDATE download_tokens t
+SET delivered_at = now()
+FROM session_files f
+WHERE t.token_hash = $1 AND t.delivered_at IS NULL AND f.id = t.file_id
+RETURNING t.ref, t.tenant_id, t.file_id, t.session_id, t.consumed_by_addr, t.bytes_sent,
+          f.name, f.content_type, f.size, f.sha256
+`
+
+type DownloadTokenMarkDeliveredRow struct {
+	Ref            uuid.UUID
+	TenantID       int64
+	FileID         uuid.UUID
+	SessionID      uuid.UUID
+	ConsumedByAddr *netip.Addr
+	BytesSent      int64
+	Name           string
+	ContentType    string
+	Size           *int64
+	Sha256         []byte
+}
+
+// Marks a token delivered, once: of the downloads that sent the file's last byte only the first
+// gets the row (and so reports the token.delivered event).
+func (q *Queries) DownloadTokenMarkDelivered(ctx context.Context, tokenHash []byte) (DownloadTokenMarkDeliveredRow, error) {
+	row := q.db.QueryRow(ctx, downloadTokenMarkDelivered, tokenHash)
+	var i DownloadTokenMarkDeliveredRow
+	err := row.Scan(
+		&i.Ref,
+		&i.TenantID,
+		&i.FileID,
+		&i.SessionID,
+		&i.ConsumedByAddr,
+		&i.BytesSent,
+		&i.Name,
+		&i.ContentType,
+		&i.Size,
+		&i.Sha256,
+	)
+	return i, err
+}
+
 const downloadTokenPinFailure = `-- name: DownloadTokenPinFailure :one
 UPDATE download_tokens
 SET pin_failures = pin_failures + 1,
@@ -410,11 +456,13 @@ func (q *Queries) DownloadTokenResume(ctx context.Context, arg DownloadTokenResu
 }
 
 const downloadTokenRevoke = `-- name: DownloadTokenRevoke :one
-UPDATE download_tokens
+UPDATE download_tokens t
 SET revoked_at = now()
-WHERE ref = $1 AND file_id = $2 AND session_id = $3 AND tenant_id = $4
-  AND consumed_at IS NULL AND revoked_at IS NULL AND locked_at IS NULL AND expires_at > now()
-RETURNING ref
+FROM session_files f
+WHERE t.ref = $1 AND t.file_id = $2 AND t.session_id = $3 AND t.tenant_id = $4
+  AND t.consumed_at IS NULL AND t.revoked_at IS NULL AND t.locked_at IS NULL AND t.expires_at > now()
+  AND f.id = t.file_id
+RETURNING t.ref, f.name, f.content_type, f.size, f.sha256
 `
 
 type DownloadTokenRevokeParams struct {
@@ -424,17 +472,31 @@ type DownloadTokenRevokeParams struct {
 	TenantID  int64
 }
 
+type DownloadTokenRevokeRow struct {
+	Ref         uuid.UUID
+	Name        string
+	ContentType string
+	Size        *int64
+	Sha256      []byte
+}
+
 // Revokes an unused token of the tenant: neither consumed, expired, locked nor revoked.
-func (q *Queries) DownloadTokenRevoke(ctx context.Context, arg DownloadTokenRevokeParams) (uuid.UUID, error) {
+func (q *Queries) DownloadTokenRevoke(ctx context.Context, arg DownloadTokenRevokeParams) (DownloadTokenRevokeRow, error) {
 	row := q.db.QueryRow(ctx, downloadTokenRevoke,
 		arg.Ref,
 		arg.FileID,
 		arg.SessionID,
 		arg.TenantID,
 	)
-	var ref uuid.UUID
-	err := row.Scan(&ref)
-	return ref, err
+	var i DownloadTokenRevokeRow
+	err := row.Scan(
+		&i.Ref,
+		&i.Name,
+		&i.ContentType,
+		&i.Size,
+		&i.Sha256,
+	)
+	return i, err
 }
 
 const uploadTokenCreate = `-- name: UploadTokenCreate :one

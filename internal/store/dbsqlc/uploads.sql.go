@@ -62,7 +62,7 @@ func (q *Queries) UploadCreate(ctx context.Context, arg UploadCreateParams) (Upl
 
 const uploadDelete = `-- name: UploadDelete :one
 DELETE FROM uploads WHERE id = $1 AND tenant_id = $2
-RETURNING blob_key, purged_at
+RETURNING blob_key, purged_at, name, content_type, size, sha256, created_by, expires_at
 `
 
 type UploadDeleteParams struct {
@@ -71,14 +71,29 @@ type UploadDeleteParams struct {
 }
 
 type UploadDeleteRow struct {
-	BlobKey  string
-	PurgedAt *time.Time
+	BlobKey     string
+	PurgedAt    *time.Time
+	Name        string
+	ContentType string
+	Size        int64
+	Sha256      []byte
+	CreatedBy   string
+	ExpiresAt   time.Time
 }
 
 func (q *Queries) UploadDelete(ctx context.Context, arg UploadDeleteParams) (UploadDeleteRow, error) {
 	row := q.db.QueryRow(ctx, uploadDelete, arg.ID, arg.TenantID)
 	var i UploadDeleteRow
-	err := row.Scan(&i.BlobKey, &i.PurgedAt)
+	err := row.Scan(
+		&i.BlobKey,
+		&i.PurgedAt,
+		&i.Name,
+		&i.ContentType,
+		&i.Size,
+		&i.Sha256,
+		&i.CreatedBy,
+		&i.ExpiresAt,
+	)
 	return i, err
 }
 
