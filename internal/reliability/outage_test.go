@@ -113,13 +113,6 @@ func unavailableBody(r loadRequest, body string) bool {
 	return body == unavailable
 }
 
-// muteOn loses the answers of the statement containing sql. The pool starts afresh, so that
-// every connection prepares the statement again and the proxy learns its name.
-func (f *outageFixture) muteOn(sql string) {
-	f.in.Store.Pool.Reset()
-	f.proxy.muteOn(sql)
-}
-
 // sample is one request of the load.
 type sample struct {
 	req        loadRequest
@@ -402,7 +395,10 @@ func TestTokenConsumeCut(t *testing.T) {
 	// 1. The answers of the consuming UPDATEs are lost: PostgreSQL runs and commits them, and
 	// the service never hears back.
 	var wg sync.WaitGroup
-	f.muteOn("-- name: DownloadTokenConsume ")
+	// The consuming UPDATE commits in a transaction (with the events it reports): its
+	// COMMIT's answer is the one lost.
+	f.in.Store.Pool.Reset()
+	f.proxy.setMode(muteAfterCommit)
 	var slow atomic.Int64
 	for i := range tokens {
 		wg.Add(1)
@@ -496,7 +492,10 @@ func TestCommitCut(t *testing.T) {
 		}
 		wg.Wait()
 	}
-	f.muteOn("-- name: UploadCreate ")
+	// A simple upload commits in a transaction (with the events it reports): its COMMIT's
+	// answer is the one lost.
+	f.in.Store.Pool.Reset()
+	f.proxy.setMode(muteAfterCommit)
 	parallel(func(i int) {
 		body, ctype := multipartBody(fmt.Sprintf("cut-%d.bin", i), data(i))
 		req := request(t, "POST", f.in.URL+"/uploads", outageLogin, outagePassword, body)

@@ -163,13 +163,6 @@ func (p *dbProxy) mutes(b []byte) bool {
 	return false
 }
 
-// muteOn loses the answers of every connection that executes the statement containing sql.
-func (p *dbProxy) muteOn(sql string) {
-	p.mu.Lock()
-	p.mode, p.muteSQL, p.muteStmt = muteOnStatement, []byte(sql), nil
-	p.mu.Unlock()
-}
-
 func (p *dbProxy) currentMode() proxyMode {
 	p.mu.Lock()
 	defer p.mu.Unlock()

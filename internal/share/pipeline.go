@@ -59,6 +59,8 @@ func (s *Service) Stage(ctx context.Context, kind blob.Kind, body io.Reader, len
 	if length > limit {
 		return nil, errOver
 	}
+	// The size limit is checked before quota is held, so that a file over both is too large.
+	var r io.Reader = &limitReader{r: body, left: limit, errOver: errOver}
 	var h *hold
 	if q.MaxBytes > 0 {
 		h = &hold{s: s, id: uuid.New(), tenantID: q.TenantID}
@@ -67,11 +69,11 @@ func (s *Service) Stage(ctx context.Context, kind blob.Kind, body io.Reader, len
 				return nil, err
 			}
 		} else {
-			body = &holdingReader{ctx: ctx, r: body, h: h}
+			r = &holdingReader{ctx: ctx, r: r, h: h}
 		}
 	}
 	key := blob.NewKey(kind)
-	info, err := s.blobs.Put(ctx, key, &limitReader{r: body, left: limit, errOver: errOver})
+	info, err := s.blobs.Put(ctx, key, r)
 	if err != nil {
 		h.release(ctx)
 		return nil, err

@@ -83,7 +83,7 @@ func unavailable(err error) bool {
 		return true
 	}
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, net.ErrClosed) || errors.Is(err, pgx.ErrTxClosed)
+		errors.Is(err, net.ErrClosed) || errors.Is(err, pgx.ErrTxClosed) || errors.Is(err, pgconn.ErrConnClosed)
 }
 
 // OutcomeUnknown reports whether a statement or commit that failed with err may nevertheless
@@ -92,8 +92,13 @@ func unavailable(err error) bool {
 // a blob) must then be kept; the orphan sweep removes it if the change did not happen.
 func OutcomeUnknown(err error) bool {
 	var pgErr *pgconn.PgError
-	if err == nil || errors.As(err, &pgErr) || pgconn.SafeToRetry(err) {
-		return false // refused by the server (so rolled back), or never sent
+	if err == nil || errors.As(err, &pgErr) {
+		return false // refused by the server, so rolled back
+	}
+	if pgconn.SafeToRetry(err) && !errors.Is(err, pgconn.ErrConnClosed) {
+		// Never sent. A connection found closed is not taken at its word: it may have been
+		// closed by the failure of the very statement whose fate is in question.
+		return false
 	}
 	return errors.Is(err, ErrUnavailable) || unavailable(err) || errors.Is(err, context.Canceled)
 }
