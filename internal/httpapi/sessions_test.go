@@ -583,6 +583,56 @@ func TestSessionListPagination(t *testing.T) {
 	}
 }
 
+// sessWriters starts writers goroutines that each send perWriter requests made by newReq(w, i),
+// every one of which must answer 201. between waits until step more of them have answered
+// (or all have), so that a walk of a list runs while rows are being added; wait waits for the
+// writers to finish, fails on any error of theirs and returns how many requests succeeded.
+func sessWriters(t *testing.T, e *testutil.Env, what string, writers, perWriter int, step int64, newReq func(w, i int) *http.Request) (between func(), wait func() int64) {
+	t.Helper()
+	var made atomic.Int64
+	errs := make(chan error, writers)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range perWriter {
+				req := newReq(w, i)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusCreated {
+					errs <- fmt.Errorf("%s %s: %d", req.Method, req.URL.Path, resp.StatusCode)
+					return
+				}
+				made.Add(1)
+			}
+		})
+	}
+	between = func() {
+		want := min(made.Load()+step, int64(writers*perWriter))
+		testutil.Eventually(t, 10*time.Second, "the writers to add "+what, func() bool {
+			select {
+			case err := <-errs:
+				t.Fatalf("writer: %v", err)
+			default:
+			}
+			return made.Load() >= want
+		})
+	}
+	wait = func() int64 {
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("writer: %v", err)
+		}
+		return made.Load()
+	}
+	return between, wait
+}
+
 // TestSessionListPaginationWhileCreating walks the list while other goroutines keep creating
 // sessions: every session that existed at the start is seen exactly once, none twice.
 func TestSessionListPaginationWhileCreating(t *testing.T) {
@@ -595,51 +645,14 @@ func TestSessionListPaginationWhileCreating(t *testing.T) {
 	sessSeedSessions(t, e, "acme", 30)
 	existing := sessSessionIDs(t, e)
 
-	const writers, perWriter = 4, 15
-	var made atomic.Int64
-	errs := make(chan error, writers)
-	var wg sync.WaitGroup
-	for range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range perWriter {
-				req, _ := http.NewRequest(http.MethodPost, e.URL+"/sessions", nil)
-				req.SetBasicAuth(sessAlice, sessPW)
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					errs <- err
-					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusCreated {
-					errs <- fmt.Errorf("POST /sessions: %d", resp.StatusCode)
-					return
-				}
-				made.Add(1)
-			}
-		}()
-	}
 	// Between pages, wait until the writers have made progress, so that the walk really runs
 	// while rows are being added.
-	between := func() {
-		want := min(made.Load()+3, writers*perWriter)
-		testutil.Eventually(t, 10*time.Second, "the writers to add sessions", func() bool {
-			select {
-			case err := <-errs:
-				t.Fatalf("writer: %v", err)
-			default:
-			}
-			return made.Load() >= want
-		})
-	}
+	const writers, perWriter = 4, 15
+	between, wait := sessWriters(t, e, "sessions", writers, perWriter, 3, func(_, _ int) *http.Request {
+		return e.NewRequest(http.MethodPost, "/sessions", sessAlice, sessPW, nil)
+	})
 	rows, _ := sessWalk[sessSession](t, e, sessAlice, "/sessions?limit=6", between)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatalf("writer: %v", err)
-	}
+	made := wait()
 	seen := map[string]int{}
 	at, ids := make([]time.Time, len(rows)), make([]string, len(rows))
 	for i, s := range rows {
@@ -657,8 +670,8 @@ func TestSessionListPaginationWhileCreating(t *testing.T) {
 		}
 	}
 	sessCheckOrder(t, at, ids, true)
-	if made.Load() != writers*perWriter {
-		t.Fatalf("writers made %d sessions", made.Load())
+	if made != writers*perWriter {
+		t.Fatalf("writers made %d sessions", made)
 	}
 }
 
@@ -1022,50 +1035,13 @@ func TestFileListPaginationWhileCreating(t *testing.T) {
 	}
 
 	const writers, perWriter = 4, 12
-	var made atomic.Int64
-	errs := make(chan error, writers)
-	var wg sync.WaitGroup
-	for w := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range perWriter {
-				body := fmt.Sprintf(`{"name":"w%d-%d"}`, w, i)
-				req, _ := http.NewRequest(http.MethodPost, e.URL+"/sessions/"+s.ID+"/files", strings.NewReader(body))
-				req.SetBasicAuth(sessAlice, sessPW)
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					errs <- err
-					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusCreated {
-					errs <- fmt.Errorf("POST files: %d", resp.StatusCode)
-					return
-				}
-				made.Add(1)
-			}
-		}()
-	}
-	between := func() {
-		want := min(made.Load()+2, writers*perWriter)
-		testutil.Eventually(t, 10*time.Second, "the writers to add entries", func() bool {
-			select {
-			case err := <-errs:
-				t.Fatalf("writer: %v", err)
-			default:
-			}
-			return made.Load() >= want
-		})
-	}
+	between, wait := sessWriters(t, e, "entries", writers, perWriter, 2, func(w, i int) *http.Request {
+		req := e.NewRequest(http.MethodPost, "/sessions/"+s.ID+"/files", sessAlice, sessPW, strings.NewReader(fmt.Sprintf(`{"name":"w%d-%d"}`, w, i)))
+		req.Header.Set("Content-Type", "application/json")
+		return req
+	})
 	rows, _ := sessWalk[sessFile](t, e, sessAlice, "/sessions/"+s.ID+"/files?limit=7", between)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatalf("writer: %v", err)
-	}
+	wait()
 	seen := map[string]int{}
 	at, ids := make([]time.Time, len(rows)), make([]string, len(rows))
 	for i, f := range rows {
