@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"os"
@@ -18,7 +17,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -443,20 +441,7 @@ type server struct {
 
 // syncBuffer collects a process's output; safe for concurrent use.
 type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	testutil.LogBuffer
 }
 
 // logged returns the value of key of the first JSON log line whose msg is msg.
@@ -475,6 +460,15 @@ func (b *syncBuffer) logged(msg, key string) (string, bool) {
 // startServe starts `fileshare serve` on a free port and waits until it answers /healthz.
 func startServe(t *testing.T, env []string, args ...string) *server {
 	t.Helper()
+	s := launch(t, env, args...)
+	s.waitReady("/healthz")
+	return s
+}
+
+// launch starts `fileshare serve` with args on a free port, and kills it at the end of the
+// test unless it has exited by then.
+func launch(t *testing.T, env []string, args ...string) *server {
+	t.Helper()
 	cmd := exec.Command(binary, append([]string{"serve"}, args...)...)
 	cmd.Env = cliEnv(append([]string{"FILESHARE_LISTEN=127.0.0.1:0"}, env...)...)
 	s := &server{t: t, cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
@@ -491,6 +485,14 @@ func startServe(t *testing.T, env []string, args ...string) *server {
 			<-s.done
 		}
 	})
+	return s
+}
+
+// waitReady waits, 30 s at the most, until s has logged the address it serves and answers
+// path with 200.
+func (s *server) waitReady(path string) {
+	s.t.Helper()
+	t := s.t
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if addr, found := s.logs.logged("serving", "addr"); found {
@@ -508,15 +510,15 @@ func startServe(t *testing.T, env []string, args ...string) *server {
 		time.Sleep(10 * time.Millisecond)
 	}
 	for {
-		resp, err := http.Get(s.url("/healthz"))
+		resp, err := http.Get(s.url(path))
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return s
+				return
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("/healthz did not answer 200 within 30s (%v):\n%s", err, s.logs)
+			t.Fatalf("%s did not answer 200 within 30s (%v):\n%s", path, err, s.logs)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -549,20 +551,6 @@ func (s *server) wait() int {
 	return 0
 }
 
-// multipartUpload is the body of POST /uploads with one file.
-func multipartUpload(t *testing.T, name string, data []byte) ([]byte, string) {
-	t.Helper()
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	w, err := mw.CreateFormFile("file", name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(data)
-	mw.Close()
-	return buf.Bytes(), mw.FormDataContentType()
-}
-
 type uploadAnswer struct {
 	ID        string    `json:"id"`
 	Size      int64     `json:"size"`
@@ -574,7 +562,7 @@ type uploadAnswer struct {
 // upload posts data as login and returns the 201 answer.
 func (s *server) upload(login, password, name string, data []byte) uploadAnswer {
 	s.t.Helper()
-	body, ctype := multipartUpload(s.t, name, data)
+	body, ctype := testutil.Multipart(s.t, testutil.FilePart(name, data))
 	req, _ := http.NewRequest(http.MethodPost, s.url("/uploads"), bytes.NewReader(body))
 	req.Header.Set("Content-Type", ctype)
 	req.SetBasicAuth(login, password)
@@ -637,7 +625,7 @@ func TestServe(t *testing.T) {
 	}
 
 	// An upload in flight: headers and half the body sent…
-	body, ctype := multipartUpload(t, "inflight.bin", bytes.Repeat([]byte("i"), 256<<10))
+	body, ctype := testutil.Multipart(t, testutil.FilePart("inflight.bin", bytes.Repeat([]byte("i"), 256<<10)))
 	conn, err := net.Dial("tcp", s.addr)
 	if err != nil {
 		t.Fatal(err)
@@ -653,7 +641,7 @@ func TestServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	// …and streaming into a temp file, when SIGTERM comes.
-	waitFor(t, "the in-flight upload's temp file", func() bool {
+	testutil.Eventually(t, 30*time.Second, "the in-flight upload's temp file", func() bool {
 		entries, _ := os.ReadDir(filepath.Join(dataDir, "tmp"))
 		for _, e := range entries {
 			if strings.HasPrefix(e.Name(), "upload-") {
@@ -665,7 +653,7 @@ func TestServe(t *testing.T) {
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "serve to start draining", func() bool {
+	testutil.Eventually(t, 30*time.Second, "serve to start draining", func() bool {
 		_, found := s.logs.logged("shutting down: draining in-flight requests", "msg")
 		return found
 	})
@@ -717,18 +705,6 @@ func TestServe(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds, failing the test after 30 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestConfigPrecedence checks the order flags > environment > YAML file > defaults through the
 // default ttl that serve gives an upload (models.upload.ttl) and a session (models.session.ttl).
 func TestConfigPrecedence(t *testing.T) {
@@ -745,27 +721,6 @@ func TestConfigPrecedence(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ttls := func(env []string, args ...string) (upload, session time.Duration) {
-		t.Helper()
-		s := startServe(t, append(append([]string{}, base...), env...), args...)
-		a := s.upload("alice@acme", "pw", "c.txt", []byte("c"))
-		req, _ := http.NewRequest(http.MethodPost, s.url("/sessions"), nil)
-		req.SetBasicAuth("alice@acme", "pw")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var sess struct{ CreatedAt, ExpiresAt time.Time }
-		err = json.NewDecoder(resp.Body).Decode(&sess)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated || err != nil {
-			t.Fatalf("POST /sessions: %d %v", resp.StatusCode, err)
-		}
-		if code := s.stop(); code != 0 {
-			t.Fatalf("serve exited %d:\n%s", code, s.logs)
-		}
-		return a.ExpiresAt.Sub(a.CreatedAt), sess.ExpiresAt.Sub(sess.CreatedAt)
-	}
 	for _, tc := range []struct {
 		name            string
 		env             []string
@@ -779,7 +734,7 @@ func TestConfigPrecedence(t *testing.T) {
 		{"flag beats environment", []string{"FILESHARE_CONFIG=" + file, "FILESHARE_UPLOAD_TTL=222"}, []string{"--upload-ttl", "333"}, 333 * time.Second, 4444 * time.Second},
 		{"flag beats file", nil, []string{"--config", file, "--session-ttl", "555"}, 111 * time.Second, 555 * time.Second},
 	} {
-		up, sess := ttls(tc.env, tc.args...)
+		up, sess := defaultTTLs(t, append(append([]string{}, base...), tc.env...), tc.args...)
 		if up != tc.upload || sess != tc.session {
 			t.Errorf("%s: upload ttl %s, session ttl %s; want %s, %s", tc.name, up, sess, tc.upload, tc.session)
 		}

@@ -8,8 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -109,7 +107,7 @@ func TestSIGTERMExitsZeroWhateverClientsDo(t *testing.T) {
 		rawRequest(t, s.addr, "POST /sessions HTTP/1.1\nHost: x\nContent-Length: 100", nil)
 	}
 	// An upload whose client sent half its body and then nothing: its handler waits.
-	body, ctype := multipartUpload(t, "stalled.bin", bytes.Repeat([]byte("s"), 1<<20))
+	body, ctype := testutil.Multipart(t, testutil.FilePart("stalled.bin", bytes.Repeat([]byte("s"), 1<<20)))
 	rawRequest(t, s.addr, "POST /uploads HTTP/1.1\nHost: x\nAuthorization: Basic YWxpY2VAYWNtZTpwdw==\nContent-Type: "+ctype+
 		"\nContent-Length: "+fmt.Sprint(len(body)), body[:len(body)/2])
 	rawRequest(t, s.addr, "GET /healthz HTTP/1.1\nHost: x", nil) // an idle kept-alive connection
@@ -133,7 +131,7 @@ func TestTruncatedBodiesLeaveNothing(t *testing.T) {
 	upURL := apiJSON(t, s, http.MethodPost, "/sessions/"+fid, "")["url"].(string)
 	path := strings.TrimPrefix(upURL, "http://"+s.addr)
 	chunk := bytes.Repeat([]byte("c"), 1<<20)
-	mpBody, mpType := multipartUpload(t, "cut.bin", bytes.Repeat([]byte("c"), 10<<20))
+	mpBody, mpType := testutil.Multipart(t, testutil.FilePart("cut.bin", bytes.Repeat([]byte("c"), 10<<20)))
 	for _, tc := range []struct {
 		what, head string
 		body       []byte
@@ -145,7 +143,7 @@ func TestTruncatedBodiesLeaveNothing(t *testing.T) {
 		conn, _ := rawRequest(t, s.addr, tc.head, tc.body)
 		time.Sleep(100 * time.Millisecond)
 		conn.Close()
-		waitFor(t, tc.what+": the blob store empty again", func() bool { return countFiles(t, dataDir) == 0 })
+		testutil.Eventually(t, 30*time.Second, tc.what+": the blob store empty again", func() bool { return len(testutil.Files(t, dataDir)) == 0 })
 	}
 	if strings.Contains(s.logs.String(), "commit outcome unknown") {
 		t.Errorf("a cut body reached the commit:\n%s", s.logs)
@@ -159,22 +157,9 @@ func TestTruncatedBodiesLeaveNothing(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("the upload URL after three cut tries: %d", resp.StatusCode)
 	}
-	if n := countFiles(t, dataDir); n != 1 {
+	if n := len(testutil.Files(t, dataDir)); n != 1 {
 		t.Fatalf("%d files in the data directory, want the one blob", n)
 	}
-}
-
-// countFiles counts the files below the data directory's blobs and temp folders.
-func countFiles(t *testing.T, dataDir string) int {
-	t.Helper()
-	n := 0
-	filepath.WalkDir(dataDir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			n++
-		}
-		return nil
-	})
-	return n
 }
 
 // apiJSON calls the API as alice@acme and decodes the 2xx JSON answer.

@@ -5,12 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -32,43 +30,10 @@ func startServers(t *testing.T, n int, env []string) []*server {
 	t.Helper()
 	servers := make([]*server, n)
 	for i := range servers {
-		cmd := exec.Command(binary, "serve")
-		cmd.Env = cliEnv(append([]string{"FILESHARE_LISTEN=127.0.0.1:0"}, env...)...)
-		s := &server{t: t, cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
-		cmd.Stdout, cmd.Stderr = s.logs, s.logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		go func() { s.err = cmd.Wait(); close(s.done) }()
-		t.Cleanup(func() {
-			select {
-			case <-s.done:
-			default:
-				cmd.Process.Kill()
-				<-s.done
-			}
-		})
-		servers[i] = s
+		servers[i] = launch(t, env)
 	}
-	for i, s := range servers {
-		waitFor(t, fmt.Sprintf("instance %d to serve", i), func() bool {
-			select {
-			case <-s.done:
-				t.Fatalf("instance %d exited: %v\n%s", i, s.err, s.logs)
-			default:
-			}
-			addr, found := s.logs.logged("serving", "addr")
-			s.addr = addr
-			return found
-		})
-		waitFor(t, fmt.Sprintf("instance %d to be ready", i), func() bool {
-			resp, err := http.Get(s.url("/readyz"))
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK
-		})
+	for _, s := range servers {
+		s.waitReady("/readyz")
 	}
 	return servers
 }
@@ -225,7 +190,7 @@ func TestScaleOut(t *testing.T) {
 	var uploads []upload
 	for i, data := range datas {
 		rand.Read(data)
-		body, ctype := multipartUpload(t, "f"+strconv.Itoa(i), data)
+		body, ctype := testutil.Multipart(t, testutil.FilePart("f"+strconv.Itoa(i), data))
 		a := c.want(c.on(nodes[i%instances], http.MethodPost, "/uploads", login, password, body, "Content-Type", ctype), http.StatusCreated, "upload")
 		uploads = append(uploads, decodeAs[upload](t, a))
 	}
@@ -350,7 +315,7 @@ func TestScaleOut(t *testing.T) {
 	const expiring, expiringSessions = 6, 2
 	var expiredIDs []string
 	for i := range expiring {
-		body, ctype := multipartUpload(t, "old", []byte("expires "+strconv.Itoa(i)))
+		body, ctype := testutil.Multipart(t, testutil.FilePart("old", []byte("expires "+strconv.Itoa(i))))
 		a := c.want(c.on(c.pick(), http.MethodPost, "/uploads", login, "new-pw", body, "Content-Type", ctype), http.StatusCreated, "upload")
 		expiredIDs = append(expiredIDs, decodeAs[upload](t, a).ID)
 	}
@@ -371,7 +336,7 @@ func TestScaleOut(t *testing.T) {
 	if _, err := db.Exec(context.Background(), `UPDATE sessions SET created_at = now() - interval '2 hours', expires_at = now() - interval '1 hour' WHERE id = ANY($1::uuid[])`, expiredSessions); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the instances to purge what expired", func() bool {
+	testutil.Eventually(t, 30*time.Second, "the instances to purge what expired", func() bool {
 		return count(`SELECT count(*) FROM uploads WHERE purged_at IS NULL AND id = ANY($1::uuid[])`, expiredIDs) == 0 &&
 			count(`SELECT count(*) FROM sessions WHERE purged_at IS NULL AND id = ANY($1::uuid[])`, expiredSessions) == 0
 	})

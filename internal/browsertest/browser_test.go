@@ -8,13 +8,9 @@ package browsertest_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"image/png"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -141,21 +137,12 @@ func startChromium(t *testing.T) context.Context {
 
 // syncBuffer collects the browser's output.
 type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
+	testutil.LogBuffer
 }
 
 func (b *syncBuffer) tail(n int) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	var keep []string
-	for line := range strings.Lines(b.buf.String()) {
+	for line := range strings.Lines(b.String()) {
 		// Headless, it has no D-Bus to talk to, and says so often.
 		if !strings.Contains(line, "dbus") {
 			keep = append(keep, line)
@@ -426,25 +413,10 @@ type token struct {
 	PIN string `json:"pin"`
 }
 
-func call(t *testing.T, e *testutil.Env, method, path string, body io.Reader, contentType string) *testutil.Response {
+// call sends a request as alice; body is as testutil.Env.Call takes it.
+func call(t *testing.T, e *testutil.Env, method, path string, body any) *testutil.Response {
 	t.Helper()
-	req := e.NewRequest(method, path, alice, alicePW, body)
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	return e.Do(req)
-}
-
-func decode[T any](t *testing.T, r *testutil.Response, status int) T {
-	t.Helper()
-	var v T
-	if r.StatusCode != status {
-		t.Fatalf("%s %s: status %d, want %d; body %.300q", r.Request.Method, r.Request.URL.Path, r.StatusCode, status, r.Body)
-	}
-	if err := json.Unmarshal(r.Body, &v); err != nil {
-		t.Fatalf("%s %s: decoding %s: %v", r.Request.Method, r.Request.URL.Path, r.Body, err)
-	}
-	return v
+	return e.Sub(t).Call(method, path, alice, alicePW, body)
 }
 
 // shareFile creates a session with a file entry named fileName and uploads random content.
@@ -453,14 +425,10 @@ func shareFile(t *testing.T, e *testutil.Env) sharedFile {
 	type idOnly struct {
 		ID string `json:"id"`
 	}
-	s := decode[idOnly](t, call(t, e, http.MethodPost, "/sessions", nil, ""), http.StatusCreated)
-	entry, _ := json.Marshal(map[string]any{"name": fileName, "contentType": "application/pdf"})
-	f := decode[idOnly](t, call(t, e, http.MethodPost, "/sessions/"+s.ID+"/files", bytes.NewReader(entry), "application/json"), http.StatusCreated)
-	content := make([]byte, 300<<10)
-	if _, err := rand.Read(content); err != nil {
-		t.Fatal(err)
-	}
-	decode[idOnly](t, call(t, e, http.MethodPut, "/sessions/"+s.ID+"/files/"+f.ID, bytes.NewReader(content), "application/octet-stream"), http.StatusOK)
+	s := testutil.Decode[idOnly](t, call(t, e, http.MethodPost, "/sessions", nil), http.StatusCreated)
+	f := testutil.Decode[idOnly](t, call(t, e, http.MethodPost, "/sessions/"+s.ID+"/files", map[string]any{"name": fileName, "contentType": "application/pdf"}), http.StatusCreated)
+	content := testutil.RandomBytes(t, 300<<10)
+	testutil.Decode[idOnly](t, call(t, e, http.MethodPut, "/sessions/"+s.ID+"/files/"+f.ID, content), http.StatusOK)
 	return sharedFile{sid: s.ID, fid: f.ID, content: content}
 }
 
@@ -470,7 +438,7 @@ func (f sharedFile) newToken(t *testing.T, e *testutil.Env, withPIN bool) token 
 	if withPIN {
 		body = `{"pin":true}`
 	}
-	tok := decode[token](t, call(t, e, http.MethodPost, "/sessions/"+f.sid+"/files/"+f.fid+"/tokens", strings.NewReader(body), "application/json"), http.StatusCreated)
+	tok := testutil.Decode[token](t, call(t, e, http.MethodPost, "/sessions/"+f.sid+"/files/"+f.fid+"/tokens", body), http.StatusCreated)
 	if withPIN != (tok.PIN != "") {
 		t.Fatalf("token made with pin=%v has PIN %q", withPIN, tok.PIN)
 	}
@@ -480,10 +448,10 @@ func (f sharedFile) newToken(t *testing.T, e *testutil.Env, withPIN bool) token 
 // state is the token's state in its file entry's token list.
 func (f sharedFile) state(t *testing.T, e *testutil.Env, tok token) string {
 	t.Helper()
-	list := decode[[]struct {
+	list := testutil.Decode[[]struct {
 		Ref   string `json:"ref"`
 		State string `json:"state"`
-	}](t, call(t, e, http.MethodGet, "/sessions/"+f.sid+"/files/"+f.fid+"/tokens?limit=100", nil, ""), http.StatusOK)
+	}](t, call(t, e, http.MethodGet, "/sessions/"+f.sid+"/files/"+f.fid+"/tokens?limit=100", nil), http.StatusOK)
 	for _, s := range list {
 		if s.Ref == tok.Ref {
 			return s.State
@@ -500,11 +468,6 @@ func (f sharedFile) wantState(t *testing.T, e *testutil.Env, tok token, what str
 	}
 }
 
-func sha(b []byte) string {
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:])
-}
-
 // checkSaved checks the file the browser saved: its name is the entry's, its bytes are the
 // uploaded ones.
 func (f sharedFile) checkSaved(t *testing.T, name string, b []byte) {
@@ -512,8 +475,8 @@ func (f sharedFile) checkSaved(t *testing.T, name string, b []byte) {
 	if name != fileName {
 		t.Errorf("the browser saved the file as %q, want %q", name, fileName)
 	}
-	if sha(b) != sha(f.content) {
-		t.Fatalf("the saved file (%d bytes, SHA-256 %s) is not the uploaded one (%d bytes, %s)", len(b), sha(b), len(f.content), sha(f.content))
+	if testutil.SHA256(b) != testutil.SHA256(f.content) {
+		t.Fatalf("the saved file (%d bytes, SHA-256 %s) is not the uploaded one (%d bytes, %s)", len(b), testutil.SHA256(b), len(f.content), testutil.SHA256(f.content))
 	}
 }
 

@@ -49,7 +49,7 @@ func auWantUnauthorized(e *testutil.Env, r *testutil.Response, what string) {
 	if got := r.Header.Get("WWW-Authenticate"); got != `Basic realm="fileshare"` {
 		e.T.Errorf("%s: WWW-Authenticate %q", what, got)
 	}
-	upWantError(e, r, r.Request.URL.Path, http.StatusUnauthorized, "unauthorized")
+	e.WantErrorLogged(r, r.Request.URL.Path, http.StatusUnauthorized, "unauthorized")
 }
 
 // auWantThrottled fails unless r is the 429 of docs/behaviour.md §1 with a Retry-After of 1 … maxWait seconds.
@@ -62,7 +62,7 @@ func auWantThrottled(e *testutil.Env, r *testutil.Response, maxWait int, what st
 	if err != nil || ra < 1 || ra > maxWait {
 		e.T.Errorf("%s: Retry-After %q, want whole seconds in 1…%d", what, r.Header.Get("Retry-After"), maxWait)
 	}
-	upWantError(e, r, r.Request.URL.Path, http.StatusTooManyRequests, "too many failed login attempts")
+	e.WantErrorLogged(r, r.Request.URL.Path, http.StatusTooManyRequests, "too many failed login attempts")
 }
 
 // TestAuthentication covers docs/behaviour.md §1 except throttling. Its subtests share one service and run
@@ -74,7 +74,7 @@ func TestAuthentication(t *testing.T) {
 
 	t.Run("missing or wrong credentials", func(t *testing.T) {
 		t.Parallel()
-		e := upSub(env, t)
+		e := env.Sub(t)
 		e.AddUser("alice@acme", "right-pw")
 		e.AddUser("zed@other", "zed-pw")
 		basic := func(s string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(s)) }
@@ -114,13 +114,13 @@ func TestAuthentication(t *testing.T) {
 
 	t.Run("login split at the last @", func(t *testing.T) {
 		t.Parallel()
-		e := upSub(env, t)
+		e := env.Sub(t)
 		e.AddUser("alice@example.com@corp", "pw-corp")
 		auWantIn(e, auProbe(e, "alice@example.com@corp", "pw-corp"), "alice@example.com@corp")
 		// Split at the first @, it would be user alice of tenant example.com@corp.
 		auWantUnauthorized(e, auProbe(e, "alice@example.com", "pw-corp"), "alice@example.com")
 
-		a := upCreate(e, "alice@example.com@corp", "pw-corp", upFile("c.txt", []byte("c")))
+		a := upCreate(e, "alice@example.com@corp", "pw-corp", testutil.FilePart("c.txt", []byte("c")))
 		var user, tenant, createdBy string
 		if err := e.Store.Pool.QueryRow(context.Background(), `
 			SELECT u.name, t.name, up.created_by FROM uploads up
@@ -135,7 +135,7 @@ func TestAuthentication(t *testing.T) {
 
 	t.Run("bare login is of tenant default", func(t *testing.T) {
 		t.Parallel()
-		e := upSub(env, t)
+		e := env.Sub(t)
 		e.AddUser("dora", "dora-pw")
 		var tenant string
 		if err := e.Store.Pool.QueryRow(context.Background(),
@@ -145,7 +145,7 @@ func TestAuthentication(t *testing.T) {
 		auWantIn(e, auProbe(e, "dora", "dora-pw"), "dora")
 		auWantIn(e, auProbe(e, "dora@default", "dora-pw"), "dora@default")
 		// One user, one tenant: what dora uploads, dora@default may delete.
-		a := upCreate(e, "dora", "dora-pw", upFile("d.txt", []byte("d")))
+		a := upCreate(e, "dora", "dora-pw", testutil.FilePart("d.txt", []byte("d")))
 		if r := e.Do(e.NewRequest(http.MethodDelete, "/uploads/"+a.ID, "dora@default", "dora-pw", nil)); r.StatusCode != http.StatusNoContent {
 			t.Errorf("dora@default deleting dora's upload: %d %s", r.StatusCode, r.Body)
 		}
@@ -153,7 +153,7 @@ func TestAuthentication(t *testing.T) {
 
 	t.Run("same name in two tenants", func(t *testing.T) {
 		t.Parallel()
-		e := upSub(env, t)
+		e := env.Sub(t)
 		e.AddUser("sam@t1", "sam-one")
 		e.AddUser("sam@t2", "sam-two")
 		auWantIn(e, auProbe(e, "sam@t1", "sam-one"), "sam@t1")
@@ -161,7 +161,7 @@ func TestAuthentication(t *testing.T) {
 		auWantUnauthorized(e, auProbe(e, "sam@t1", "sam-two"), "sam@t1 with the password of sam@t2")
 
 		// A user of t2 sees nothing of t1: a foreign id answers like an unknown one.
-		a := upCreate(e, "sam@t1", "sam-one", upFile("t1.txt", []byte("t1")))
+		a := upCreate(e, "sam@t1", "sam-one", testutil.FilePart("t1.txt", []byte("t1")))
 		foreign := e.Do(e.NewRequest(http.MethodDelete, "/uploads/"+a.ID, "sam@t2", "sam-two", nil))
 		unknown := auProbe(e, "sam@t2", "sam-two")
 		if foreign.StatusCode != http.StatusNotFound || string(foreign.Body) != string(unknown.Body) {
@@ -174,7 +174,7 @@ func TestAuthentication(t *testing.T) {
 
 	t.Run("disable and enable take effect at once", func(t *testing.T) {
 		t.Parallel()
-		e := upSub(env, t)
+		e := env.Sub(t)
 		e.AddUser("carl@acme", "carl-pw")
 		ctx := context.Background()
 		for round := range 2 {
@@ -194,7 +194,7 @@ func TestAuthentication(t *testing.T) {
 
 	t.Run("passwd takes effect at once", func(t *testing.T) {
 		t.Parallel()
-		e := upSub(env, t)
+		e := env.Sub(t)
 		e.AddUser("pat@acme", "old-pw")
 		auWantIn(e, auProbe(e, "pat@acme", "old-pw"), "old password")
 		auWantIn(e, auProbe(e, "pat@acme", "old-pw"), "old password, cached")
@@ -214,7 +214,7 @@ func TestAuthentication(t *testing.T) {
 
 	t.Run("deleted user refused at once", func(t *testing.T) {
 		t.Parallel()
-		e := upSub(env, t)
+		e := env.Sub(t)
 		e.AddUser("del@acme", "del-pw")
 		auWantIn(e, auProbe(e, "del@acme", "del-pw"), "before delete")
 		if err := e.Admin.DeleteUser(context.Background(), "del@acme"); err != nil {
@@ -264,7 +264,7 @@ func TestLoginThrottle(t *testing.T) {
 
 	t.Run("locked after 10 consecutive failures", func(t *testing.T) {
 		t.Parallel()
-		e := upSub(env, t)
+		e := env.Sub(t)
 		e.AddUser("alice@acme", "pw")
 		e.AddUser("bob@acme", "pw")
 		auWantLockout(e,
@@ -277,7 +277,7 @@ func TestLoginThrottle(t *testing.T) {
 
 	t.Run("a success resets the count", func(t *testing.T) {
 		t.Parallel()
-		e := upSub(env, t)
+		e := env.Sub(t)
 		e.AddUser("carol@acme", "pw")
 		for round := range 2 {
 			for i := range 9 {
@@ -289,7 +289,7 @@ func TestLoginThrottle(t *testing.T) {
 
 	t.Run("aliases of one login share the count", func(t *testing.T) {
 		t.Parallel()
-		e := upSub(env, t)
+		e := env.Sub(t)
 		e.AddUser("dave", "pw")
 		// "dave" and "dave@default" are the same login.
 		auWantLockout(e,
@@ -304,7 +304,7 @@ func TestLoginThrottle(t *testing.T) {
 
 	t.Run("unknown logins are throttled too", func(t *testing.T) {
 		t.Parallel()
-		e := upSub(env, t)
+		e := env.Sub(t)
 		ghost := func(round int) string { return fmt.Sprintf("ghost%d@acme", round) }
 		auWantLockout(e,
 			func(round, _ int) *testutil.Response { return auProbe(e, ghost(round), "guess") },
@@ -388,7 +388,7 @@ func TestForwardedForFromTrustedProxy(t *testing.T) {
 	auWantThrottled(e, auProbe(e, "fresh@acme", "pw", "X-Forwarded-For", "192.0.2.99, 203.0.113.7"), 60, "the failing client with a made-up first hop")
 
 	// The access log names the client behind the proxy.
-	upPoll(t, 5*time.Second, "the access log line of the other client", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the access log line of the other client", func() bool {
 		for _, line := range strings.Split(e.Logs.String(), "\n") {
 			var l struct {
 				Msg, Client string

@@ -3,6 +3,8 @@ package httpapi_test
 import (
 	"net/http"
 	"testing"
+
+	"fileshare/internal/testutil"
 )
 
 // TestContentTypeIsTypeSlashSubtype: a declared content type is kept only when it is
@@ -22,7 +24,7 @@ func TestContentTypeIsTypeSlashSubtype(t *testing.T) {
 		{"Text/Plain; Charset=UTF-8", "a", "text/plain; charset=UTF-8"},
 		{"application/vnd.example+json", "a.txt", "application/vnd.example+json"},
 	} {
-		up := upCreate(e, sessAlice, sessPW, upPart{field: "file", filename: c.name, contentType: c.declared, data: []byte("x")})
+		up := upCreate(e, sessAlice, sessPW, testutil.Part{Field: "file", Filename: c.name, ContentType: c.declared, Data: []byte("x")})
 		if up.ContentType != c.want {
 			t.Errorf("upload with Content-Type %q named %q: contentType %q, want %q", c.declared, c.name, up.ContentType, c.want)
 		}

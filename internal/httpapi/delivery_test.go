@@ -67,7 +67,7 @@ func dlCreateToken(t *testing.T, e *testutil.Env, sid, fid string, pin bool) dlT
 	if pin {
 		body = map[string]any{"pin": true}
 	}
-	tok := sessDecode[dlToken](t, sessCall(t, e, http.MethodPost, dlTokensPath(sid, fid), sessAlice, body), http.StatusCreated)
+	tok := testutil.Decode[dlToken](t, sessCall(t, e, http.MethodPost, dlTokensPath(sid, fid), sessAlice, body), http.StatusCreated)
 	if _, err := uuid.Parse(tok.Ref); err != nil {
 		t.Fatalf("ref %q: %v", tok.Ref, err)
 	}
@@ -114,7 +114,7 @@ func dlWantState(t *testing.T, e *testutil.Env, tok dlToken, state string) dlSta
 func dlEventually(t *testing.T, e *testutil.Env, tok dlToken, what string, cond func(dlStatus) bool) dlStatus {
 	t.Helper()
 	var st dlStatus
-	sessEventually(t, 10*time.Second, what, func() bool {
+	testutil.Eventually(t, 10*time.Second, what, func() bool {
 		st = dlStatusOf(t, e, tok)
 		return cond(st)
 	})
@@ -267,7 +267,7 @@ func dlWantLanding(t *testing.T, r *testutil.Response, name string, size int, ex
 func dlMarked(t *testing.T, n int) []byte {
 	t.Helper()
 	b := bytes.Repeat([]byte("x"), n)
-	copy(b, "FILE-CONTENT-"+sessSHA(sessRandom(t, 16)))
+	copy(b, "FILE-CONTENT-"+testutil.SHA256(testutil.RandomBytes(t, 16)))
 	return b
 }
 
@@ -381,7 +381,7 @@ func dlWantPart(t *testing.T, status int, h http.Header, body, content []byte, s
 	if int64(len(body)) != end-start+1 || int64(len(body)) > size-start || !bytes.Equal(body, content[start:end+1]) {
 		t.Fatalf("resume of bytes %d-%d: %d bytes that are not the file's", start, end, len(body))
 	}
-	if h.Get("ETag") != `"`+sessSHA(content)+`"` || h.Get("Cache-Control") != "no-store" || h.Get("Accept-Ranges") != "bytes" {
+	if h.Get("ETag") != `"`+testutil.SHA256(content)+`"` || h.Get("Cache-Control") != "no-store" || h.Get("Accept-Ranges") != "bytes" {
 		t.Fatalf("resume headers: ETag %q Cache-Control %q Accept-Ranges %q", h.Get("ETag"), h.Get("Cache-Control"), h.Get("Accept-Ranges"))
 	}
 }
@@ -406,13 +406,13 @@ func dlWrongPIN(t *testing.T, right string, i int) string {
 func dlLock(t *testing.T, e *testutil.Env, tok dlToken) {
 	t.Helper()
 	for i := range 4 {
-		sessWantError(t, dlCurl(e, http.MethodGet, tok.URL, "Fileshare-Pin", dlWrongPIN(t, tok.PIN, i)), http.StatusForbidden, "wrong pin")
+		testutil.WantError(t, dlCurl(e, http.MethodGet, tok.URL, "Fileshare-Pin", dlWrongPIN(t, tok.PIN, i)), http.StatusForbidden, "wrong pin")
 	}
 	r := dlCurl(e, http.MethodGet, tok.URL, "Fileshare-Pin", dlWrongPIN(t, tok.PIN, 4))
 	if r.StatusCode != http.StatusForbidden && r.StatusCode != http.StatusGone {
 		t.Fatalf("fifth wrong PIN: %d %s", r.StatusCode, r.Body)
 	}
-	sessWantError(t, dlCurl(e, http.MethodGet, tok.URL, "Fileshare-Pin", tok.PIN), http.StatusGone, "download token locked")
+	testutil.WantError(t, dlCurl(e, http.MethodGet, tok.URL, "Fileshare-Pin", tok.PIN), http.StatusGone, "download token locked")
 }
 
 // TestTokenLinkPreviewBots opens a link as the preview bots of chat apps and the link
@@ -462,7 +462,7 @@ func TestTokenLinkPreviewBots(t *testing.T) {
 		t.Fatalf("after the download: %+v", st)
 	}
 	// Once.
-	sessWantError(t, dlCurl(e, http.MethodGet, tok.URL), http.StatusGone, "download token already used")
+	testutil.WantError(t, dlCurl(e, http.MethodGet, tok.URL), http.StatusGone, "download token already used")
 	r = dlBrowser(e, http.MethodGet, tok.URL)
 	dlWantPage(t, r, http.StatusGone)
 	if bytes.Contains(r.Body, content[:32]) || dlFormRE.Match(r.Body) {
@@ -485,7 +485,7 @@ func TestTokenLandingPagesOfRefusedLinks(t *testing.T) {
 	used := dlCreateToken(t, e, s.ID, f.ID, false)
 	sessCheckDownload(t, dlCurl(e, http.MethodGet, used.URL), content, "text/plain; charset=utf-8", `attachment; filename="a.txt"`)
 	expired := dlCreateToken(t, e, s.ID, f.ID, false)
-	sessExec(t, e, `UPDATE download_tokens SET expires_at = now() - interval '1 second' WHERE token_hash = $1`, dlTokenHash(expired))
+	testutil.Exec(t, e, `UPDATE download_tokens SET expires_at = now() - interval '1 second' WHERE token_hash = $1`, dlTokenHash(expired))
 	revoked := dlCreateToken(t, e, s.ID, f.ID, false)
 	if r := sessCall(t, e, http.MethodDelete, dlTokensPath(s.ID, f.ID)+"/"+revoked.Ref, sessAlice, nil); r.StatusCode != http.StatusNoContent {
 		t.Fatalf("revoke: %d %s", r.StatusCode, r.Body)
@@ -516,8 +516,8 @@ func TestTokenLandingPagesOfRefusedLinks(t *testing.T) {
 				t.Fatalf("%s %s: the page offers the file", c.what, m)
 			}
 		}
-		sessWantError(t, dlCurl(e, http.MethodGet, c.url), c.status, c.msg)
-		sessWantError(t, dlCurl(e, http.MethodPost, c.url), c.status, c.msg)
+		testutil.WantError(t, dlCurl(e, http.MethodGet, c.url), c.status, c.msg)
+		testutil.WantError(t, dlCurl(e, http.MethodPost, c.url), c.status, c.msg)
 	}
 	if sessConsumed(t, e, expired.ID) || sessConsumed(t, e, revoked.ID) || sessConsumed(t, e, locked.ID) || sessConsumed(t, e, waiting.ID) {
 		t.Fatal("a refused link was consumed")
@@ -527,7 +527,7 @@ func TestTokenLandingPagesOfRefusedLinks(t *testing.T) {
 	live := dlCreateToken(t, e, s.ID, f.ID, false)
 	sessExpireSession(t, e, s.ID)
 	dlWantPage(t, dlBrowser(e, http.MethodGet, live.URL), http.StatusGone)
-	sessWantError(t, dlCurl(e, http.MethodGet, live.URL), http.StatusGone, "session expired")
+	testutil.WantError(t, dlCurl(e, http.MethodGet, live.URL), http.StatusGone, "session expired")
 }
 
 // TestTokenGetAndPostRace sends 100 GETs of API clients and 100 POSTs (half of them the
@@ -638,7 +638,7 @@ func TestTokenPIN(t *testing.T) {
 		t.Fatalf("the list shows pin:true for a plain token: %+v", st)
 	}
 	// The PIN is not in the database, nor in the list.
-	if n := sessInt(t, e, `SELECT count(*) FROM download_tokens x WHERE strpos(x::text, $1) > 0`, tok.PIN); n != 0 {
+	if n := testutil.QueryInt(t, e, `SELECT count(*) FROM download_tokens x WHERE strpos(x::text, $1) > 0`, tok.PIN); n != 0 {
 		t.Fatal("the PIN is in the database in clear")
 	}
 	if r := sessCall(t, e, http.MethodGet, dlTokensPath(s.ID, f.ID), sessAlice, nil); bytes.Contains(r.Body, []byte(tok.PIN)) {
@@ -656,9 +656,9 @@ func TestTokenPIN(t *testing.T) {
 	}
 
 	// Missing and wrong PINs leave the token unused.
-	sessWantError(t, dlCurl(e, http.MethodGet, tok.URL), http.StatusForbidden, "pin required")
-	sessWantError(t, dlCurl(e, http.MethodPost, tok.URL), http.StatusForbidden, "pin required")
-	sessWantError(t, dlCurl(e, http.MethodGet, tok.URL, "Fileshare-Pin", dlWrongPIN(t, tok.PIN, 0)), http.StatusForbidden, "wrong pin")
+	testutil.WantError(t, dlCurl(e, http.MethodGet, tok.URL), http.StatusForbidden, "pin required")
+	testutil.WantError(t, dlCurl(e, http.MethodPost, tok.URL), http.StatusForbidden, "pin required")
+	testutil.WantError(t, dlCurl(e, http.MethodGet, tok.URL, "Fileshare-Pin", dlWrongPIN(t, tok.PIN, 0)), http.StatusForbidden, "wrong pin")
 	// A browser that posts a wrong PIN gets the page again, with the PIN field.
 	r := dlPostForm(e, tok.URL, url.Values{"pin": {dlWrongPIN(t, tok.PIN, 1)}})
 	dlWantPage(t, r, http.StatusForbidden)
@@ -672,13 +672,13 @@ func TestTokenPIN(t *testing.T) {
 	if sessConsumed(t, e, tok.ID) {
 		t.Fatal("a refused PIN consumed the token")
 	}
-	if n := sessInt(t, e, `SELECT pin_failures FROM download_tokens WHERE token_hash = $1`, dlTokenHash(tok)); n != 2 {
+	if n := testutil.QueryInt(t, e, `SELECT pin_failures FROM download_tokens WHERE token_hash = $1`, dlTokenHash(tok)); n != 2 {
 		t.Fatalf("pin_failures %d after two wrong PINs", n)
 	}
 
 	// The right PIN in the header downloads, once.
 	sessCheckDownload(t, dlCurl(e, http.MethodGet, tok.URL, "Fileshare-Pin", tok.PIN), content, ct, disposition)
-	sessWantError(t, dlCurl(e, http.MethodGet, tok.URL, "Fileshare-Pin", tok.PIN), http.StatusGone, "download token already used")
+	testutil.WantError(t, dlCurl(e, http.MethodGet, tok.URL, "Fileshare-Pin", tok.PIN), http.StatusGone, "download token already used")
 	dlEventually(t, e, tok, "the PIN token to be delivered", func(st dlStatus) bool { return st.State == "delivered" })
 
 	// The right PIN in the landing page's form downloads.
@@ -688,7 +688,7 @@ func TestTokenPIN(t *testing.T) {
 	// The right PIN of another token is a wrong PIN.
 	other := dlCreateToken(t, e, s.ID, f.ID, true)
 	if other.PIN != form.PIN {
-		sessWantError(t, dlCurl(e, http.MethodGet, other.URL, "Fileshare-Pin", form.PIN), http.StatusForbidden, "wrong pin")
+		testutil.WantError(t, dlCurl(e, http.MethodGet, other.URL, "Fileshare-Pin", form.PIN), http.StatusForbidden, "wrong pin")
 	}
 
 	// Twenty wrong guesses at once: five count, then the token is locked.
@@ -722,11 +722,11 @@ func TestTokenPIN(t *testing.T) {
 	if wrong != 4 || lockedAnswers != 16 {
 		t.Fatalf("%d × wrong pin and %d × locked, want 4 and 16", wrong, lockedAnswers)
 	}
-	if n := sessInt(t, e, `SELECT pin_failures FROM download_tokens WHERE token_hash = $1`, dlTokenHash(lock)); n != 5 {
+	if n := testutil.QueryInt(t, e, `SELECT pin_failures FROM download_tokens WHERE token_hash = $1`, dlTokenHash(lock)); n != 5 {
 		t.Fatalf("pin_failures %d, want exactly 5", n)
 	}
 	// Locked for good: the right PIN no longer opens it, in any way.
-	sessWantError(t, dlCurl(e, http.MethodGet, lock.URL, "Fileshare-Pin", lock.PIN), http.StatusGone, "download token locked")
+	testutil.WantError(t, dlCurl(e, http.MethodGet, lock.URL, "Fileshare-Pin", lock.PIN), http.StatusGone, "download token locked")
 	r = dlPostForm(e, lock.URL, url.Values{"pin": {lock.PIN}})
 	dlWantPage(t, r, http.StatusGone)
 	if bytes.Contains(r.Body, content[:32]) {
@@ -739,13 +739,13 @@ func TestTokenPIN(t *testing.T) {
 	if sessConsumed(t, e, lock.ID) {
 		t.Fatal("the locked token was consumed")
 	}
-	if n := sessInt(t, e, `SELECT pin_failures FROM download_tokens WHERE token_hash = $1`, dlTokenHash(lock)); n != 5 {
+	if n := testutil.QueryInt(t, e, `SELECT pin_failures FROM download_tokens WHERE token_hash = $1`, dlTokenHash(lock)); n != 5 {
 		t.Fatalf("pin_failures %d after the lock, want still 5", n)
 	}
 
 	// The metrics count every wrong PIN once, and the lock once.
 	m, _ := scrape(t, e)
-	failures := sessInt(t, e, `SELECT sum(pin_failures) FROM download_tokens`)
+	failures := testutil.QueryInt(t, e, `SELECT sum(pin_failures) FROM download_tokens`)
 	if got := m["fileshare_download_token_events_total{event=wrong_pin}"]; got != float64(failures) {
 		t.Errorf("wrong_pin events %v, want the %d wrong PINs counted", got, failures)
 	}
@@ -763,8 +763,8 @@ func TestTokenResumeAfterCuts(t *testing.T) {
 	e := sessNewEnv(t)
 	twin := e.Twin()
 	const size = 64 << 20
-	content := sessRandom(t, size)
-	etag := `"` + sessSHA(content) + `"`
+	content := testutil.RandomBytes(t, size)
+	etag := `"` + testutil.SHA256(content) + `"`
 	s := sessCreateSession(t, e, sessAlice, nil)
 	f := sessStoredFile(t, e, sessAlice, s.ID, "recording.wav", content)
 	tok := dlCreateToken(t, e, s.ID, f.ID, false)
@@ -809,7 +809,7 @@ func TestTokenResumeAfterCuts(t *testing.T) {
 		} {
 			for _, m := range []string{http.MethodGet, http.MethodPost} {
 				r := dlCurl(inst, m, u, hdr...)
-				sessWantError(t, r, http.StatusGone, "download token already used")
+				testutil.WantError(t, r, http.StatusGone, "download token already used")
 				if r.Header.Get("Content-Range") != "" || r.Header.Get("ETag") != "" {
 					t.Fatalf("%s with %v: a refusal with the headers of content", m, hdr)
 				}
@@ -840,8 +840,8 @@ func TestTokenResumeAfterCuts(t *testing.T) {
 	whole.Write(part1)
 	whole.Write(part2)
 	whole.Write(r.Body)
-	if got := fmt.Sprintf("%x", whole.Sum(nil)); got != sessSHA(content) {
-		t.Fatalf("the assembled file's SHA-256 %s differs from the original's %s", got, sessSHA(content))
+	if got := fmt.Sprintf("%x", whole.Sum(nil)); got != testutil.SHA256(content) {
+		t.Fatalf("the assembled file's SHA-256 %s differs from the original's %s", got, testutil.SHA256(content))
 	}
 
 	// Delivered: no more resumes, on either instance.
@@ -851,7 +851,7 @@ func TestTokenResumeAfterCuts(t *testing.T) {
 	}
 	for _, u := range []string{tok.URL, twinURL} {
 		for _, rg := range []string{fmt.Sprintf("bytes=%d-", cut2), "bytes=1-10", fmt.Sprintf("bytes=%d-", size-1)} {
-			sessWantError(t, dlCurl(e, http.MethodGet, u, "Range", rg, "If-Range", etag), http.StatusGone, "download token already used")
+			testutil.WantError(t, dlCurl(e, http.MethodGet, u, "Range", rg, "If-Range", etag), http.StatusGone, "download token already used")
 		}
 	}
 	if after := dlStatusOf(t, e, tok); after.BytesSent != st.BytesSent || after.DeliveredAt == nil || !after.DeliveredAt.Equal(*st.DeliveredAt) {
@@ -864,7 +864,7 @@ func TestTokenResumeWindow(t *testing.T) {
 	t.Parallel()
 	e := sessNewEnv(t)
 	const size = 16 << 20
-	content := sessRandom(t, size)
+	content := testutil.RandomBytes(t, size)
 	s := sessCreateSession(t, e, sessAlice, nil)
 	f := sessStoredFile(t, e, sessAlice, s.ID, "window.bin", content)
 	tok := dlCreateToken(t, e, s.ID, f.ID, false)
@@ -872,19 +872,19 @@ func TestTokenResumeWindow(t *testing.T) {
 
 	set := func(ago string) {
 		t.Helper()
-		sessExec(t, e, `UPDATE download_tokens SET consumed_at = now() - $2::interval WHERE token_hash = $1`, dlTokenHash(tok), ago)
+		testutil.Exec(t, e, `UPDATE download_tokens SET consumed_at = now() - $2::interval WHERE token_hash = $1`, dlTokenHash(tok), ago)
 	}
 	resume := func() *testutil.Response {
 		t.Helper()
-		return dlCurl(e, http.MethodGet, tok.URL, "Range", "bytes=1000-1999", "If-Range", `"`+sessSHA(content)+`"`)
+		return dlCurl(e, http.MethodGet, tok.URL, "Range", "bytes=1000-1999", "If-Range", `"`+testutil.SHA256(content)+`"`)
 	}
 	set("14 minutes")
 	r := resume()
 	dlWantPart(t, r.StatusCode, r.Header, r.Body, content, 1000, 1999)
 	set("16 minutes")
-	sessWantError(t, resume(), http.StatusGone, "download token already used")
+	testutil.WantError(t, resume(), http.StatusGone, "download token already used")
 	set("15 minutes 1 second")
-	sessWantError(t, resume(), http.StatusGone, "download token already used")
+	testutil.WantError(t, resume(), http.StatusGone, "download token already used")
 	if st := dlWantState(t, e, tok, "consumed"); st.DeliveredAt != nil {
 		t.Fatalf("past the window: %+v", st)
 	}
@@ -897,8 +897,8 @@ func TestTokenConcurrentResumes(t *testing.T) {
 	e := sessNewEnv(t)
 	twin := e.Twin()
 	const size = 16 << 20
-	content := sessRandom(t, size)
-	etag := `"` + sessSHA(content) + `"`
+	content := testutil.RandomBytes(t, size)
+	etag := `"` + testutil.SHA256(content) + `"`
 	s := sessCreateSession(t, e, sessAlice, nil)
 	f := sessStoredFile(t, e, sessAlice, s.ID, "many.bin", content)
 	tok := dlCreateToken(t, e, s.ID, f.ID, false)
@@ -994,7 +994,7 @@ func TestTokenConcurrentResumes(t *testing.T) {
 	if st.DeliveredAt == nil || st.BytesSent != sent {
 		t.Fatalf("delivered: %+v, want bytesSent %d", st, sent)
 	}
-	sessWantError(t, dlCurl(e, http.MethodGet, tok.URL, "Range", "bytes=1-1"), http.StatusGone, "download token already used")
+	testutil.WantError(t, dlCurl(e, http.MethodGet, tok.URL, "Range", "bytes=1-1"), http.StatusGone, "download token already used")
 }
 
 // TestTokenRevokeAndList revokes tokens, and reads the token list: its pages, its order and
@@ -1030,16 +1030,16 @@ func TestTokenRevokeAndList(t *testing.T) {
 			t.Fatalf("%s: %d", bad, r.StatusCode)
 		}
 	}
-	sessWantError(t, sessCall(t, e, http.MethodGet, path, "", nil), http.StatusUnauthorized, "unauthorized")
+	testutil.WantError(t, sessCall(t, e, http.MethodGet, path, "", nil), http.StatusUnauthorized, "unauthorized")
 
 	// Revoking an unused token.
 	rev := made[1]
 	if r := sessCall(t, e, http.MethodDelete, path+"/"+rev.Ref, sessAlice, nil); r.StatusCode != http.StatusNoContent || len(r.Body) != 0 {
 		t.Fatalf("revoke: %d %s", r.StatusCode, r.Body)
 	}
-	sessWantError(t, dlCurl(e, http.MethodGet, rev.URL), http.StatusGone, "download token revoked")
-	sessWantError(t, dlCurl(e, http.MethodPost, rev.URL), http.StatusGone, "download token revoked")
-	sessWantError(t, dlCurl(e, http.MethodHead, rev.URL), http.StatusGone, "download token revoked")
+	testutil.WantError(t, dlCurl(e, http.MethodGet, rev.URL), http.StatusGone, "download token revoked")
+	testutil.WantError(t, dlCurl(e, http.MethodPost, rev.URL), http.StatusGone, "download token revoked")
+	testutil.WantError(t, dlCurl(e, http.MethodHead, rev.URL), http.StatusGone, "download token revoked")
 	dlWantPage(t, dlBrowser(e, http.MethodGet, rev.URL), http.StatusGone)
 	if st := dlWantState(t, e, rev, "revoked"); st.ConsumedAt != nil {
 		t.Fatalf("revoked: %+v", st)
@@ -1048,9 +1048,9 @@ func TestTokenRevokeAndList(t *testing.T) {
 		t.Fatal("the revoked token was consumed")
 	}
 	// Only unused tokens can be revoked.
-	sessWantError(t, sessCall(t, e, http.MethodDelete, path+"/"+rev.Ref, sessAlice, nil), http.StatusConflict, "download token already used")
+	testutil.WantError(t, sessCall(t, e, http.MethodDelete, path+"/"+rev.Ref, sessAlice, nil), http.StatusConflict, "download token already used")
 	sessCheckDownload(t, dlCurl(e, http.MethodGet, made[0].URL), content, "text/plain; charset=utf-8", `attachment; filename="r.txt"`)
-	sessWantError(t, sessCall(t, e, http.MethodDelete, path+"/"+made[0].Ref, sessAlice, nil), http.StatusConflict, "download token already used")
+	testutil.WantError(t, sessCall(t, e, http.MethodDelete, path+"/"+made[0].Ref, sessAlice, nil), http.StatusConflict, "download token already used")
 	// Unknown and malformed refs, refs of another entry, the token instead of its ref.
 	g := sessStoredFile(t, e, sessAlice, s.ID, "g.txt", []byte("g"))
 	for _, p := range []string{
@@ -1059,16 +1059,16 @@ func TestTokenRevokeAndList(t *testing.T) {
 		path + "/" + made[3].ID,
 		dlTokensPath(s.ID, g.ID) + "/" + made[3].Ref,
 	} {
-		sessWantError(t, sessCall(t, e, http.MethodDelete, p, sessAlice, nil), http.StatusNotFound, "download token not found")
+		testutil.WantError(t, sessCall(t, e, http.MethodDelete, p, sessAlice, nil), http.StatusNotFound, "download token not found")
 	}
-	sessWantError(t, sessCall(t, e, http.MethodDelete, dlTokensPath(s.ID, uuid.NewString())+"/"+made[3].Ref, sessAlice, nil), http.StatusNotFound, "file not found")
-	sessWantError(t, sessCall(t, e, http.MethodDelete, path+"/"+made[3].Ref, "", nil), http.StatusUnauthorized, "unauthorized")
+	testutil.WantError(t, sessCall(t, e, http.MethodDelete, dlTokensPath(s.ID, uuid.NewString())+"/"+made[3].Ref, sessAlice, nil), http.StatusNotFound, "file not found")
+	testutil.WantError(t, sessCall(t, e, http.MethodDelete, path+"/"+made[3].Ref, "", nil), http.StatusUnauthorized, "unauthorized")
 	dlWantState(t, e, made[3], "unused")
 	sessCheckDownload(t, dlCurl(e, http.MethodGet, made[3].URL), content, "text/plain; charset=utf-8", `attachment; filename="r.txt"`)
 
 	// Every state in one list: unused, consumed (cut), delivered, expired, revoked, locked.
 	const size = 16 << 20
-	big := sessRandom(t, size)
+	big := testutil.RandomBytes(t, size)
 	bf := sessStoredFile(t, e, sessAlice, s.ID, "big.bin", big)
 	unused := dlCreateToken(t, e, s.ID, bf.ID, false)
 	consumed := dlCreateToken(t, e, s.ID, bf.ID, false)
@@ -1080,7 +1080,7 @@ func TestTokenRevokeAndList(t *testing.T) {
 	if r := dlCurl(e, http.MethodGet, delivered.URL); r.StatusCode != http.StatusOK || !bytes.Equal(r.Body, big) {
 		t.Fatalf("download: %d, %d bytes", r.StatusCode, len(r.Body))
 	}
-	sessExec(t, e, `UPDATE download_tokens SET expires_at = now() - interval '1 second' WHERE token_hash = $1`, dlTokenHash(expired))
+	testutil.Exec(t, e, `UPDATE download_tokens SET expires_at = now() - interval '1 second' WHERE token_hash = $1`, dlTokenHash(expired))
 	if r := sessCall(t, e, http.MethodDelete, dlTokensPath(s.ID, bf.ID)+"/"+revoked.Ref, sessAlice, nil); r.StatusCode != http.StatusNoContent {
 		t.Fatalf("revoke: %d %s", r.StatusCode, r.Body)
 	}
@@ -1113,7 +1113,7 @@ func TestTokenRevokeAndList(t *testing.T) {
 	}
 	// Tokens that are not unused cannot be revoked.
 	for _, w := range want[1:] {
-		sessWantError(t, sessCall(t, e, http.MethodDelete, dlTokensPath(s.ID, bf.ID)+"/"+w.tok.Ref, sessAlice, nil), http.StatusConflict, "download token already used")
+		testutil.WantError(t, sessCall(t, e, http.MethodDelete, dlTokensPath(s.ID, bf.ID)+"/"+w.tok.Ref, sessAlice, nil), http.StatusConflict, "download token already used")
 	}
 }
 
@@ -1151,7 +1151,7 @@ func TestTokenListAndRevokeTenantIsolation(t *testing.T) {
 	if st := dlWantState(t, e, tok, "unused"); st.ConsumedAt != nil {
 		t.Fatalf("alice's token: %+v", st)
 	}
-	if n := sessInt(t, e, `SELECT count(*) FROM download_tokens WHERE revoked_at IS NOT NULL`); n != 0 {
+	if n := testutil.QueryInt(t, e, `SELECT count(*) FROM download_tokens WHERE revoked_at IS NOT NULL`); n != 0 {
 		t.Fatal("bob revoked a token")
 	}
 	sessCheckDownload(t, dlCurl(e, http.MethodGet, tok.URL), content, "text/plain; charset=utf-8", `attachment; filename="a.txt"`)
@@ -1163,7 +1163,7 @@ func TestTokenEventMetrics(t *testing.T) {
 	e := sessNewEnv(t)
 	s := sessCreateSession(t, e, sessAlice, nil)
 	const size = 16 << 20
-	content := sessRandom(t, size)
+	content := testutil.RandomBytes(t, size)
 	f := sessStoredFile(t, e, sessAlice, s.ID, "m.bin", content)
 
 	// A landing page, a consumption cut and resumed to delivery.
@@ -1237,7 +1237,7 @@ func TestTokenAuditView(t *testing.T) {
 	defer tx.Rollback(context.Background())
 	read(tx)
 	// As the auditors' role, when the server lets the migration create it.
-	if sessInt(t, e, `SELECT count(*) FROM pg_roles WHERE rolname = 'fileshare_audit' AND pg_has_role(current_user, oid, 'MEMBER')`) == 1 {
+	if testutil.QueryInt(t, e, `SELECT count(*) FROM pg_roles WHERE rolname = 'fileshare_audit' AND pg_has_role(current_user, oid, 'MEMBER')`) == 1 {
 		if _, err := tx.Exec(context.Background(), `SET LOCAL ROLE fileshare_audit`); err != nil {
 			t.Fatal(err)
 		}

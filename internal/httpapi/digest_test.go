@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"net/http"
 	"testing"
+
+	"fileshare/internal/testutil"
 )
 
 // digestField is a Content-Digest member: algorithm=:base64 of sum:.
@@ -41,7 +43,7 @@ func TestContentDigests(t *testing.T) {
 	}
 	for _, tc := range cases {
 		// POST /uploads.
-		body, ctype := upMultipart(t, upFile("d.txt", data))
+		body, ctype := testutil.Multipart(t, testutil.FilePart("d.txt", data))
 		req := e.NewRequest(http.MethodPost, "/uploads", sessAlice, sessPW, bytes.NewReader(body))
 		req.Header.Set("Content-Type", ctype)
 		req.Header.Set("Content-Digest", tc.field)
@@ -50,7 +52,7 @@ func TestContentDigests(t *testing.T) {
 			t.Errorf("POST /uploads, %s: %d %s", tc.what, r.StatusCode, r.Body)
 		}
 		if !tc.stored {
-			sessWantError(t, r, http.StatusBadRequest, "digest mismatch")
+			testutil.WantError(t, r, http.StatusBadRequest, "digest mismatch")
 		}
 
 		// PUT of a file entry, raw and multipart.
@@ -59,7 +61,7 @@ func TestContentDigests(t *testing.T) {
 			f := sessCreateFile(t, e, sessAlice, s.ID, map[string]any{"name": "d.txt"})
 			var req *http.Request
 			if multi {
-				body, ctype := upMultipart(t, upFile("d.txt", data))
+				body, ctype := testutil.Multipart(t, testutil.FilePart("d.txt", data))
 				req = e.NewRequest(http.MethodPut, "/sessions/"+s.ID+"/files/"+f.ID, sessAlice, sessPW, bytes.NewReader(body))
 				req.Header.Set("Content-Type", ctype)
 			} else {
@@ -71,7 +73,7 @@ func TestContentDigests(t *testing.T) {
 				t.Errorf("PUT (multipart %v), %s: %d %s", multi, tc.what, r.StatusCode, r.Body)
 			}
 			if !tc.stored {
-				sessWantError(t, r, http.StatusBadRequest, "digest mismatch")
+				testutil.WantError(t, r, http.StatusBadRequest, "digest mismatch")
 				// Nothing stored: the entry is pending and takes the right content.
 				if r := sessPut(t, e, sessAlice, s.ID, f.ID, data); r.StatusCode != http.StatusOK {
 					t.Errorf("PUT after a refused digest: %d %s", r.StatusCode, r.Body)
@@ -88,12 +90,12 @@ func TestContentDigests(t *testing.T) {
 			want += 2 // the PUTs that followed the refusals
 		}
 	}
-	if got := len(sessBlobs(t, e)); got != want {
+	if got := len(testutil.BlobFiles(t, e.DataDir)); got != want {
 		t.Errorf("%d blobs, want %d: a refused upload left its blob", got, want)
 	}
 
 	// Repr-Digest on every download answer.
-	a := upCreate(e, sessAlice, sessPW, upFile("d.txt", data))
+	a := upCreate(e, sessAlice, sessPW, testutil.FilePart("d.txt", data))
 	wantRepr := digestField("sha-256", s256[:])
 	for _, hdr := range [][]string{nil, {"Range", "bytes=2-5"}} {
 		for _, m := range []string{http.MethodGet, http.MethodHead} {
@@ -105,7 +107,7 @@ func TestContentDigests(t *testing.T) {
 	}
 	s := sessCreateSession(t, e, sessAlice, nil)
 	f := sessStoredFile(t, e, sessAlice, s.ID, "d.txt", data)
-	tok := sessDecode[sessToken](t, sessCall(t, e, http.MethodPost, "/sessions/"+s.ID+"/files/"+f.ID+"/tokens", sessAlice, nil), http.StatusCreated)
+	tok := testutil.Decode[sessToken](t, sessCall(t, e, http.MethodPost, "/sessions/"+s.ID+"/files/"+f.ID+"/tokens", sessAlice, nil), http.StatusCreated)
 	for _, m := range []string{http.MethodHead, http.MethodGet} {
 		r := e.Do(e.NewRequest(m, tok.URL[len(e.URL):], "", "", nil))
 		if r.StatusCode != http.StatusOK || r.Header.Get("Repr-Digest") != wantRepr {

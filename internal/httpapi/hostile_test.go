@@ -8,13 +8,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -42,41 +39,6 @@ const (
 	hoPW    = "pw"
 )
 
-func hoSHA256(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
-
-// hoRows counts the rows of uploads.
-func hoRows(t testing.TB, e *testutil.Env) int {
-	t.Helper()
-	var n int
-	if err := e.Store.Pool.QueryRow(context.Background(), "SELECT count(*) FROM uploads").Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-// hoFiles lists the regular files below dir (relative, slash-separated).
-func hoFiles(t testing.TB, dir string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() {
-			rel, _ := filepath.Rel(dir, p)
-			out = append(out, filepath.ToSlash(rel))
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // hoWantDataDirConsistent fails unless every file of the data directory is a blob under a key
 // the server made that a row points to, and every row's blob is there: nothing was written
 // anywhere else, and no temp file is left.
@@ -98,7 +60,7 @@ func hoWantDataDirConsistent(t testing.TB, e *testutil.Env) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	got := hoFiles(t, e.DataDir)
+	got := testutil.Files(t, e.DataDir)
 	for _, f := range got {
 		if !strings.HasPrefix(f, "blobs/") || !blob.ValidKey(strings.TrimPrefix(f, "blobs/")) {
 			t.Errorf("unexpected file in the data directory: %q", f)
@@ -387,10 +349,10 @@ func TestMultipartBombs(t *testing.T) {
 			t.Errorf("%s (%d KiB): answered after %s", tc.what, len(tc.body)>>10, a.Elapsed)
 		}
 		t.Logf("%s (%d KiB): %d in %s", tc.what, len(tc.body)>>10, a.StatusCode, a.Elapsed.Round(time.Millisecond))
-		if n := hoRows(t, e); n != 0 {
+		if n := testutil.QueryInt(t, e, "SELECT count(*) FROM uploads"); n != 0 {
 			t.Fatalf("%s: %d upload rows", tc.what, n)
 		}
-		if f := hoFiles(t, e.DataDir); len(f) != 0 {
+		if f := testutil.Files(t, e.DataDir); len(f) != 0 {
 			t.Fatalf("%s: files left in the data directory: %v", tc.what, f)
 		}
 	}
@@ -415,7 +377,7 @@ func TestHostileFileNames(t *testing.T) {
 	e := testutil.NewEnv(t)
 	e.AddUser(hoLogin, hoPW)
 	addr := e.Server.Listener.Addr().String()
-	besideBefore := fzEntries(t, filepath.Dir(e.DataDir))
+	besideBefore := testutil.Entries(t, filepath.Dir(e.DataDir))
 
 	megaASCII := strings.Repeat("a", 1<<20)
 	megaUTF8 := strings.Repeat("é", 1<<19) // 2-byte runes: the cut must not split one
@@ -498,7 +460,7 @@ func TestHostileFileNames(t *testing.T) {
 	}
 
 	hoWantDataDirConsistent(t, e)
-	if got := fzEntries(t, filepath.Dir(e.DataDir)); !slices.Equal(got, besideBefore) {
+	if got := testutil.Entries(t, filepath.Dir(e.DataDir)); !slices.Equal(got, besideBefore) {
 		t.Errorf("beside the data directory: %v, before %v", got, besideBefore)
 	}
 	for _, p := range []string{"/etc/x", "/tmp/x", filepath.Join(e.DataDir, "..", "passwd"), filepath.Join(e.DataDir, "blobs", "passwd")} {

@@ -35,27 +35,11 @@ const (
 	isoPW    = "pw"
 )
 
-// isoCall sends a request with a JSON body (or raw bytes) as login and reads the answer.
+// isoCall sends a request as login with the password isoPW; body is as testutil.Env.Call
+// takes it.
 func isoCall(t *testing.T, e *testutil.Env, method, path, login string, body any) *testutil.Response {
 	t.Helper()
-	var r *bytes.Reader
-	switch b := body.(type) {
-	case nil:
-		r = bytes.NewReader(nil)
-	case []byte:
-		r = bytes.NewReader(b)
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r = bytes.NewReader(j)
-	}
-	req := e.NewRequest(method, path, login, isoPW, r)
-	if _, ok := body.([]byte); !ok && body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	return e.Do(req)
+	return e.Sub(t).Call(method, path, login, isoPW, body)
 }
 
 // isoID reads the "id" of a 2xx JSON answer.
@@ -137,12 +121,12 @@ func isoDump(t *testing.T, e *testutil.Env) map[string]string {
 func isoBlobs(t *testing.T, e *testutil.Env) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for _, f := range hoFiles(t, e.DataDir) {
+	for _, f := range testutil.Files(t, e.DataDir) {
 		b, err := os.ReadFile(filepath.Join(e.DataDir, filepath.FromSlash(f)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[f] = hoSHA256(b)
+		out[f] = testutil.SHA256(b)
 	}
 	return out
 }
@@ -180,7 +164,7 @@ func TestTenantIsolationMatrix(t *testing.T) {
 
 	// Tenant A: an upload; a session with a stored entry (with a download token) and a pending
 	// one (with an upload URL).
-	body, ctype := isoMultipart(t, "secret.txt", []byte("alice's upload"))
+	body, ctype := testutil.Multipart(t, testutil.FilePart("secret.txt", []byte("alice's upload")))
 	req := e.NewRequest(http.MethodPost, "/uploads", isoAlice, isoPW, bytes.NewReader(body))
 	req.Header.Set("Content-Type", ctype)
 	ids := map[string]string{"au": isoID(t, e.Do(req), "alice's upload")}
@@ -364,10 +348,4 @@ func isoCursor(t *testing.T, e *testutil.Env, table, id string) string {
 		t.Fatal(err)
 	}
 	return c.String()
-}
-
-// isoMultipart is a multipart body with one file part.
-func isoMultipart(t *testing.T, name string, data []byte) ([]byte, string) {
-	t.Helper()
-	return fzBody(fzFile(`name="file"; filename="`+name+`"`, "", string(data))), "multipart/form-data; boundary=" + fzBoundary
 }

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"fileshare/internal/testutil"
 )
 
 // TestJSONBodiesAreStrict: a JSON body is read as the API document types it. A number sent as
@@ -46,16 +48,16 @@ func TestJSONBodiesAreStrict(t *testing.T) {
 			"SELECT count(*) FROM session_files"},
 	}
 	for _, r := range routes {
-		before := sessInt(t, e, r.count)
+		before := testutil.QueryInt(t, e, r.count)
 		for _, body := range r.refused {
 			res := sessCall(t, e, http.MethodPost, r.path, sessAlice, body)
 			if res.StatusCode != http.StatusBadRequest {
 				t.Errorf("%s %s: %d %s, want 400", r.what, body, res.StatusCode, res.Body)
 				continue
 			}
-			sessWantError(t, res, http.StatusBadRequest, "invalid JSON body")
+			testutil.WantError(t, res, http.StatusBadRequest, "invalid JSON body")
 		}
-		if n := sessInt(t, e, r.count); n != before {
+		if n := testutil.QueryInt(t, e, r.count); n != before {
 			t.Fatalf("%s: refused bodies created %d rows", r.what, n-before)
 		}
 		for _, body := range r.accepted {
@@ -76,7 +78,7 @@ func TestJSONBodiesAreStrict(t *testing.T) {
 			t.Errorf("%s with a body of 64 KiB: %d %s, want 201", r.what, res.StatusCode, res.Body)
 		}
 		for _, n := range []int{64<<10 + 1, 1 << 20} {
-			sessWantError(t, sessCall(t, e, http.MethodPost, r.path, sessAlice, pad(n)), http.StatusRequestEntityTooLarge, "request body too large")
+			testutil.WantError(t, sessCall(t, e, http.MethodPost, r.path, sessAlice, pad(n)), http.StatusRequestEntityTooLarge, "request body too large")
 		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"fileshare/internal/testutil"
 )
 
 // TestLogsHoldNoTokenWhateverThePath: a live download token or upload token reaches no log
@@ -60,7 +62,7 @@ func TestLogsHoldNoTokenWhateverThePath(t *testing.T) {
 		if r.StatusCode >= 500 {
 			t.Fatalf("%s %s: %d %s", p.method, p.path, r.StatusCode, r.Body)
 		}
-		upPoll(t, 5*time.Second, "the request line of "+p.method+" "+p.path, func() bool {
+		testutil.Eventually(t, 5*time.Second, "the request line of "+p.method+" "+p.path, func() bool {
 			for _, l := range strings.Split(e.Logs.String(), "\n") {
 				var line struct {
 					Msg       string

@@ -3,7 +3,6 @@ package httpapi_test
 import (
 	"bytes"
 	"encoding/json"
-	"mime/multipart"
 	"net/http"
 	"strings"
 	"testing"
@@ -53,14 +52,7 @@ func TestMetricsCountTrafficByRouteTemplate(t *testing.T) {
 	e.AddUser("alice@acme", "pw")
 
 	// A simple upload downloaded twice, an unknown upload, a wrong password.
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	fw, _ := mw.CreateFormFile("file", "m.txt")
-	fw.Write([]byte("0123456789"))
-	mw.Close()
-	req := e.NewRequest(http.MethodPost, "/uploads", "alice@acme", "pw", &buf)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	r := e.Do(req)
+	r := upPost(e, "alice@acme", "pw", testutil.FilePart("m.txt", []byte("0123456789")))
 	var up struct{ ID string }
 	json.Unmarshal(r.Body, &up)
 	for range 2 {

@@ -39,20 +39,6 @@ func fzFile(disposition, header, content string) string {
 	return "Content-Disposition: form-data; " + disposition + "\r\n" + header + "\r\n" + content
 }
 
-// fzEntries lists the names in dir.
-func fzEntries(t testing.TB, dir string) []string {
-	t.Helper()
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range es {
-		out = append(out, e.Name())
-	}
-	return out
-}
-
 // fzValidHeaderValue is what an HTTP/1.1 client can put in a header: no control characters
 // but tab. The server refuses the rest before any handler runs.
 func fzValidHeaderValue(v string) bool {
@@ -98,7 +84,7 @@ func FuzzUploadMultipart(f *testing.F) {
 	e := testutil.NewEnv(f, func(c *config.Config) { c.MaxUploadBytes = 4096 })
 	e.AddUser("fuzz@acme", "pw")
 	outside := filepath.Dir(e.DataDir)
-	outsideBefore := fzEntries(f, outside)
+	outsideBefore := testutil.Entries(f, outside)
 
 	f.Fuzz(func(t *testing.T, ctype string, body []byte) {
 		if !fzValidHeaderValue(ctype) {
@@ -142,8 +128,8 @@ func FuzzUploadMultipart(f *testing.F) {
 				t.Fatalf("blob of a 201: %v", err)
 			}
 			dl, content := serve(httptest.NewRequest(http.MethodGet, "/uploads/"+up.ID, nil))
-			if dl.StatusCode != http.StatusOK || hoSHA256(content) != up.SHA256 {
-				t.Fatalf("download: %d, sha256 %s, want %s", dl.StatusCode, hoSHA256(content), up.SHA256)
+			if dl.StatusCode != http.StatusOK || testutil.SHA256(content) != up.SHA256 {
+				t.Fatalf("download: %d, sha256 %s, want %s", dl.StatusCode, testutil.SHA256(content), up.SHA256)
 			}
 			for k, vs := range dl.Header {
 				for _, v := range vs {
@@ -164,18 +150,18 @@ func FuzzUploadMultipart(f *testing.F) {
 
 		// Whatever happened, nothing is left: the refused upload's blob and temp file were
 		// removed before the answer, and the stored one was deleted above.
-		if n := hoRows(t, e); n != 0 {
+		if n := testutil.QueryInt(t, e, "SELECT count(*) FROM uploads"); n != 0 {
 			t.Fatalf("%d upload rows left after %d %s", n, res.StatusCode, answer)
 		}
 		for _, d := range []string{"blobs", "tmp"} {
-			if left := hoFiles(t, filepath.Join(e.DataDir, d)); len(left) != 0 {
+			if left := testutil.Files(t, filepath.Join(e.DataDir, d)); len(left) != 0 {
 				t.Fatalf("files left in %s after %d %s: %v", d, res.StatusCode, answer, left)
 			}
 		}
-		if got := fzEntries(t, e.DataDir); !slices.Equal(got, []string{"blobs", "tmp"}) {
+		if got := testutil.Entries(t, e.DataDir); !slices.Equal(got, []string{"blobs", "tmp"}) {
 			t.Fatalf("the data directory holds %v", got)
 		}
-		if got := fzEntries(t, outside); !slices.Equal(got, outsideBefore) {
+		if got := testutil.Entries(t, outside); !slices.Equal(got, outsideBefore) {
 			t.Fatalf("next to the data directory: %v, before %v", got, outsideBefore)
 		}
 	})

@@ -34,7 +34,7 @@ func TestEncodedSlashIsNoSeparator(t *testing.T) {
 	t.Parallel()
 	e := testutil.NewEnv(t)
 	e.AddUser("alice@acme", "pw")
-	up := upCreate(e, "alice@acme", "pw", upFile("a.txt", []byte("hello")))
+	up := upCreate(e, "alice@acme", "pw", testutil.FilePart("a.txt", []byte("hello")))
 	s := sessCreateSession(t, e, "alice@acme", nil)
 
 	for _, c := range []struct{ method, path, login string }{
@@ -67,6 +67,6 @@ func TestEncodedSlashIsNoSeparator(t *testing.T) {
 	}
 
 	// Unknown routes and methods answer JSON.
-	sessWantError(t, e.Do(e.NewRequest(http.MethodGet, "/nope", "", "", nil)), http.StatusNotFound, "not found")
-	sessWantError(t, e.Do(e.NewRequest(http.MethodPatch, "/uploads/"+up.ID, "", "", nil)), http.StatusMethodNotAllowed, "method not allowed")
+	testutil.WantError(t, e.Do(e.NewRequest(http.MethodGet, "/nope", "", "", nil)), http.StatusNotFound, "not found")
+	testutil.WantError(t, e.Do(e.NewRequest(http.MethodPatch, "/uploads/"+up.ID, "", "", nil)), http.StatusMethodNotAllowed, "method not allowed")
 }

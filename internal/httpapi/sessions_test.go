@@ -3,14 +3,10 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -78,75 +74,21 @@ func sessNewEnv(t *testing.T, opts ...testutil.Option) *testutil.Env {
 	return e
 }
 
-// sessCall sends a request as login (anonymous when empty). body is nil, []byte (sent raw as
-// application/octet-stream), string (sent as application/json as it is) or any other value
-// (JSON-encoded).
+// sessCall sends a request as login (anonymous when empty) with the password sessPW; body is
+// as testutil.Env.Call takes it.
 func sessCall(t *testing.T, e *testutil.Env, method, path, login string, body any) *testutil.Response {
 	t.Helper()
-	var r io.Reader
-	ct := ""
-	switch b := body.(type) {
-	case nil:
-	case []byte:
-		r, ct = bytes.NewReader(b), "application/octet-stream"
-	case string:
-		r, ct = strings.NewReader(b), "application/json"
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, ct = bytes.NewReader(j), "application/json"
-	}
-	req := e.NewRequest(method, path, login, sessPW, r)
-	if ct != "" {
-		req.Header.Set("Content-Type", ct)
-	}
-	return e.Do(req)
-}
-
-// sessDecode checks the status of r and decodes its JSON body.
-func sessDecode[T any](t *testing.T, r *testutil.Response, status int) T {
-	t.Helper()
-	var v T
-	if r.StatusCode != status {
-		t.Fatalf("%s %s: status %d, want %d; body %.300q", r.Request.Method, r.Request.URL.Path, r.StatusCode, status, r.Body)
-	}
-	if err := json.Unmarshal(r.Body, &v); err != nil {
-		t.Fatalf("%s %s: decoding %s: %v", r.Request.Method, r.Request.URL.Path, r.Body, err)
-	}
-	return v
-}
-
-// sessWantError checks that r is the JSON error answer {"message": msg} with status.
-func sessWantError(t *testing.T, r *testutil.Response, status int, msg string) {
-	t.Helper()
-	if r.StatusCode != status {
-		t.Fatalf("%s %s: status %d, want %d (%q); body %.300q", r.Request.Method, r.Request.URL.Path, r.StatusCode, status, msg, r.Body)
-	}
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		t.Errorf("%s %s: Content-Type %q, want JSON", r.Request.Method, r.Request.URL.Path, ct)
-	}
-	if r.Request.Method == http.MethodHead {
-		return // no body to read
-	}
-	var body map[string]any
-	if err := json.Unmarshal(r.Body, &body); err != nil {
-		t.Fatalf("%s %s: error body %q is not JSON: %v", r.Request.Method, r.Request.URL.Path, r.Body, err)
-	}
-	if body["message"] != msg {
-		t.Fatalf("%s %s: message %q, want %q", r.Request.Method, r.Request.URL.Path, body["message"], msg)
-	}
+	return e.Sub(t).Call(method, path, login, sessPW, body)
 }
 
 func sessCreateSession(t *testing.T, e *testutil.Env, login string, body any) sessSession {
 	t.Helper()
-	return sessDecode[sessSession](t, sessCall(t, e, http.MethodPost, "/sessions", login, body), http.StatusCreated)
+	return testutil.Decode[sessSession](t, sessCall(t, e, http.MethodPost, "/sessions", login, body), http.StatusCreated)
 }
 
 func sessCreateFile(t *testing.T, e *testutil.Env, login, sid string, body any) sessFile {
 	t.Helper()
-	return sessDecode[sessFile](t, sessCall(t, e, http.MethodPost, "/sessions/"+sid+"/files", login, body), http.StatusCreated)
+	return testutil.Decode[sessFile](t, sessCall(t, e, http.MethodPost, "/sessions/"+sid+"/files", login, body), http.StatusCreated)
 }
 
 func sessPut(t *testing.T, e *testutil.Env, login, sid, fid string, data []byte) *testutil.Response {
@@ -158,94 +100,28 @@ func sessPut(t *testing.T, e *testutil.Env, login, sid, fid string, data []byte)
 func sessStoredFile(t *testing.T, e *testutil.Env, login, sid, name string, data []byte) sessFile {
 	t.Helper()
 	f := sessCreateFile(t, e, login, sid, map[string]any{"name": name})
-	return sessDecode[sessFile](t, sessPut(t, e, login, sid, f.ID, data), http.StatusOK)
+	return testutil.Decode[sessFile](t, sessPut(t, e, login, sid, f.ID, data), http.StatusOK)
 }
 
 func sessCreateToken(t *testing.T, e *testutil.Env, login, sid, fid string, body any) sessToken {
 	t.Helper()
-	return sessDecode[sessToken](t, sessCall(t, e, http.MethodPost, "/sessions/"+sid+"/files/"+fid+"/tokens", login, body), http.StatusCreated)
+	return testutil.Decode[sessToken](t, sessCall(t, e, http.MethodPost, "/sessions/"+sid+"/files/"+fid+"/tokens", login, body), http.StatusCreated)
 }
 
 func sessCreateUploadURL(t *testing.T, e *testutil.Env, login, fid string, body any) sessUploadURL {
 	t.Helper()
-	return sessDecode[sessUploadURL](t, sessCall(t, e, http.MethodPost, "/sessions/"+fid, login, body), http.StatusCreated)
-}
-
-func sessRandom(t testing.TB, n int) []byte {
-	t.Helper()
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func sessSHA(b []byte) string {
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:])
-}
-
-// sessInt runs a query that returns one integer.
-func sessInt(t *testing.T, e *testutil.Env, query string, args ...any) int64 {
-	t.Helper()
-	var n int64
-	if err := e.Store.Pool.QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	return n
-}
-
-func sessExec(t *testing.T, e *testutil.Env, query string, args ...any) {
-	t.Helper()
-	if _, err := e.Store.Pool.Exec(context.Background(), query, args...); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
+	return testutil.Decode[sessUploadURL](t, sessCall(t, e, http.MethodPost, "/sessions/"+fid, login, body), http.StatusCreated)
 }
 
 func sessTenantID(t *testing.T, e *testutil.Env, name string) int64 {
 	t.Helper()
-	return sessInt(t, e, `SELECT id FROM tenants WHERE name = $1`, name)
+	return testutil.QueryInt(t, e, `SELECT id FROM tenants WHERE name = $1`, name)
 }
 
 // sessExpireSession moves a session's expiry an hour into the past.
 func sessExpireSession(t *testing.T, e *testutil.Env, sid string) {
 	t.Helper()
-	sessExec(t, e, `UPDATE sessions SET created_at = now() - interval '2 hours', expires_at = now() - interval '1 hour' WHERE id = $1`, sid)
-}
-
-// sessBlobs lists the blob files below DataDir/blobs.
-func sessBlobs(t *testing.T, e *testutil.Env) []string {
-	t.Helper()
-	var out []string
-	root := filepath.Join(e.DataDir, "blobs")
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() {
-			rel, _ := filepath.Rel(root, p)
-			out = append(out, filepath.ToSlash(rel))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// sessTemps lists the files left in DataDir/tmp.
-func sessTemps(t *testing.T, e *testutil.Env) []string {
-	t.Helper()
-	entries, err := os.ReadDir(filepath.Join(e.DataDir, "tmp"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, en := range entries {
-		out = append(out, en.Name())
-	}
-	return out
+	testutil.Exec(t, e, `UPDATE sessions SET created_at = now() - interval '2 hours', expires_at = now() - interval '1 hour' WHERE id = $1`, sid)
 }
 
 // sessBlobPath returns the file holding a stored entry's content.
@@ -256,20 +132,6 @@ func sessBlobPath(t *testing.T, e *testutil.Env, fid string) string {
 		t.Fatalf("blob key of %s: %v", fid, err)
 	}
 	return filepath.Join(e.DataDir, "blobs", filepath.FromSlash(key))
-}
-
-// sessEventually polls cond until it holds or the deadline passes.
-func sessEventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
 }
 
 var sessLinkRE = regexp.MustCompile(`^<([^>]+)>; rel="next"$`)
@@ -302,7 +164,7 @@ func sessWalk[T any](t *testing.T, e *testutil.Env, login, first string, between
 	pages := 0
 	for next := first; next != ""; {
 		r := sessCall(t, e, http.MethodGet, next, login, nil)
-		page := sessDecode[[]T](t, r, http.StatusOK)
+		page := testutil.Decode[[]T](t, r, http.StatusOK)
 		pages++
 		next = sessNextLink(t, e, r)
 		if next != "" && len(page) == 0 {
@@ -325,7 +187,7 @@ func TestSessionCreateDefaults(t *testing.T) {
 	before := time.Now()
 	for _, body := range []any{nil, "", "{}", `{"ttl":null}`} {
 		r := sessCall(t, e, http.MethodPost, "/sessions", sessAlice, body)
-		s := sessDecode[sessSession](t, r, http.StatusCreated)
+		s := testutil.Decode[sessSession](t, r, http.StatusCreated)
 		if _, err := uuid.Parse(s.ID); err != nil {
 			t.Fatalf("id %q: %v", s.ID, err)
 		}
@@ -341,12 +203,12 @@ func TestSessionCreateDefaults(t *testing.T) {
 		if loc := r.Header.Get("Location"); loc != e.URL+"/sessions/"+s.ID {
 			t.Errorf("Location %q", loc)
 		}
-		got := sessDecode[sessSession](t, sessCall(t, e, http.MethodGet, "/sessions/"+s.ID, sessAlice, nil), http.StatusOK)
+		got := testutil.Decode[sessSession](t, sessCall(t, e, http.MethodGet, "/sessions/"+s.ID, sessAlice, nil), http.StatusOK)
 		if got.ID != s.ID || !got.CreatedAt.Equal(s.CreatedAt) || !got.ExpiresAt.Equal(s.ExpiresAt) || got.CreatedBy != s.CreatedBy {
 			t.Errorf("GET answers %+v, POST answered %+v", got, s)
 		}
 	}
-	if n := sessInt(t, e, `SELECT count(*) FROM sessions`); n != 4 {
+	if n := testutil.QueryInt(t, e, `SELECT count(*) FROM sessions`); n != 4 {
 		t.Fatalf("%d sessions in the database, want 4", n)
 	}
 }
@@ -372,12 +234,12 @@ func TestSessionCreateBadTTL(t *testing.T) {
 	e := sessNewEnv(t)
 	for _, body := range []string{`{"ttl":0}`, `{"ttl":-1}`, `{"ttl":1.5}`, `{"ttl":1e3}`, `{"ttl":2592001}`,
 		`{"ttl":99999999999999999999999}`} {
-		sessWantError(t, sessCall(t, e, http.MethodPost, "/sessions", sessAlice, body), http.StatusBadRequest, "invalid ttl")
+		testutil.WantError(t, sessCall(t, e, http.MethodPost, "/sessions", sessAlice, body), http.StatusBadRequest, "invalid ttl")
 	}
 	for _, body := range []string{`{`, `[1]`, `"ttl"`, `{"ttl":60} {}`, `{"ttl":60}x`, `{"ttl":true}`, `{"ttl":"x"}`} {
-		sessWantError(t, sessCall(t, e, http.MethodPost, "/sessions", sessAlice, body), http.StatusBadRequest, "invalid JSON body")
+		testutil.WantError(t, sessCall(t, e, http.MethodPost, "/sessions", sessAlice, body), http.StatusBadRequest, "invalid JSON body")
 	}
-	if n := sessInt(t, e, `SELECT count(*) FROM sessions`); n != 0 {
+	if n := testutil.QueryInt(t, e, `SELECT count(*) FROM sessions`); n != 0 {
 		t.Fatalf("refused requests created %d sessions", n)
 	}
 }
@@ -387,11 +249,11 @@ func TestSessionGetUnknown(t *testing.T) {
 	e := sessNewEnv(t)
 	s := sessCreateSession(t, e, sessAlice, nil)
 	for _, id := range []string{uuid.NewString(), "not-a-uuid", s.ID[:35], s.ID + "0", "{" + s.ID + "}"} {
-		sessWantError(t, sessCall(t, e, http.MethodGet, "/sessions/"+id, sessAlice, nil), http.StatusNotFound, "session not found")
+		testutil.WantError(t, sessCall(t, e, http.MethodGet, "/sessions/"+id, sessAlice, nil), http.StatusNotFound, "session not found")
 	}
 	// Credentials are needed.
 	r := sessCall(t, e, http.MethodGet, "/sessions/"+s.ID, "", nil)
-	sessWantError(t, r, http.StatusUnauthorized, "unauthorized")
+	testutil.WantError(t, r, http.StatusUnauthorized, "unauthorized")
 	if r.Header.Get("WWW-Authenticate") != `Basic realm="fileshare"` {
 		t.Fatalf("WWW-Authenticate %q", r.Header.Get("WWW-Authenticate"))
 	}
@@ -411,7 +273,7 @@ func TestSessionListNewestFirstWithFileCount(t *testing.T) {
 	}
 	gone := made[1]
 	sessExpireSession(t, e, gone.ID)
-	list := sessDecode[[]sessSession](t, sessCall(t, e, http.MethodGet, "/sessions", "carol@acme", nil), http.StatusOK)
+	list := testutil.Decode[[]sessSession](t, sessCall(t, e, http.MethodGet, "/sessions", "carol@acme", nil), http.StatusOK)
 	want := []sessSession{made[3], made[2], made[0]}
 	if len(list) != len(want) {
 		t.Fatalf("listed %d sessions, want %d (the expired one left out): %+v", len(list), len(want), list)
@@ -426,7 +288,7 @@ func TestSessionListNewestFirstWithFileCount(t *testing.T) {
 			t.Errorf("session %s: fileCount %d, want %d", list[i].ID, list[i].FileCount, n)
 		}
 	}
-	got := sessDecode[sessSession](t, sessCall(t, e, http.MethodGet, "/sessions/"+made[3].ID, sessAlice, nil), http.StatusOK)
+	got := testutil.Decode[sessSession](t, sessCall(t, e, http.MethodGet, "/sessions/"+made[3].ID, sessAlice, nil), http.StatusOK)
 	if got.FileCount != 3 {
 		t.Fatalf("GET fileCount %d, want 3", got.FileCount)
 	}
@@ -437,7 +299,7 @@ func TestSessionDeleteRemovesFilesTokensAndBlobs(t *testing.T) {
 	e := sessNewEnv(t)
 	s := sessCreateSession(t, e, sessAlice, nil)
 	other := sessCreateSession(t, e, sessAlice, nil)
-	content := sessRandom(t, 4096)
+	content := testutil.RandomBytes(t, 4096)
 	stored := sessStoredFile(t, e, sessAlice, s.ID, "a.bin", content)
 	pending := sessCreateFile(t, e, sessAlice, s.ID, map[string]any{"name": "b.bin"})
 	tok := sessCreateToken(t, e, sessAlice, s.ID, stored.ID, nil)
@@ -447,7 +309,7 @@ func TestSessionDeleteRemovesFilesTokensAndBlobs(t *testing.T) {
 	keepTok := sessCreateToken(t, e, sessAlice, other.ID, keep.ID, nil)
 	blob := sessBlobPath(t, e, stored.ID)
 	keepBlob := sessBlobPath(t, e, keep.ID)
-	if n := len(sessBlobs(t, e)); n != 2 {
+	if n := len(testutil.BlobFiles(t, e.DataDir)); n != 2 {
 		t.Fatalf("%d blobs before the delete, want 2", n)
 	}
 
@@ -455,29 +317,29 @@ func TestSessionDeleteRemovesFilesTokensAndBlobs(t *testing.T) {
 	if r.StatusCode != http.StatusNoContent || len(r.Body) != 0 {
 		t.Fatalf("DELETE: %d %s", r.StatusCode, r.Body)
 	}
-	sessWantError(t, sessCall(t, e, http.MethodGet, "/sessions/"+s.ID, sessAlice, nil), http.StatusNotFound, "session not found")
-	sessWantError(t, sessCall(t, e, http.MethodDelete, "/sessions/"+s.ID, sessAlice, nil), http.StatusNotFound, "session not found")
-	sessWantError(t, sessCall(t, e, http.MethodGet, "/sessions/"+s.ID+"/files", sessAlice, nil), http.StatusNotFound, "session not found")
-	sessWantError(t, sessCall(t, e, http.MethodGet, tok.URL, "", nil), http.StatusNotFound, "download token not found")
-	sessWantError(t, sessCall(t, e, http.MethodGet, pendingTok.URL, "", nil), http.StatusNotFound, "download token not found")
-	sessWantError(t, sessCall(t, e, http.MethodPut, up.URL, "", []byte("late")), http.StatusUnauthorized, "unauthorized")
+	testutil.WantError(t, sessCall(t, e, http.MethodGet, "/sessions/"+s.ID, sessAlice, nil), http.StatusNotFound, "session not found")
+	testutil.WantError(t, sessCall(t, e, http.MethodDelete, "/sessions/"+s.ID, sessAlice, nil), http.StatusNotFound, "session not found")
+	testutil.WantError(t, sessCall(t, e, http.MethodGet, "/sessions/"+s.ID+"/files", sessAlice, nil), http.StatusNotFound, "session not found")
+	testutil.WantError(t, sessCall(t, e, http.MethodGet, tok.URL, "", nil), http.StatusNotFound, "download token not found")
+	testutil.WantError(t, sessCall(t, e, http.MethodGet, pendingTok.URL, "", nil), http.StatusNotFound, "download token not found")
+	testutil.WantError(t, sessCall(t, e, http.MethodPut, up.URL, "", []byte("late")), http.StatusUnauthorized, "unauthorized")
 
 	for table, col := range map[string]string{"sessions": "id", "session_files": "session_id", "download_tokens": "session_id", "upload_tokens": "session_id"} {
-		if n := sessInt(t, e, `SELECT count(*) FROM `+table+` WHERE `+col+` = $1`, s.ID); n != 0 {
+		if n := testutil.QueryInt(t, e, `SELECT count(*) FROM `+table+` WHERE `+col+` = $1`, s.ID); n != 0 {
 			t.Errorf("%d rows of the deleted session left in %s", n, table)
 		}
 	}
 	if _, err := os.Stat(blob); !os.IsNotExist(err) {
 		t.Fatalf("blob %s still there after the delete: %v", blob, err)
 	}
-	if got := sessBlobs(t, e); len(got) != 1 {
+	if got := testutil.BlobFiles(t, e.DataDir); len(got) != 1 {
 		t.Fatalf("blobs left: %v, want only the other session's", got)
 	}
 	// The other session is untouched.
 	if b, err := os.ReadFile(keepBlob); err != nil || string(b) != "keep me" {
 		t.Fatalf("other session's blob: %q %v", b, err)
 	}
-	got := sessDecode[sessSession](t, sessCall(t, e, http.MethodGet, "/sessions/"+other.ID, sessAlice, nil), http.StatusOK)
+	got := testutil.Decode[sessSession](t, sessCall(t, e, http.MethodGet, "/sessions/"+other.ID, sessAlice, nil), http.StatusOK)
 	if got.FileCount != 1 {
 		t.Fatalf("other session fileCount %d", got.FileCount)
 	}
@@ -518,29 +380,29 @@ func TestSessionExpiredEveryRoute(t *testing.T) {
 		{http.MethodHead, tok.URL, "", nil},
 	}
 	for _, c := range checks {
-		sessWantError(t, sessCall(t, e, c.method, c.path, c.login, c.body), http.StatusGone, "session expired")
+		testutil.WantError(t, sessCall(t, e, c.method, c.path, c.login, c.body), http.StatusGone, "session expired")
 	}
 	// Nothing changed: the entry stays pending, the token unused, the file and blob in place.
-	if st := sessInt(t, e, `SELECT count(*) FROM session_files WHERE session_id = $1 AND state = 'pending'`, s.ID); st != 1 {
+	if st := testutil.QueryInt(t, e, `SELECT count(*) FROM session_files WHERE session_id = $1 AND state = 'pending'`, s.ID); st != 1 {
 		t.Fatalf("%d pending entries, want 1", st)
 	}
-	if n := sessInt(t, e, `SELECT count(*) FROM download_tokens WHERE consumed_at IS NOT NULL`); n != 0 {
+	if n := testutil.QueryInt(t, e, `SELECT count(*) FROM download_tokens WHERE consumed_at IS NOT NULL`); n != 0 {
 		t.Fatalf("a token of an expired session was consumed")
 	}
-	if n := sessInt(t, e, `SELECT count(*) FROM upload_tokens WHERE used_at IS NOT NULL`); n != 0 {
+	if n := testutil.QueryInt(t, e, `SELECT count(*) FROM upload_tokens WHERE used_at IS NOT NULL`); n != 0 {
 		t.Fatalf("an upload token of an expired session was used")
 	}
-	if n := sessInt(t, e, `SELECT count(*) FROM session_files WHERE session_id = $1`, s.ID); n != 2 {
+	if n := testutil.QueryInt(t, e, `SELECT count(*) FROM session_files WHERE session_id = $1`, s.ID); n != 2 {
 		t.Fatalf("%d entries left, want 2", n)
 	}
-	if got := len(sessBlobs(t, e)); got != 1 {
+	if got := len(testutil.BlobFiles(t, e.DataDir)); got != 1 {
 		t.Fatalf("%d blobs, want 1 (refused PUTs must leave nothing)", got)
 	}
-	if tmp := sessTemps(t, e); len(tmp) != 0 {
+	if tmp := testutil.TempFiles(t, e.DataDir); len(tmp) != 0 {
 		t.Fatalf("temp files left: %v", tmp)
 	}
 	// The expired session is not listed; the live one is.
-	list := sessDecode[[]sessSession](t, sessCall(t, e, http.MethodGet, "/sessions", sessAlice, nil), http.StatusOK)
+	list := testutil.Decode[[]sessSession](t, sessCall(t, e, http.MethodGet, "/sessions", sessAlice, nil), http.StatusOK)
 	if len(list) != 1 || list[0].ID != live.ID {
 		t.Fatalf("list %+v, want only %s", list, live.ID)
 	}
@@ -552,7 +414,7 @@ func TestSessionExpiredEveryRoute(t *testing.T) {
 	if r := sessCall(t, e, http.MethodDelete, base, sessAlice, nil); r.StatusCode != http.StatusNoContent {
 		t.Fatalf("DELETE of an expired session: %d %s", r.StatusCode, r.Body)
 	}
-	if got := len(sessBlobs(t, e)); got != 0 {
+	if got := len(testutil.BlobFiles(t, e.DataDir)); got != 0 {
 		t.Fatalf("%d blobs after deleting the expired session", got)
 	}
 }
@@ -602,14 +464,14 @@ func TestSessionExpiresOnItsOwn(t *testing.T) {
 	if !tok.ExpiresAt.Equal(s.ExpiresAt) || !up.ExpiresAt.Equal(s.ExpiresAt) {
 		t.Fatalf("token expires %s, upload URL %s: want both capped at the session's %s", tok.ExpiresAt, up.ExpiresAt, s.ExpiresAt)
 	}
-	sessEventually(t, 40*time.Second, "the session to expire", func() bool {
+	testutil.Eventually(t, 40*time.Second, "the session to expire", func() bool {
 		r := sessCall(t, e, http.MethodGet, "/sessions/"+s.ID, sessAlice, nil)
 		return r.StatusCode == http.StatusGone
 	})
-	sessWantError(t, sessCall(t, e, http.MethodGet, "/sessions/"+s.ID, sessAlice, nil), http.StatusGone, "session expired")
-	sessWantError(t, sessCall(t, e, http.MethodGet, tok.URL, "", nil), http.StatusGone, "session expired")
-	sessWantError(t, sessCall(t, e, http.MethodPut, up.URL, "", []byte("late")), http.StatusGone, "session expired")
-	sessWantError(t, sessCall(t, e, http.MethodGet, "/sessions/"+s.ID+"/files", sessAlice, nil), http.StatusGone, "session expired")
+	testutil.WantError(t, sessCall(t, e, http.MethodGet, "/sessions/"+s.ID, sessAlice, nil), http.StatusGone, "session expired")
+	testutil.WantError(t, sessCall(t, e, http.MethodGet, tok.URL, "", nil), http.StatusGone, "session expired")
+	testutil.WantError(t, sessCall(t, e, http.MethodPut, up.URL, "", []byte("late")), http.StatusGone, "session expired")
+	testutil.WantError(t, sessCall(t, e, http.MethodGet, "/sessions/"+s.ID+"/files", sessAlice, nil), http.StatusGone, "session expired")
 }
 
 func TestSessionListLimitAndCursorValidation(t *testing.T) {
@@ -618,13 +480,13 @@ func TestSessionListLimitAndCursorValidation(t *testing.T) {
 	s := sessCreateSession(t, e, sessAlice, nil)
 	for _, path := range []string{"/sessions", "/sessions/" + s.ID + "/files"} {
 		for _, limit := range []string{"0", "-1", "1001", "abc", "", "1.5", "99999999999999999999"} {
-			sessWantError(t, sessCall(t, e, http.MethodGet, path+"?limit="+limit, sessAlice, nil), http.StatusBadRequest, "invalid limit")
+			testutil.WantError(t, sessCall(t, e, http.MethodGet, path+"?limit="+limit, sessAlice, nil), http.StatusBadRequest, "invalid limit")
 		}
 		for _, after := range []string{"", "zzz", "AAAA", "!!!!", strings.Repeat("A", 31), strings.Repeat("A", 33)} {
-			sessWantError(t, sessCall(t, e, http.MethodGet, path+"?after="+after, sessAlice, nil), http.StatusBadRequest, "invalid cursor")
+			testutil.WantError(t, sessCall(t, e, http.MethodGet, path+"?after="+after, sessAlice, nil), http.StatusBadRequest, "invalid cursor")
 		}
 		for _, limit := range []string{"1", "1000"} {
-			sessDecode[[]json.RawMessage](t, sessCall(t, e, http.MethodGet, path+"?limit="+limit, sessAlice, nil), http.StatusOK)
+			testutil.Decode[[]json.RawMessage](t, sessCall(t, e, http.MethodGet, path+"?limit="+limit, sessAlice, nil), http.StatusOK)
 		}
 	}
 }
@@ -633,7 +495,7 @@ func TestSessionListLimitAndCursorValidation(t *testing.T) {
 // created_at and their order rests on the id alone.
 func sessSeedSessions(t *testing.T, e *testutil.Env, tenant string, n int) {
 	t.Helper()
-	sessExec(t, e, `INSERT INTO sessions (id, tenant_id, created_by, expires_at)
+	testutil.Exec(t, e, `INSERT INTO sessions (id, tenant_id, created_by, expires_at)
 		SELECT gen_random_uuid(), $1, 'seed@' || $3, now() + interval '1 day' FROM generate_series(1, $2)`,
 		sessTenantID(t, e, tenant), n, tenant)
 }
@@ -690,7 +552,7 @@ func TestSessionListPagination(t *testing.T) {
 
 	// The default page is 100 rows, with a Link while more remain.
 	r := sessCall(t, e, http.MethodGet, "/sessions", sessAlice, nil)
-	if page := sessDecode[[]sessSession](t, r, http.StatusOK); len(page) != 100 {
+	if page := testutil.Decode[[]sessSession](t, r, http.StatusOK); len(page) != 100 {
 		t.Fatalf("default page: %d rows, want 100", len(page))
 	}
 	if sessNextLink(t, e, r) == "" {
@@ -721,6 +583,56 @@ func TestSessionListPagination(t *testing.T) {
 	}
 }
 
+// sessWriters starts writers goroutines that each send perWriter requests made by newReq(w, i),
+// every one of which must answer 201. between waits until step more of them have answered
+// (or all have), so that a walk of a list runs while rows are being added; wait waits for the
+// writers to finish, fails on any error of theirs and returns how many requests succeeded.
+func sessWriters(t *testing.T, e *testutil.Env, what string, writers, perWriter int, step int64, newReq func(w, i int) *http.Request) (between func(), wait func() int64) {
+	t.Helper()
+	var made atomic.Int64
+	errs := make(chan error, writers)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range perWriter {
+				req := newReq(w, i)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusCreated {
+					errs <- fmt.Errorf("%s %s: %d", req.Method, req.URL.Path, resp.StatusCode)
+					return
+				}
+				made.Add(1)
+			}
+		})
+	}
+	between = func() {
+		want := min(made.Load()+step, int64(writers*perWriter))
+		testutil.Eventually(t, 10*time.Second, "the writers to add "+what, func() bool {
+			select {
+			case err := <-errs:
+				t.Fatalf("writer: %v", err)
+			default:
+			}
+			return made.Load() >= want
+		})
+	}
+	wait = func() int64 {
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("writer: %v", err)
+		}
+		return made.Load()
+	}
+	return between, wait
+}
+
 // TestSessionListPaginationWhileCreating walks the list while other goroutines keep creating
 // sessions: every session that existed at the start is seen exactly once, none twice.
 func TestSessionListPaginationWhileCreating(t *testing.T) {
@@ -733,51 +645,14 @@ func TestSessionListPaginationWhileCreating(t *testing.T) {
 	sessSeedSessions(t, e, "acme", 30)
 	existing := sessSessionIDs(t, e)
 
-	const writers, perWriter = 4, 15
-	var made atomic.Int64
-	errs := make(chan error, writers)
-	var wg sync.WaitGroup
-	for range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range perWriter {
-				req, _ := http.NewRequest(http.MethodPost, e.URL+"/sessions", nil)
-				req.SetBasicAuth(sessAlice, sessPW)
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					errs <- err
-					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusCreated {
-					errs <- fmt.Errorf("POST /sessions: %d", resp.StatusCode)
-					return
-				}
-				made.Add(1)
-			}
-		}()
-	}
 	// Between pages, wait until the writers have made progress, so that the walk really runs
 	// while rows are being added.
-	between := func() {
-		want := min(made.Load()+3, writers*perWriter)
-		sessEventually(t, 10*time.Second, "the writers to add sessions", func() bool {
-			select {
-			case err := <-errs:
-				t.Fatalf("writer: %v", err)
-			default:
-			}
-			return made.Load() >= want
-		})
-	}
+	const writers, perWriter = 4, 15
+	between, wait := sessWriters(t, e, "sessions", writers, perWriter, 3, func(_, _ int) *http.Request {
+		return e.NewRequest(http.MethodPost, "/sessions", sessAlice, sessPW, nil)
+	})
 	rows, _ := sessWalk[sessSession](t, e, sessAlice, "/sessions?limit=6", between)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatalf("writer: %v", err)
-	}
+	made := wait()
 	seen := map[string]int{}
 	at, ids := make([]time.Time, len(rows)), make([]string, len(rows))
 	for i, s := range rows {
@@ -795,8 +670,8 @@ func TestSessionListPaginationWhileCreating(t *testing.T) {
 		}
 	}
 	sessCheckOrder(t, at, ids, true)
-	if made.Load() != writers*perWriter {
-		t.Fatalf("writers made %d sessions", made.Load())
+	if made != writers*perWriter {
+		t.Fatalf("writers made %d sessions", made)
 	}
 }
 
@@ -806,7 +681,7 @@ func TestFileCreatePending(t *testing.T) {
 	s := sessCreateSession(t, e, sessAlice, map[string]any{"ttl": 3600})
 
 	r := sessCall(t, e, http.MethodPost, "/sessions/"+s.ID+"/files", sessAlice, map[string]any{"name": "report.pdf", "size": 5})
-	f := sessDecode[sessFile](t, r, http.StatusCreated)
+	f := testutil.Decode[sessFile](t, r, http.StatusCreated)
 	if _, err := uuid.Parse(f.ID); err != nil || f.SessionID != s.ID || f.Name != "report.pdf" || f.State != "pending" {
 		t.Fatalf("entry %+v", f)
 	}
@@ -840,7 +715,7 @@ func TestFileCreatePending(t *testing.T) {
 		t.Errorf("declared size 0: %v", z.Size)
 	}
 
-	list := sessDecode[[]sessFile](t, sessCall(t, e, http.MethodGet, "/sessions/"+s.ID+"/files", sessAlice, nil), http.StatusOK)
+	list := testutil.Decode[[]sessFile](t, sessCall(t, e, http.MethodGet, "/sessions/"+s.ID+"/files", sessAlice, nil), http.StatusOK)
 	if len(list) != 4 || list[0].ID != f.ID || list[1].ID != g.ID || list[2].ID != h.ID || list[3].ID != z.ID {
 		t.Fatalf("list %+v, want the four entries oldest first", list)
 	}
@@ -849,8 +724,8 @@ func TestFileCreatePending(t *testing.T) {
 			t.Fatalf("listed %+v", l)
 		}
 	}
-	sessWantError(t, sessCall(t, e, http.MethodPost, "/sessions/"+uuid.NewString()+"/files", sessAlice, map[string]any{"name": "x"}), http.StatusNotFound, "session not found")
-	sessWantError(t, sessCall(t, e, http.MethodPost, "/sessions/nope/files", sessAlice, map[string]any{"name": "x"}), http.StatusNotFound, "session not found")
+	testutil.WantError(t, sessCall(t, e, http.MethodPost, "/sessions/"+uuid.NewString()+"/files", sessAlice, map[string]any{"name": "x"}), http.StatusNotFound, "session not found")
+	testutil.WantError(t, sessCall(t, e, http.MethodPost, "/sessions/nope/files", sessAlice, map[string]any{"name": "x"}), http.StatusNotFound, "session not found")
 }
 
 func TestFileCreateValidation(t *testing.T) {
@@ -859,16 +734,16 @@ func TestFileCreateValidation(t *testing.T) {
 	s := sessCreateSession(t, e, sessAlice, nil)
 	path := "/sessions/" + s.ID + "/files"
 	for _, body := range []any{nil, "{}", `{"name":""}`, `{"name":"   "}`, `{"name":"dir/"}`, `{"name":".."}`, `{"name":"a/.."}`, `{"name":"\u0000\u0007"}`} {
-		sessWantError(t, sessCall(t, e, http.MethodPost, path, sessAlice, body), http.StatusBadRequest, "name is required")
+		testutil.WantError(t, sessCall(t, e, http.MethodPost, path, sessAlice, body), http.StatusBadRequest, "name is required")
 	}
 	for _, body := range []string{`{"name":"a","size":-1}`, `{"name":"a","size":1.5}`, `{"name":"a","size":1e3}`, `{"name":"a","size":1048577}`,
 		`{"name":"a","size":99999999999999999999999}`} {
-		sessWantError(t, sessCall(t, e, http.MethodPost, path, sessAlice, body), http.StatusBadRequest, "invalid size")
+		testutil.WantError(t, sessCall(t, e, http.MethodPost, path, sessAlice, body), http.StatusBadRequest, "invalid size")
 	}
 	for _, body := range []string{`{`, `[]`, `{"name":5}`, `{"name":"a"} {}`, `{"name":"a","size":true}`} {
-		sessWantError(t, sessCall(t, e, http.MethodPost, path, sessAlice, body), http.StatusBadRequest, "invalid JSON body")
+		testutil.WantError(t, sessCall(t, e, http.MethodPost, path, sessAlice, body), http.StatusBadRequest, "invalid JSON body")
 	}
-	if n := sessInt(t, e, `SELECT count(*) FROM session_files`); n != 0 {
+	if n := testutil.QueryInt(t, e, `SELECT count(*) FROM session_files`); n != 0 {
 		t.Fatalf("refused requests created %d entries", n)
 	}
 	// The largest size allowed is the upload limit.
@@ -900,61 +775,40 @@ func TestFilePutRawBody(t *testing.T) {
 	t.Parallel()
 	e := sessNewEnv(t)
 	s := sessCreateSession(t, e, sessAlice, nil)
-	content := sessRandom(t, 300<<10)
+	content := testutil.RandomBytes(t, 300<<10)
 	f := sessCreateFile(t, e, sessAlice, s.ID, map[string]any{"name": "data.bin", "size": len(content)})
-	got := sessDecode[sessFile](t, sessPut(t, e, sessAlice, s.ID, f.ID, content), http.StatusOK)
+	got := testutil.Decode[sessFile](t, sessPut(t, e, sessAlice, s.ID, f.ID, content), http.StatusOK)
 	if got.ID != f.ID || got.State != "stored" || got.Size == nil || *got.Size != int64(len(content)) ||
-		got.SHA256 == nil || *got.SHA256 != sessSHA(content) || !got.ExpiresAt.Equal(s.ExpiresAt) || got.Name != "data.bin" {
+		got.SHA256 == nil || *got.SHA256 != testutil.SHA256(content) || !got.ExpiresAt.Equal(s.ExpiresAt) || got.Name != "data.bin" {
 		t.Fatalf("stored entry %+v", got)
 	}
 	b, err := os.ReadFile(sessBlobPath(t, e, f.ID))
 	if err != nil || !bytes.Equal(b, content) {
 		t.Fatalf("blob on disk: %d bytes, err %v", len(b), err)
 	}
-	if tmp := sessTemps(t, e); len(tmp) != 0 {
+	if tmp := testutil.TempFiles(t, e.DataDir); len(tmp) != 0 {
 		t.Fatalf("temp files left: %v", tmp)
 	}
-	list := sessDecode[[]sessFile](t, sessCall(t, e, http.MethodGet, "/sessions/"+s.ID+"/files", sessAlice, nil), http.StatusOK)
-	if len(list) != 1 || list[0].State != "stored" || *list[0].SHA256 != sessSHA(content) {
+	list := testutil.Decode[[]sessFile](t, sessCall(t, e, http.MethodGet, "/sessions/"+s.ID+"/files", sessAlice, nil), http.StatusOK)
+	if len(list) != 1 || list[0].State != "stored" || *list[0].SHA256 != testutil.SHA256(content) {
 		t.Fatalf("list %+v", list)
 	}
 	// An entry without a declared size takes any size, an empty body too.
 	g := sessCreateFile(t, e, sessAlice, s.ID, map[string]any{"name": "empty.txt"})
-	stored := sessDecode[sessFile](t, sessPut(t, e, sessAlice, s.ID, g.ID, []byte{}), http.StatusOK)
-	if *stored.Size != 0 || *stored.SHA256 != sessSHA(nil) {
+	stored := testutil.Decode[sessFile](t, sessPut(t, e, sessAlice, s.ID, g.ID, []byte{}), http.StatusOK)
+	if *stored.Size != 0 || *stored.SHA256 != testutil.SHA256(nil) {
 		t.Fatalf("empty entry %+v", stored)
 	}
 	// Unknown entries, and an entry under another session.
 	other := sessCreateSession(t, e, sessAlice, nil)
 	h := sessCreateFile(t, e, sessAlice, s.ID, map[string]any{"name": "h"})
-	sessWantError(t, sessPut(t, e, sessAlice, other.ID, h.ID, []byte("x")), http.StatusNotFound, "file not found")
-	sessWantError(t, sessPut(t, e, sessAlice, s.ID, uuid.NewString(), []byte("x")), http.StatusNotFound, "file not found")
-	sessWantError(t, sessPut(t, e, sessAlice, s.ID, "nope", []byte("x")), http.StatusNotFound, "file not found")
-	sessWantError(t, sessPut(t, e, "", s.ID, h.ID, []byte("x")), http.StatusUnauthorized, "unauthorized")
-	if n := len(sessBlobs(t, e)); n != 2 {
+	testutil.WantError(t, sessPut(t, e, sessAlice, other.ID, h.ID, []byte("x")), http.StatusNotFound, "file not found")
+	testutil.WantError(t, sessPut(t, e, sessAlice, s.ID, uuid.NewString(), []byte("x")), http.StatusNotFound, "file not found")
+	testutil.WantError(t, sessPut(t, e, sessAlice, s.ID, "nope", []byte("x")), http.StatusNotFound, "file not found")
+	testutil.WantError(t, sessPut(t, e, "", s.ID, h.ID, []byte("x")), http.StatusUnauthorized, "unauthorized")
+	if n := len(testutil.BlobFiles(t, e.DataDir)); n != 2 {
 		t.Fatalf("%d blobs, want 2", n)
 	}
-}
-
-// sessMultipart builds a multipart body with a small field before the file part.
-func sessMultipart(t *testing.T, filename string, content []byte) ([]byte, string) {
-	t.Helper()
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	if err := mw.WriteField("note", "before the file"); err != nil {
-		t.Fatal(err)
-	}
-	if content != nil {
-		w, err := mw.CreateFormFile("file", filename)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(content)
-	}
-	if err := mw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes(), mw.FormDataContentType()
 }
 
 func sessPutMultipart(t *testing.T, e *testutil.Env, path, login string, body []byte, ct string) *testutil.Response {
@@ -968,16 +822,16 @@ func TestFilePutMultipart(t *testing.T) {
 	t.Parallel()
 	e := sessNewEnv(t)
 	s := sessCreateSession(t, e, sessAlice, nil)
-	content := sessRandom(t, 100<<10)
+	content := testutil.RandomBytes(t, 100<<10)
 	f := sessCreateFile(t, e, sessAlice, s.ID, map[string]any{"name": "entry-name.bin", "size": len(content)})
 	path := "/sessions/" + s.ID + "/files/" + f.ID
 
-	body, ct := sessMultipart(t, "ignored.txt", nil)
-	sessWantError(t, sessPutMultipart(t, e, path, sessAlice, body, ct), http.StatusBadRequest, "file is required")
+	body, ct := testutil.Multipart(t, testutil.FieldPart("note", "before the file"))
+	testutil.WantError(t, sessPutMultipart(t, e, path, sessAlice, body, ct), http.StatusBadRequest, "file is required")
 
-	body, ct = sessMultipart(t, "ignored.txt", content)
-	got := sessDecode[sessFile](t, sessPutMultipart(t, e, path, sessAlice, body, ct), http.StatusOK)
-	if got.State != "stored" || *got.Size != int64(len(content)) || *got.SHA256 != sessSHA(content) {
+	body, ct = testutil.Multipart(t, testutil.FieldPart("note", "before the file"), testutil.FilePart("ignored.txt", content))
+	got := testutil.Decode[sessFile](t, sessPutMultipart(t, e, path, sessAlice, body, ct), http.StatusOK)
+	if got.State != "stored" || *got.Size != int64(len(content)) || *got.SHA256 != testutil.SHA256(content) {
 		t.Fatalf("stored %+v", got)
 	}
 	if got.Name != "entry-name.bin" {
@@ -987,10 +841,10 @@ func TestFilePutMultipart(t *testing.T) {
 	if err != nil || !bytes.Equal(b, content) {
 		t.Fatalf("blob on disk differs from the part (%d bytes, %v)", len(b), err)
 	}
-	if n := len(sessBlobs(t, e)); n != 1 {
+	if n := len(testutil.BlobFiles(t, e.DataDir)); n != 1 {
 		t.Fatalf("%d blobs, want 1", n)
 	}
-	if tmp := sessTemps(t, e); len(tmp) != 0 {
+	if tmp := testutil.TempFiles(t, e.DataDir); len(tmp) != 0 {
 		t.Fatalf("temp files left: %v", tmp)
 	}
 }
@@ -999,37 +853,37 @@ func TestFilePutSizeMismatch(t *testing.T) {
 	t.Parallel()
 	e := sessNewEnv(t)
 	s := sessCreateSession(t, e, sessAlice, nil)
-	content := sessRandom(t, 1000)
+	content := testutil.RandomBytes(t, 1000)
 	f := sessCreateFile(t, e, sessAlice, s.ID, map[string]any{"name": "exact.bin", "size": len(content)})
 	path := "/sessions/" + s.ID + "/files/" + f.ID
-	bodies := [][]byte{content[:999], append(bytes.Clone(content), 'x'), nil, sessRandom(t, 200<<10)}
+	bodies := [][]byte{content[:999], append(bytes.Clone(content), 'x'), nil, testutil.RandomBytes(t, 200<<10)}
 	for _, b := range bodies {
-		sessWantError(t, sessPut(t, e, sessAlice, s.ID, f.ID, b), http.StatusBadRequest, "size mismatch")
+		testutil.WantError(t, sessPut(t, e, sessAlice, s.ID, f.ID, b), http.StatusBadRequest, "size mismatch")
 	}
 	for _, b := range [][]byte{content[:10], append(bytes.Clone(content), 'y')} {
-		mp, ct := sessMultipart(t, "x.bin", b)
-		sessWantError(t, sessPutMultipart(t, e, path, sessAlice, mp, ct), http.StatusBadRequest, "size mismatch")
+		mp, ct := testutil.Multipart(t, testutil.FieldPart("note", "before the file"), testutil.FilePart("x.bin", b))
+		testutil.WantError(t, sessPutMultipart(t, e, path, sessAlice, mp, ct), http.StatusBadRequest, "size mismatch")
 	}
-	list := sessDecode[[]sessFile](t, sessCall(t, e, http.MethodGet, "/sessions/"+s.ID+"/files", sessAlice, nil), http.StatusOK)
+	list := testutil.Decode[[]sessFile](t, sessCall(t, e, http.MethodGet, "/sessions/"+s.ID+"/files", sessAlice, nil), http.StatusOK)
 	if len(list) != 1 || list[0].State != "pending" || list[0].SHA256 != nil || *list[0].Size != 1000 {
 		t.Fatalf("after mismatches: %+v, want still pending", list)
 	}
-	if n := len(sessBlobs(t, e)); n != 0 {
+	if n := len(testutil.BlobFiles(t, e.DataDir)); n != 0 {
 		t.Fatalf("refused uploads left %d blobs", n)
 	}
-	if tmp := sessTemps(t, e); len(tmp) != 0 {
+	if tmp := testutil.TempFiles(t, e.DataDir); len(tmp) != 0 {
 		t.Fatalf("refused uploads left temp files %v", tmp)
 	}
 	// The entry still takes the right content.
-	got := sessDecode[sessFile](t, sessPut(t, e, sessAlice, s.ID, f.ID, content), http.StatusOK)
-	if *got.SHA256 != sessSHA(content) {
+	got := testutil.Decode[sessFile](t, sessPut(t, e, sessAlice, s.ID, f.ID, content), http.StatusOK)
+	if *got.SHA256 != testutil.SHA256(content) {
 		t.Fatalf("stored %+v", got)
 	}
 	// An upload URL works after a mismatch too.
 	g := sessCreateFile(t, e, sessAlice, s.ID, map[string]any{"name": "g", "size": 3})
 	up := sessCreateUploadURL(t, e, sessAlice, g.ID, nil)
-	sessWantError(t, sessCall(t, e, http.MethodPut, up.URL, "", []byte("toolong")), http.StatusBadRequest, "size mismatch")
-	sessDecode[sessFile](t, sessCall(t, e, http.MethodPut, up.URL, "", []byte("abc")), http.StatusOK)
+	testutil.WantError(t, sessCall(t, e, http.MethodPut, up.URL, "", []byte("toolong")), http.StatusBadRequest, "size mismatch")
+	testutil.Decode[sessFile](t, sessCall(t, e, http.MethodPut, up.URL, "", []byte("abc")), http.StatusOK)
 }
 
 func TestFilePutTwice(t *testing.T) {
@@ -1037,18 +891,18 @@ func TestFilePutTwice(t *testing.T) {
 	e := sessNewEnv(t)
 	s := sessCreateSession(t, e, sessAlice, nil)
 	first := sessStoredFile(t, e, sessAlice, s.ID, "a.txt", []byte("first"))
-	sessWantError(t, sessPut(t, e, sessAlice, s.ID, first.ID, []byte("second")), http.StatusConflict, "file already uploaded")
-	mp, ct := sessMultipart(t, "a.txt", []byte("second"))
-	sessWantError(t, sessPutMultipart(t, e, "/sessions/"+s.ID+"/files/"+first.ID, sessAlice, mp, ct), http.StatusConflict, "file already uploaded")
+	testutil.WantError(t, sessPut(t, e, sessAlice, s.ID, first.ID, []byte("second")), http.StatusConflict, "file already uploaded")
+	mp, ct := testutil.Multipart(t, testutil.FieldPart("note", "before the file"), testutil.FilePart("a.txt", []byte("second")))
+	testutil.WantError(t, sessPutMultipart(t, e, "/sessions/"+s.ID+"/files/"+first.ID, sessAlice, mp, ct), http.StatusConflict, "file already uploaded")
 	b, err := os.ReadFile(sessBlobPath(t, e, first.ID))
 	if err != nil || string(b) != "first" {
 		t.Fatalf("blob %q %v, want the first content", b, err)
 	}
-	if n := len(sessBlobs(t, e)); n != 1 {
+	if n := len(testutil.BlobFiles(t, e.DataDir)); n != 1 {
 		t.Fatalf("%d blobs, want 1", n)
 	}
-	list := sessDecode[[]sessFile](t, sessCall(t, e, http.MethodGet, "/sessions/"+s.ID+"/files", sessAlice, nil), http.StatusOK)
-	if *list[0].SHA256 != sessSHA([]byte("first")) {
+	list := testutil.Decode[[]sessFile](t, sessCall(t, e, http.MethodGet, "/sessions/"+s.ID+"/files", sessAlice, nil), http.StatusOK)
+	if *list[0].SHA256 != testutil.SHA256([]byte("first")) {
 		t.Fatalf("sha256 changed: %+v", list[0])
 	}
 }
@@ -1073,29 +927,29 @@ func TestFileDelete(t *testing.T) {
 		t.Fatalf("DELETE: %d %s", r.StatusCode, r.Body)
 	}
 	for _, tok := range []sessToken{t1, t2} {
-		sessWantError(t, sessCall(t, e, http.MethodGet, tok.URL, "", nil), http.StatusNotFound, "download token not found")
-		sessWantError(t, sessCall(t, e, http.MethodHead, tok.URL, "", nil), http.StatusNotFound, "download token not found")
+		testutil.WantError(t, sessCall(t, e, http.MethodGet, tok.URL, "", nil), http.StatusNotFound, "download token not found")
+		testutil.WantError(t, sessCall(t, e, http.MethodHead, tok.URL, "", nil), http.StatusNotFound, "download token not found")
 	}
 	if _, err := os.Stat(blob); !os.IsNotExist(err) {
 		t.Fatalf("blob still there: %v", err)
 	}
-	if n := sessInt(t, e, `SELECT count(*) FROM download_tokens WHERE file_id = $1`, f.ID); n != 0 {
+	if n := testutil.QueryInt(t, e, `SELECT count(*) FROM download_tokens WHERE file_id = $1`, f.ID); n != 0 {
 		t.Fatalf("%d tokens of the deleted entry left", n)
 	}
-	sessWantError(t, sessCall(t, e, http.MethodDelete, "/sessions/"+s.ID+"/files/"+f.ID, sessAlice, nil), http.StatusNotFound, "file not found")
-	sessWantError(t, sessCall(t, e, http.MethodPost, "/sessions/"+s.ID+"/files/"+f.ID+"/tokens", sessAlice, nil), http.StatusNotFound, "file not found")
-	sessWantError(t, sessPut(t, e, sessAlice, s.ID, f.ID, []byte("x")), http.StatusNotFound, "file not found")
-	sessWantError(t, sessCall(t, e, http.MethodDelete, "/sessions/"+s.ID+"/files/nope", sessAlice, nil), http.StatusNotFound, "file not found")
-	sessWantError(t, sessCall(t, e, http.MethodDelete, "/sessions/nope/files/"+keep.ID, sessAlice, nil), http.StatusNotFound, "session not found")
+	testutil.WantError(t, sessCall(t, e, http.MethodDelete, "/sessions/"+s.ID+"/files/"+f.ID, sessAlice, nil), http.StatusNotFound, "file not found")
+	testutil.WantError(t, sessCall(t, e, http.MethodPost, "/sessions/"+s.ID+"/files/"+f.ID+"/tokens", sessAlice, nil), http.StatusNotFound, "file not found")
+	testutil.WantError(t, sessPut(t, e, sessAlice, s.ID, f.ID, []byte("x")), http.StatusNotFound, "file not found")
+	testutil.WantError(t, sessCall(t, e, http.MethodDelete, "/sessions/"+s.ID+"/files/nope", sessAlice, nil), http.StatusNotFound, "file not found")
+	testutil.WantError(t, sessCall(t, e, http.MethodDelete, "/sessions/nope/files/"+keep.ID, sessAlice, nil), http.StatusNotFound, "session not found")
 	// Under another session of the tenant, the entry is not found either.
 	other := sessCreateSession(t, e, sessAlice, nil)
-	sessWantError(t, sessCall(t, e, http.MethodDelete, "/sessions/"+other.ID+"/files/"+keep.ID, sessAlice, nil), http.StatusNotFound, "file not found")
+	testutil.WantError(t, sessCall(t, e, http.MethodDelete, "/sessions/"+other.ID+"/files/"+keep.ID, sessAlice, nil), http.StatusNotFound, "file not found")
 
-	list := sessDecode[[]sessFile](t, sessCall(t, e, http.MethodGet, "/sessions/"+s.ID+"/files", sessAlice, nil), http.StatusOK)
+	list := testutil.Decode[[]sessFile](t, sessCall(t, e, http.MethodGet, "/sessions/"+s.ID+"/files", sessAlice, nil), http.StatusOK)
 	if len(list) != 1 || list[0].ID != keep.ID {
 		t.Fatalf("list %+v, want only %s", list, keep.ID)
 	}
-	if got := sessDecode[sessSession](t, sessCall(t, e, http.MethodGet, "/sessions/"+s.ID, sessAlice, nil), http.StatusOK); got.FileCount != 1 {
+	if got := testutil.Decode[sessSession](t, sessCall(t, e, http.MethodGet, "/sessions/"+s.ID, sessAlice, nil), http.StatusOK); got.FileCount != 1 {
 		t.Fatalf("fileCount %d, want 1", got.FileCount)
 	}
 	if r := sessCall(t, e, http.MethodGet, keepTok.URL, "", nil); r.StatusCode != http.StatusOK || string(r.Body) != "kept" {
@@ -1108,18 +962,18 @@ func TestFileDelete(t *testing.T) {
 	if r := sessCall(t, e, http.MethodDelete, "/sessions/"+s.ID+"/files/"+p.ID, sessAlice, nil); r.StatusCode != http.StatusNoContent {
 		t.Fatalf("DELETE pending: %d %s", r.StatusCode, r.Body)
 	}
-	sessWantError(t, sessCall(t, e, http.MethodPut, up.URL, "", []byte("x")), http.StatusUnauthorized, "unauthorized")
-	if n := sessInt(t, e, `SELECT count(*) FROM upload_tokens`); n != 0 {
+	testutil.WantError(t, sessCall(t, e, http.MethodPut, up.URL, "", []byte("x")), http.StatusUnauthorized, "unauthorized")
+	if n := testutil.QueryInt(t, e, `SELECT count(*) FROM upload_tokens`); n != 0 {
 		t.Fatalf("%d upload tokens left", n)
 	}
-	if n := len(sessBlobs(t, e)); n != 1 {
+	if n := len(testutil.BlobFiles(t, e.DataDir)); n != 1 {
 		t.Fatalf("%d blobs, want 1", n)
 	}
 }
 
 func sessSeedFiles(t *testing.T, e *testutil.Env, sid string, n int) {
 	t.Helper()
-	sessExec(t, e, `INSERT INTO session_files (id, session_id, tenant_id, name, content_type)
+	testutil.Exec(t, e, `INSERT INTO session_files (id, session_id, tenant_id, name, content_type)
 		SELECT gen_random_uuid(), s.id, s.tenant_id, 'seed-' || g, 'text/plain' FROM sessions s, generate_series(1, $2) g WHERE s.id = $1`, sid, n)
 }
 
@@ -1137,7 +991,7 @@ func TestFileListPagination(t *testing.T) {
 	all := 115
 
 	r := sessCall(t, e, http.MethodGet, "/sessions/"+s.ID+"/files", sessAlice, nil)
-	if page := sessDecode[[]sessFile](t, r, http.StatusOK); len(page) != 100 || sessNextLink(t, e, r) == "" {
+	if page := testutil.Decode[[]sessFile](t, r, http.StatusOK); len(page) != 100 || sessNextLink(t, e, r) == "" {
 		t.Fatalf("default page: %d rows, Link %q", len(page), r.Header.Get("Link"))
 	}
 	for _, limit := range []int{1, 9, 57, 114, 115, 116, 1000} {
@@ -1173,7 +1027,7 @@ func TestFileListPaginationWhileCreating(t *testing.T) {
 	}
 	sessSeedFiles(t, e, s.ID, 30)
 	existing := map[string]bool{}
-	for _, f := range sessDecode[[]sessFile](t, sessCall(t, e, http.MethodGet, "/sessions/"+s.ID+"/files?limit=1000", sessAlice, nil), http.StatusOK) {
+	for _, f := range testutil.Decode[[]sessFile](t, sessCall(t, e, http.MethodGet, "/sessions/"+s.ID+"/files?limit=1000", sessAlice, nil), http.StatusOK) {
 		existing[f.ID] = true
 	}
 	if len(existing) != 80 {
@@ -1181,50 +1035,13 @@ func TestFileListPaginationWhileCreating(t *testing.T) {
 	}
 
 	const writers, perWriter = 4, 12
-	var made atomic.Int64
-	errs := make(chan error, writers)
-	var wg sync.WaitGroup
-	for w := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range perWriter {
-				body := fmt.Sprintf(`{"name":"w%d-%d"}`, w, i)
-				req, _ := http.NewRequest(http.MethodPost, e.URL+"/sessions/"+s.ID+"/files", strings.NewReader(body))
-				req.SetBasicAuth(sessAlice, sessPW)
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					errs <- err
-					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusCreated {
-					errs <- fmt.Errorf("POST files: %d", resp.StatusCode)
-					return
-				}
-				made.Add(1)
-			}
-		}()
-	}
-	between := func() {
-		want := min(made.Load()+2, writers*perWriter)
-		sessEventually(t, 10*time.Second, "the writers to add entries", func() bool {
-			select {
-			case err := <-errs:
-				t.Fatalf("writer: %v", err)
-			default:
-			}
-			return made.Load() >= want
-		})
-	}
+	between, wait := sessWriters(t, e, "entries", writers, perWriter, 2, func(w, i int) *http.Request {
+		req := e.NewRequest(http.MethodPost, "/sessions/"+s.ID+"/files", sessAlice, sessPW, strings.NewReader(fmt.Sprintf(`{"name":"w%d-%d"}`, w, i)))
+		req.Header.Set("Content-Type", "application/json")
+		return req
+	})
 	rows, _ := sessWalk[sessFile](t, e, sessAlice, "/sessions/"+s.ID+"/files?limit=7", between)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatalf("writer: %v", err)
-	}
+	wait()
 	seen := map[string]int{}
 	at, ids := make([]time.Time, len(rows)), make([]string, len(rows))
 	for i, f := range rows {
@@ -1269,13 +1086,13 @@ func TestUploadURLWorksOnce(t *testing.T) {
 	if !expiresAt.Equal(up.ExpiresAt) || expiresAt.Sub(createdAt) != time.Hour {
 		t.Fatalf("expires %s (answer %s), created %s: want the default 3600 s", expiresAt, up.ExpiresAt, createdAt)
 	}
-	if n := sessInt(t, e, `SELECT count(*) FROM upload_tokens t WHERE strpos(t::text, $1) > 0`, m[1]); n != 0 {
+	if n := testutil.QueryInt(t, e, `SELECT count(*) FROM upload_tokens t WHERE strpos(t::text, $1) > 0`, m[1]); n != 0 {
 		t.Fatal("the upload token is stored in clear")
 	}
 
 	content := []byte("uploaded without credentials")
-	got := sessDecode[sessFile](t, sessCall(t, e, http.MethodPut, up.URL, "", content), http.StatusOK)
-	if got.State != "stored" || *got.SHA256 != sessSHA(content) {
+	got := testutil.Decode[sessFile](t, sessCall(t, e, http.MethodPut, up.URL, "", content), http.StatusOK)
+	if got.State != "stored" || *got.SHA256 != testutil.SHA256(content) {
 		t.Fatalf("stored %+v", got)
 	}
 	var usedAt *time.Time
@@ -1286,14 +1103,14 @@ func TestUploadURLWorksOnce(t *testing.T) {
 	if usedAt == nil || addr == nil || *addr != "127.0.0.1" {
 		t.Fatalf("used_at %v used_by_addr %v", usedAt, addr)
 	}
-	sessWantError(t, sessCall(t, e, http.MethodPut, up.URL, "", []byte("again")), http.StatusConflict, "file already uploaded")
-	sessWantError(t, sessCall(t, e, http.MethodPut, spare.URL, "", []byte("again")), http.StatusConflict, "file already uploaded")
-	sessWantError(t, sessCall(t, e, http.MethodPost, "/sessions/"+f.ID, sessAlice, nil), http.StatusConflict, "file already uploaded")
+	testutil.WantError(t, sessCall(t, e, http.MethodPut, up.URL, "", []byte("again")), http.StatusConflict, "file already uploaded")
+	testutil.WantError(t, sessCall(t, e, http.MethodPut, spare.URL, "", []byte("again")), http.StatusConflict, "file already uploaded")
+	testutil.WantError(t, sessCall(t, e, http.MethodPost, "/sessions/"+f.ID, sessAlice, nil), http.StatusConflict, "file already uploaded")
 	b, err := os.ReadFile(sessBlobPath(t, e, f.ID))
 	if err != nil || !bytes.Equal(b, content) {
 		t.Fatalf("blob %q %v", b, err)
 	}
-	if n := len(sessBlobs(t, e)); n != 1 {
+	if n := len(testutil.BlobFiles(t, e.DataDir)); n != 1 {
 		t.Fatalf("%d blobs, want 1", n)
 	}
 	// The token never reaches the log.
@@ -1302,7 +1119,7 @@ func TestUploadURLWorksOnce(t *testing.T) {
 	}
 	// An upload URL of a stored entry made by Basic Auth is refused as well.
 	g := sessStoredFile(t, e, sessAlice, s.ID, "g", []byte("g"))
-	sessWantError(t, sessCall(t, e, http.MethodPost, "/sessions/"+g.ID, sessAlice, nil), http.StatusConflict, "file already uploaded")
+	testutil.WantError(t, sessCall(t, e, http.MethodPost, "/sessions/"+g.ID, sessAlice, nil), http.StatusConflict, "file already uploaded")
 }
 
 func TestUploadURLBadToken(t *testing.T) {
@@ -1325,27 +1142,27 @@ func TestUploadURLBadToken(t *testing.T) {
 		base, // neither token nor credentials
 	} {
 		r := sessCall(t, e, http.MethodPut, u, "", []byte("x"))
-		sessWantError(t, r, http.StatusUnauthorized, "unauthorized")
+		testutil.WantError(t, r, http.StatusUnauthorized, "unauthorized")
 		if r.Header.Get("WWW-Authenticate") != `Basic realm="fileshare"` {
 			t.Fatalf("%s: WWW-Authenticate %q", u, r.Header.Get("WWW-Authenticate"))
 		}
 	}
-	if n := sessInt(t, e, `SELECT count(*) FROM session_files WHERE state = 'stored'`); n != 0 {
+	if n := testutil.QueryInt(t, e, `SELECT count(*) FROM session_files WHERE state = 'stored'`); n != 0 {
 		t.Fatalf("%d entries stored by bad tokens", n)
 	}
-	if n := sessInt(t, e, `SELECT count(*) FROM upload_tokens WHERE used_at IS NOT NULL`); n != 0 {
+	if n := testutil.QueryInt(t, e, `SELECT count(*) FROM upload_tokens WHERE used_at IS NOT NULL`); n != 0 {
 		t.Fatal("an upload token was used by a bad request")
 	}
-	if n := len(sessBlobs(t, e)); n != 0 {
+	if n := len(testutil.BlobFiles(t, e.DataDir)); n != 0 {
 		t.Fatalf("%d blobs", n)
 	}
 	// The good token still works.
-	sessDecode[sessFile](t, sessCall(t, e, http.MethodPut, upG.URL, "", []byte("ok")), http.StatusOK)
+	testutil.Decode[sessFile](t, sessCall(t, e, http.MethodPut, upG.URL, "", []byte("ok")), http.StatusOK)
 	// Unknown and malformed entries for an upload URL.
-	sessWantError(t, sessCall(t, e, http.MethodPost, "/sessions/"+uuid.NewString(), sessAlice, nil), http.StatusNotFound, "file not found")
-	sessWantError(t, sessCall(t, e, http.MethodPost, "/sessions/"+s.ID, sessAlice, nil), http.StatusNotFound, "file not found")
-	sessWantError(t, sessCall(t, e, http.MethodPost, "/sessions/nope", sessAlice, nil), http.StatusNotFound, "file not found")
-	sessWantError(t, sessCall(t, e, http.MethodPost, "/sessions/"+f.ID, "", nil), http.StatusUnauthorized, "unauthorized")
+	testutil.WantError(t, sessCall(t, e, http.MethodPost, "/sessions/"+uuid.NewString(), sessAlice, nil), http.StatusNotFound, "file not found")
+	testutil.WantError(t, sessCall(t, e, http.MethodPost, "/sessions/"+s.ID, sessAlice, nil), http.StatusNotFound, "file not found")
+	testutil.WantError(t, sessCall(t, e, http.MethodPost, "/sessions/nope", sessAlice, nil), http.StatusNotFound, "file not found")
+	testutil.WantError(t, sessCall(t, e, http.MethodPost, "/sessions/"+f.ID, "", nil), http.StatusUnauthorized, "unauthorized")
 }
 
 func TestUploadURLExpiry(t *testing.T) {
@@ -1372,28 +1189,28 @@ func TestUploadURLExpiry(t *testing.T) {
 		t.Fatalf("ttl 60: expiry %s", got.ExpiresAt)
 	}
 	for _, body := range []string{`{"ttl":0}`, `{"ttl":-5}`, `{"ttl":2592001}`, `{"ttl":1.5}`} {
-		sessWantError(t, sessCall(t, e, http.MethodPost, "/sessions/"+a.ID, sessAlice, body), http.StatusBadRequest, "invalid ttl")
+		testutil.WantError(t, sessCall(t, e, http.MethodPost, "/sessions/"+a.ID, sessAlice, body), http.StatusBadRequest, "invalid ttl")
 	}
 
 	// Expired in the database: 410, and the entry stays pending.
-	sessExec(t, e, `UPDATE upload_tokens SET created_at = now() - interval '2 hours', expires_at = now() - interval '1 second'`)
-	sessWantError(t, sessCall(t, e, http.MethodPut, up.URL, "", []byte("late")), http.StatusGone, "upload token expired")
-	if n := len(sessBlobs(t, e)); n != 0 {
+	testutil.Exec(t, e, `UPDATE upload_tokens SET created_at = now() - interval '2 hours', expires_at = now() - interval '1 second'`)
+	testutil.WantError(t, sessCall(t, e, http.MethodPut, up.URL, "", []byte("late")), http.StatusGone, "upload token expired")
+	if n := len(testutil.BlobFiles(t, e.DataDir)); n != 0 {
 		t.Fatalf("%d blobs after a refused PUT", n)
 	}
 
 	// Expiring on its own, with ttl 1.
 	c := sessCreateFile(t, e, sessAlice, long.ID, map[string]any{"name": "c"})
 	up1 := sessCreateUploadURL(t, e, sessAlice, c.ID, map[string]any{"ttl": 1})
-	sessEventually(t, 10*time.Second, "the upload token to expire", func() bool {
-		return sessInt(t, e, `SELECT count(*) FROM upload_tokens WHERE file_id = $1 AND expires_at <= now()`, c.ID) == 1
+	testutil.Eventually(t, 10*time.Second, "the upload token to expire", func() bool {
+		return testutil.QueryInt(t, e, `SELECT count(*) FROM upload_tokens WHERE file_id = $1 AND expires_at <= now()`, c.ID) == 1
 	})
-	sessWantError(t, sessCall(t, e, http.MethodPut, up1.URL, "", []byte("late")), http.StatusGone, "upload token expired")
-	if n := sessInt(t, e, `SELECT count(*) FROM session_files WHERE state = 'stored'`); n != 0 {
+	testutil.WantError(t, sessCall(t, e, http.MethodPut, up1.URL, "", []byte("late")), http.StatusGone, "upload token expired")
+	if n := testutil.QueryInt(t, e, `SELECT count(*) FROM session_files WHERE state = 'stored'`); n != 0 {
 		t.Fatalf("%d entries stored with expired tokens", n)
 	}
 	// A fresh URL works.
-	sessDecode[sessFile](t, sessCall(t, e, http.MethodPut, sessCreateUploadURL(t, e, sessAlice, c.ID, nil).URL, "", []byte("ok")), http.StatusOK)
+	testutil.Decode[sessFile](t, sessCall(t, e, http.MethodPut, sessCreateUploadURL(t, e, sessAlice, c.ID, nil).URL, "", []byte("ok")), http.StatusOK)
 }
 
 type sessPutResult struct {
@@ -1421,7 +1238,7 @@ func TestUploadURLConcurrentPuts(t *testing.T) {
 		start := make(chan struct{})
 		var wg sync.WaitGroup
 		for i := range results {
-			content := sessRandom(t, 64<<10)
+			content := testutil.RandomBytes(t, 64<<10)
 			req, err := http.NewRequest(http.MethodPut, up.URL, bytes.NewReader(content))
 			if err != nil {
 				t.Fatal(err)
@@ -1469,20 +1286,20 @@ func TestUploadURLConcurrentPuts(t *testing.T) {
 		if err := json.Unmarshal(winner.body, &stored); err != nil {
 			t.Fatal(err)
 		}
-		if *stored.SHA256 != sessSHA(winner.upload) || *stored.Size != int64(len(winner.upload)) {
+		if *stored.SHA256 != testutil.SHA256(winner.upload) || *stored.Size != int64(len(winner.upload)) {
 			t.Fatalf("round %d: stored %+v, not the winner's content", round, stored)
 		}
 		b, err := os.ReadFile(sessBlobPath(t, e, f.ID))
 		if err != nil || !bytes.Equal(b, winner.upload) {
 			t.Fatalf("round %d: blob on disk is not the winner's content (%v)", round, err)
 		}
-		if blobs := sessBlobs(t, e); len(blobs) != round+1 {
+		if blobs := testutil.BlobFiles(t, e.DataDir); len(blobs) != round+1 {
 			t.Fatalf("round %d: %d blobs on disk, want %d: the loser's blob was left behind", round, len(blobs), round+1)
 		}
-		if tmp := sessTemps(t, e); len(tmp) != 0 {
+		if tmp := testutil.TempFiles(t, e.DataDir); len(tmp) != 0 {
 			t.Fatalf("round %d: temp files left: %v", round, tmp)
 		}
-		if n := sessInt(t, e, `SELECT count(*) FROM upload_tokens WHERE file_id = $1 AND used_at IS NOT NULL`, f.ID); n != 1 {
+		if n := testutil.QueryInt(t, e, `SELECT count(*) FROM upload_tokens WHERE file_id = $1 AND used_at IS NOT NULL`, f.ID); n != 1 {
 			t.Fatalf("round %d: %d upload tokens used", round, n)
 		}
 	}
@@ -1493,7 +1310,7 @@ func TestUploadURLConcurrentPuts(t *testing.T) {
 		start := make(chan struct{})
 		var wg sync.WaitGroup
 		for i := range results {
-			content := sessRandom(t, 32<<10)
+			content := testutil.RandomBytes(t, 32<<10)
 			req, _ := http.NewRequest(http.MethodPut, e.URL+"/sessions/"+s.ID+"/files/"+f.ID, bytes.NewReader(content))
 			req.SetBasicAuth(sessAlice, sessPW)
 			results[i] = sessPutResult{req: req, upload: content}
@@ -1528,7 +1345,7 @@ func TestUploadURLConcurrentPuts(t *testing.T) {
 		if b, _ := os.ReadFile(sessBlobPath(t, e, f.ID)); !bytes.Equal(b, winner) {
 			t.Fatalf("basic round %d: blob is not the winner's", round)
 		}
-		if blobs := sessBlobs(t, e); len(blobs) != rounds+round+1 {
+		if blobs := testutil.BlobFiles(t, e.DataDir); len(blobs) != rounds+round+1 {
 			t.Fatalf("basic round %d: %d blobs", round, len(blobs))
 		}
 	}

@@ -6,8 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -56,30 +54,12 @@ func basic(login, password string) string {
 
 func assertNoUploadLeft(t *testing.T, e *testutil.Env) {
 	t.Helper()
-	var n int
-	e.Store.Pool.QueryRow(t.Context(), "SELECT count(*) FROM uploads").Scan(&n)
-	if n != 0 {
+	if n := testutil.QueryInt(t, e, "SELECT count(*) FROM uploads"); n != 0 {
 		t.Fatalf("%d upload rows after a cut upload", n)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		left := 0
-		for _, d := range []string{"tmp", "blobs"} {
-			filepath.WalkDir(filepath.Join(e.DataDir, d), func(p string, de os.DirEntry, err error) error {
-				if err == nil && !de.IsDir() {
-					left++
-				}
-				return nil
-			})
-		}
-		if left == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d files left in the data directory after a cut upload", left)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.Eventually(t, 5*time.Second, "no file left in the data directory after a cut upload", func() bool {
+		return len(testutil.TempFiles(t, e.DataDir))+len(testutil.BlobFiles(t, e.DataDir)) == 0
+	})
 }
 
 func TestStalledUploadBodyIsCut(t *testing.T) {

@@ -7,13 +7,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,7 +40,7 @@ func sessCheckDownload(t *testing.T, r *testutil.Response, content []byte, conte
 		"X-Content-Type-Options":  "nosniff",
 		"Content-Security-Policy": "sandbox; default-src 'none'",
 		"Referrer-Policy":         "no-referrer",
-		"ETag":                    `"` + sessSHA(content) + `"`,
+		"ETag":                    `"` + testutil.SHA256(content) + `"`,
 		"Cache-Control":           "no-store",
 		"Accept-Ranges":           "bytes",
 	}
@@ -56,16 +54,16 @@ func sessCheckDownload(t *testing.T, r *testutil.Response, content []byte, conte
 func sessConsumed(t *testing.T, e *testutil.Env, token string) bool {
 	t.Helper()
 	h := sha256.Sum256([]byte(token))
-	return sessInt(t, e, `SELECT count(*) FROM download_tokens WHERE token_hash = $1 AND consumed_at IS NOT NULL`, h[:]) == 1
+	return testutil.QueryInt(t, e, `SELECT count(*) FROM download_tokens WHERE token_hash = $1 AND consumed_at IS NOT NULL`, h[:]) == 1
 }
 
 func TestTokenThreeRecipients(t *testing.T) {
 	t.Parallel()
 	e := sessNewEnv(t)
 	s := sessCreateSession(t, e, sessAlice, nil)
-	content := sessRandom(t, 70<<10)
+	content := testutil.RandomBytes(t, 70<<10)
 	f := sessCreateFile(t, e, sessAlice, s.ID, map[string]any{"name": "Bericht ü.pdf", "contentType": "application/pdf"})
-	sessDecode[sessFile](t, sessPut(t, e, sessAlice, s.ID, f.ID, content), http.StatusOK)
+	testutil.Decode[sessFile](t, sessPut(t, e, sessAlice, s.ID, f.ID, content), http.StatusOK)
 
 	var toks []sessToken
 	for range 3 {
@@ -92,7 +90,7 @@ func TestTokenThreeRecipients(t *testing.T) {
 	disposition := `attachment; filename="Bericht _.pdf"; filename*=UTF-8''Bericht%20%C3%BC.pdf`
 	for i, tok := range toks {
 		sessCheckDownload(t, sessCall(t, e, http.MethodGet, tok.URL, "", nil), content, "application/pdf", disposition)
-		sessWantError(t, sessCall(t, e, http.MethodGet, tok.URL, "", nil), http.StatusGone, "download token already used")
+		testutil.WantError(t, sessCall(t, e, http.MethodGet, tok.URL, "", nil), http.StatusGone, "download token already used")
 		// The others still work until used.
 		for _, later := range toks[i+1:] {
 			if sessConsumed(t, e, later.ID) {
@@ -101,8 +99,8 @@ func TestTokenThreeRecipients(t *testing.T) {
 		}
 	}
 	for _, tok := range toks {
-		sessWantError(t, sessCall(t, e, http.MethodGet, tok.URL, "", nil), http.StatusGone, "download token already used")
-		sessWantError(t, sessCall(t, e, http.MethodHead, tok.URL, "", nil), http.StatusGone, "download token already used")
+		testutil.WantError(t, sessCall(t, e, http.MethodGet, tok.URL, "", nil), http.StatusGone, "download token already used")
+		testutil.WantError(t, sessCall(t, e, http.MethodHead, tok.URL, "", nil), http.StatusGone, "download token already used")
 	}
 	// Tokens never reach the log (docs/behaviour.md §2).
 	logs := e.Logs.String()
@@ -134,8 +132,8 @@ func TestTokenHeadDoesNotConsume(t *testing.T) {
 		t.Fatal("HEAD consumed the token")
 	}
 	sessCheckDownload(t, sessCall(t, e, http.MethodGet, tok.URL, "", nil), content, "text/plain; charset=utf-8", `attachment; filename="head.txt"`)
-	sessWantError(t, sessCall(t, e, http.MethodHead, tok.URL, "", nil), http.StatusGone, "download token already used")
-	sessWantError(t, sessCall(t, e, http.MethodGet, tok.URL, "", nil), http.StatusGone, "download token already used")
+	testutil.WantError(t, sessCall(t, e, http.MethodHead, tok.URL, "", nil), http.StatusGone, "download token already used")
+	testutil.WantError(t, sessCall(t, e, http.MethodGet, tok.URL, "", nil), http.StatusGone, "download token already used")
 }
 
 func TestTokenOfPendingFile(t *testing.T) {
@@ -145,19 +143,19 @@ func TestTokenOfPendingFile(t *testing.T) {
 	f := sessCreateFile(t, e, sessAlice, s.ID, map[string]any{"name": "later.bin", "size": 6})
 	tok := sessCreateToken(t, e, sessAlice, s.ID, f.ID, nil)
 	for range 2 {
-		sessWantError(t, sessCall(t, e, http.MethodGet, tok.URL, "", nil), http.StatusConflict, "file not uploaded yet")
-		sessWantError(t, sessCall(t, e, http.MethodHead, tok.URL, "", nil), http.StatusConflict, "file not uploaded yet")
+		testutil.WantError(t, sessCall(t, e, http.MethodGet, tok.URL, "", nil), http.StatusConflict, "file not uploaded yet")
+		testutil.WantError(t, sessCall(t, e, http.MethodHead, tok.URL, "", nil), http.StatusConflict, "file not uploaded yet")
 	}
 	if sessConsumed(t, e, tok.ID) {
 		t.Fatal("a token of a pending file was consumed")
 	}
 	// A refused upload changes nothing.
-	sessWantError(t, sessPut(t, e, sessAlice, s.ID, f.ID, []byte("wrong size")), http.StatusBadRequest, "size mismatch")
-	sessWantError(t, sessCall(t, e, http.MethodGet, tok.URL, "", nil), http.StatusConflict, "file not uploaded yet")
+	testutil.WantError(t, sessPut(t, e, sessAlice, s.ID, f.ID, []byte("wrong size")), http.StatusBadRequest, "size mismatch")
+	testutil.WantError(t, sessCall(t, e, http.MethodGet, tok.URL, "", nil), http.StatusConflict, "file not uploaded yet")
 
-	sessDecode[sessFile](t, sessPut(t, e, sessAlice, s.ID, f.ID, []byte("sixsix")), http.StatusOK)
+	testutil.Decode[sessFile](t, sessPut(t, e, sessAlice, s.ID, f.ID, []byte("sixsix")), http.StatusOK)
 	sessCheckDownload(t, sessCall(t, e, http.MethodGet, tok.URL, "", nil), []byte("sixsix"), "application/octet-stream", `attachment; filename="later.bin"`)
-	sessWantError(t, sessCall(t, e, http.MethodGet, tok.URL, "", nil), http.StatusGone, "download token already used")
+	testutil.WantError(t, sessCall(t, e, http.MethodGet, tok.URL, "", nil), http.StatusGone, "download token already used")
 }
 
 func TestTokenTTL(t *testing.T) {
@@ -182,22 +180,22 @@ func TestTokenTTL(t *testing.T) {
 		}
 	}
 	for _, body := range []string{`{"ttl":0}`, `{"ttl":-1}`, `{"ttl":2592001}`, `{"ttl":1.5}`} {
-		sessWantError(t, sessCall(t, e, http.MethodPost, path, sessAlice, body), http.StatusBadRequest, "invalid ttl")
+		testutil.WantError(t, sessCall(t, e, http.MethodPost, path, sessAlice, body), http.StatusBadRequest, "invalid ttl")
 	}
-	sessWantError(t, sessCall(t, e, http.MethodPost, path, sessAlice, `{"ttl":`), http.StatusBadRequest, "invalid JSON body")
-	if n := sessInt(t, e, `SELECT count(*) FROM download_tokens`); n != 6 {
+	testutil.WantError(t, sessCall(t, e, http.MethodPost, path, sessAlice, `{"ttl":`), http.StatusBadRequest, "invalid JSON body")
+	if n := testutil.QueryInt(t, e, `SELECT count(*) FROM download_tokens`); n != 6 {
 		t.Fatalf("%d tokens, want the 6 accepted", n)
 	}
-	if n := sessInt(t, e, `SELECT count(*) FROM download_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.expires_at > s.expires_at`); n != 0 {
+	if n := testutil.QueryInt(t, e, `SELECT count(*) FROM download_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.expires_at > s.expires_at`); n != 0 {
 		t.Fatalf("%d tokens outlive their session", n)
 	}
 	// Unknown entries, and entries under another session.
 	other := sessCreateSession(t, e, sessAlice, nil)
-	sessWantError(t, sessCall(t, e, http.MethodPost, "/sessions/"+other.ID+"/files/"+f.ID+"/tokens", sessAlice, nil), http.StatusNotFound, "file not found")
-	sessWantError(t, sessCall(t, e, http.MethodPost, "/sessions/"+s.ID+"/files/"+uuid.NewString()+"/tokens", sessAlice, nil), http.StatusNotFound, "file not found")
-	sessWantError(t, sessCall(t, e, http.MethodPost, "/sessions/"+s.ID+"/files/nope/tokens", sessAlice, nil), http.StatusNotFound, "file not found")
-	sessWantError(t, sessCall(t, e, http.MethodPost, "/sessions/nope/files/"+f.ID+"/tokens", sessAlice, nil), http.StatusNotFound, "session not found")
-	sessWantError(t, sessCall(t, e, http.MethodPost, path, "", nil), http.StatusUnauthorized, "unauthorized")
+	testutil.WantError(t, sessCall(t, e, http.MethodPost, "/sessions/"+other.ID+"/files/"+f.ID+"/tokens", sessAlice, nil), http.StatusNotFound, "file not found")
+	testutil.WantError(t, sessCall(t, e, http.MethodPost, "/sessions/"+s.ID+"/files/"+uuid.NewString()+"/tokens", sessAlice, nil), http.StatusNotFound, "file not found")
+	testutil.WantError(t, sessCall(t, e, http.MethodPost, "/sessions/"+s.ID+"/files/nope/tokens", sessAlice, nil), http.StatusNotFound, "file not found")
+	testutil.WantError(t, sessCall(t, e, http.MethodPost, "/sessions/nope/files/"+f.ID+"/tokens", sessAlice, nil), http.StatusNotFound, "session not found")
+	testutil.WantError(t, sessCall(t, e, http.MethodPost, path, "", nil), http.StatusUnauthorized, "unauthorized")
 }
 
 func TestTokenExpired(t *testing.T) {
@@ -207,23 +205,23 @@ func TestTokenExpired(t *testing.T) {
 	f := sessStoredFile(t, e, sessAlice, s.ID, "a", []byte("a"))
 	old := sessCreateToken(t, e, sessAlice, s.ID, f.ID, nil)
 	h := sha256.Sum256([]byte(old.ID))
-	sessExec(t, e, `UPDATE download_tokens SET created_at = now() - interval '2 hours', expires_at = now() - interval '1 second' WHERE token_hash = $1`, h[:])
-	sessWantError(t, sessCall(t, e, http.MethodHead, old.URL, "", nil), http.StatusGone, "download token expired")
-	sessWantError(t, sessCall(t, e, http.MethodGet, old.URL, "", nil), http.StatusGone, "download token expired")
+	testutil.Exec(t, e, `UPDATE download_tokens SET created_at = now() - interval '2 hours', expires_at = now() - interval '1 second' WHERE token_hash = $1`, h[:])
+	testutil.WantError(t, sessCall(t, e, http.MethodHead, old.URL, "", nil), http.StatusGone, "download token expired")
+	testutil.WantError(t, sessCall(t, e, http.MethodGet, old.URL, "", nil), http.StatusGone, "download token expired")
 	if sessConsumed(t, e, old.ID) {
 		t.Fatal("an expired token was consumed")
 	}
 
 	// Running out on its own: HEAD (which never consumes) until it answers 410.
 	tok := sessCreateToken(t, e, sessAlice, s.ID, f.ID, map[string]any{"ttl": 1})
-	sessEventually(t, 10*time.Second, "the token to expire", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the token to expire", func() bool {
 		r := sessCall(t, e, http.MethodHead, tok.URL, "", nil)
 		if r.StatusCode != http.StatusOK && r.StatusCode != http.StatusGone {
 			t.Fatalf("HEAD: %d", r.StatusCode)
 		}
 		return r.StatusCode == http.StatusGone
 	})
-	sessWantError(t, sessCall(t, e, http.MethodGet, tok.URL, "", nil), http.StatusGone, "download token expired")
+	testutil.WantError(t, sessCall(t, e, http.MethodGet, tok.URL, "", nil), http.StatusGone, "download token expired")
 	if sessConsumed(t, e, tok.ID) {
 		t.Fatal("an expired token was consumed")
 	}
@@ -260,7 +258,7 @@ func TestTokenUnknownOrMalformed(t *testing.T) {
 	} {
 		for _, m := range []string{http.MethodGet, http.MethodHead} {
 			r := sessCall(t, e, m, p, "", nil)
-			sessWantError(t, r, http.StatusNotFound, "download token not found")
+			testutil.WantError(t, r, http.StatusNotFound, "download token not found")
 			if m == http.MethodGet {
 				if first == nil {
 					first = r.Body
@@ -312,7 +310,7 @@ func TestTokenStoredOnlyAsHash(t *testing.T) {
 	}
 	// Nor is it anywhere else in the database.
 	for _, table := range []string{"sessions", "session_files", "upload_tokens", "download_tokens", "uploads"} {
-		if n := sessInt(t, e, `SELECT count(*) FROM `+table+` x WHERE strpos(x::text, $1) > 0`, tok.ID); n != 0 {
+		if n := testutil.QueryInt(t, e, `SELECT count(*) FROM `+table+` x WHERE strpos(x::text, $1) > 0`, tok.ID); n != 0 {
 			t.Fatalf("table %s holds the token", table)
 		}
 	}
@@ -334,7 +332,7 @@ func TestTokenStoredOnlyAsHash(t *testing.T) {
 		t.Fatalf("consumed_by_addr %v, want 127.0.0.1", addr)
 	}
 	// A failed attempt later does not overwrite the record.
-	sessWantError(t, sessCall(t, e, http.MethodGet, tok.URL, "", nil), http.StatusGone, "download token already used")
+	testutil.WantError(t, sessCall(t, e, http.MethodGet, tok.URL, "", nil), http.StatusGone, "download token already used")
 	var again time.Time
 	if err := e.Store.Pool.QueryRow(context.Background(), `SELECT consumed_at FROM download_tokens WHERE token_hash = $1`, want[:]).Scan(&again); err != nil {
 		t.Fatal(err)
@@ -414,42 +412,23 @@ func TestTokenConcurrentDownloadsExactlyOnce(t *testing.T) {
 		if clean >= minClean && time.Since(started) > budget {
 			break
 		}
-		content := append([]byte(fmt.Sprintf("round %d:", round)), sessRandom(t, 48<<10)...)
+		content := append([]byte(fmt.Sprintf("round %d:", round)), testutil.RandomBytes(t, 48<<10)...)
 		f := sessStoredFile(t, e, sessAlice, s.ID, fmt.Sprintf("race-%d.bin", round), content)
 		tok := sessCreateToken(t, e, sessAlice, s.ID, f.ID, nil)
 
-		results := make([]sessRaceResult, clients)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range results {
+		reqs := make([]*http.Request, clients)
+		for i := range reqs {
 			req, err := http.NewRequest(http.MethodGet, tok.URL, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			results[i].req = req
-			wg.Add(1)
-			go func(r *sessRaceResult) {
-				defer wg.Done()
-				<-start
-				r.resp, r.err = client.Do(r.req)
-				if r.err != nil {
-					return
-				}
-				r.status = r.resp.StatusCode
-				r.body, r.err = io.ReadAll(r.resp.Body)
-				r.resp.Body.Close()
-			}(&results[i])
+			reqs[i] = req
 		}
-		close(start)
-		wg.Wait()
+		results := dlRace(t, client, reqs)
 
 		winners, used, unavailable := 0, 0, 0
 		for i := range results {
 			r := &results[i]
-			if r.err != nil {
-				t.Fatalf("round %d: request %d: %v", round, i, r.err)
-			}
-			testutil.ValidateResponse(t, r.req, r.resp, r.body)
 			if r.status != http.StatusOK && (bytes.Contains(r.body, content[:16]) ||
 				r.resp.Header.Get("Content-Disposition") != "" || r.resp.Header.Get("ETag") != "") {
 				t.Fatalf("round %d: a loser (%d) received part of the file", round, r.status)
@@ -536,7 +515,7 @@ func TestTenantIsolation(t *testing.T) {
 
 	aliceTenant := sessTenantID(t, e, "acme")
 	before := sessSnapshot(t, e, aliceTenant)
-	blobsBefore := sessBlobs(t, e)
+	blobsBefore := testutil.BlobFiles(t, e.DataDir)
 
 	r1, r2 := uuid.NewString(), uuid.NewString()
 	type pair struct {
@@ -573,9 +552,9 @@ func TestTenantIsolation(t *testing.T) {
 	}
 	// Bob's upload URL does not open Alice's entry.
 	bobToken := bup.URL[strings.LastIndex(bup.URL, "=")+1:]
-	sessWantError(t, sessCall(t, e, http.MethodPut, e.URL+"/sessions/"+as.ID+"/files/"+ap.ID+"?token="+bobToken, "", []byte("x")), http.StatusUnauthorized, "unauthorized")
+	testutil.WantError(t, sessCall(t, e, http.MethodPut, e.URL+"/sessions/"+as.ID+"/files/"+ap.ID+"?token="+bobToken, "", []byte("x")), http.StatusUnauthorized, "unauthorized")
 	// Bob's list holds only his session.
-	list := sessDecode[[]sessSession](t, sessCall(t, e, http.MethodGet, "/sessions", sessBob, nil), http.StatusOK)
+	list := testutil.Decode[[]sessSession](t, sessCall(t, e, http.MethodGet, "/sessions", sessBob, nil), http.StatusOK)
 	if len(list) != 1 || list[0].ID != bs.ID {
 		t.Fatalf("bob lists %+v", list)
 	}
@@ -586,17 +565,17 @@ func TestTenantIsolation(t *testing.T) {
 			t.Fatalf("alice's %s changed:\nbefore %s\nafter  %s", table, b, after[table])
 		}
 	}
-	if got := sessBlobs(t, e); len(got) != len(blobsBefore) {
+	if got := testutil.BlobFiles(t, e.DataDir); len(got) != len(blobsBefore) {
 		t.Fatalf("blobs %v, before %v", got, blobsBefore)
 	}
 	if b, err := os.ReadFile(sessBlobPath(t, e, af.ID)); err != nil || !bytes.Equal(b, content) {
 		t.Fatalf("alice's blob: %q %v", b, err)
 	}
 	// Alice's things still work for her.
-	got := sessDecode[sessSession](t, sessCall(t, e, http.MethodGet, "/sessions/"+as.ID, sessAlice, nil), http.StatusOK)
+	got := testutil.Decode[sessSession](t, sessCall(t, e, http.MethodGet, "/sessions/"+as.ID, sessAlice, nil), http.StatusOK)
 	if got.FileCount != 2 {
 		t.Fatalf("alice's fileCount %d", got.FileCount)
 	}
 	sessCheckDownload(t, sessCall(t, e, http.MethodGet, atok.URL, "", nil), content, "text/plain; charset=utf-8", `attachment; filename="secret.txt"`)
-	sessDecode[sessFile](t, sessCall(t, e, http.MethodPut, aup.URL, "", []byte("done")), http.StatusOK)
+	testutil.Decode[sessFile](t, sessCall(t, e, http.MethodPut, aup.URL, "", []byte("done")), http.StatusOK)
 }

@@ -1,20 +1,15 @@
 package httpapi_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"mime"
-	"mime/multipart"
 	"net"
 	"net/http"
-	"net/textproto"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -31,49 +26,10 @@ import (
 // The helpers of this file start with "up" so that they cannot collide with those of the other
 // test files of the package.
 
-// upPart is one part of a multipart body. A part without filename is a plain form field.
-type upPart struct {
-	field, filename, contentType string
-	data                         []byte
-}
-
-func upFile(name string, data []byte) upPart {
-	return upPart{field: "file", filename: name, contentType: "application/octet-stream", data: data}
-}
-
-func upField(name, value string) upPart { return upPart{field: name, data: []byte(value)} }
-
-// upMultipart encodes parts as a multipart/form-data body.
-func upMultipart(t testing.TB, parts ...upPart) ([]byte, string) {
-	t.Helper()
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	for _, p := range parts {
-		h := textproto.MIMEHeader{}
-		disp := fmt.Sprintf(`form-data; name=%q`, p.field)
-		if p.filename != "" {
-			disp += fmt.Sprintf(`; filename=%q`, p.filename)
-		}
-		h.Set("Content-Disposition", disp)
-		if p.contentType != "" {
-			h.Set("Content-Type", p.contentType)
-		}
-		w, err := mw.CreatePart(h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(p.data)
-	}
-	if err := mw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes(), mw.FormDataContentType()
-}
-
 // upPost sends POST /uploads with the given parts as login.
-func upPost(e *testutil.Env, login, password string, parts ...upPart) *testutil.Response {
+func upPost(e *testutil.Env, login, password string, parts ...testutil.Part) *testutil.Response {
 	e.T.Helper()
-	body, ctype := upMultipart(e.T, parts...)
+	body, ctype := testutil.Multipart(e.T, parts...)
 	req := e.NewRequest(http.MethodPost, "/uploads", login, password, bytes.NewReader(body))
 	req.Header.Set("Content-Type", ctype)
 	return e.Do(req)
@@ -92,7 +48,7 @@ type upAnswer struct {
 }
 
 // upCreate uploads parts and fails the test unless the answer is a 201 with a consistent body.
-func upCreate(e *testutil.Env, login, password string, parts ...upPart) upAnswer {
+func upCreate(e *testutil.Env, login, password string, parts ...testutil.Part) upAnswer {
 	e.T.Helper()
 	r := upPost(e, login, password, parts...)
 	if r.StatusCode != http.StatusCreated {
@@ -108,115 +64,16 @@ func upCreate(e *testutil.Env, login, password string, parts ...upPart) upAnswer
 	return a
 }
 
-// upSHA256 is the lowercase hex SHA-256 of b.
-func upSHA256(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
-
-// upWantError checks an error answer: status, a JSON body with exactly msg, and the error line
-// of docs/behaviour.md §2 in the log.
-func upWantError(e *testutil.Env, r *testutil.Response, path string, status int, msg string) {
-	e.T.Helper()
-	if r.StatusCode != status {
-		e.T.Fatalf("%s: status %d, want %d; body %s", path, r.StatusCode, status, r.Body)
-	}
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		e.T.Errorf("%s: Content-Type %q, want JSON", path, ct)
-	}
-	var body map[string]any
-	if err := json.Unmarshal(r.Body, &body); err != nil {
-		e.T.Fatalf("%s: error body %q is not JSON: %v", path, r.Body, err)
-	}
-	if body["message"] != msg {
-		e.T.Fatalf("%s: message %q, want %q", path, body["message"], msg)
-	}
-	upWantLogLine(e, fmt.Sprintf("Error at %s: message=%s, status=%d", path, msg, status))
-}
-
-// upLogMessages returns the "msg" of every log line so far.
-func upLogMessages(e *testutil.Env) []string {
-	var out []string
-	sc := bufio.NewScanner(strings.NewReader(e.Logs.String()))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		var line struct {
-			Msg string `json:"msg"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
-			e.T.Fatalf("log line is not JSON: %q", sc.Text())
-		}
-		out = append(out, line.Msg)
-	}
-	return out
-}
-
-// upWantLogLine waits until the log holds a line whose message is exactly msg. The access log
-// is written when the handler returns, which may be a moment after the client has its answer.
-func upWantLogLine(e *testutil.Env, msg string) {
-	e.T.Helper()
-	upPoll(e.T, 5*time.Second, "log line "+strconv.Quote(msg), func() bool {
-		for _, m := range upLogMessages(e) {
-			if m == msg {
-				return true
-			}
-		}
-		return false
-	})
-}
-
-// upPoll calls cond until it holds, failing the test after timeout.
-func upPoll(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// upFiles lists the regular files below dir (relative paths).
-func upFiles(t testing.TB, dir string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() {
-			rel, _ := filepath.Rel(dir, p)
-			out = append(out, rel)
-		}
-		return nil
-	})
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// upRows counts the rows of uploads.
-func upRows(e *testutil.Env) int {
-	e.T.Helper()
-	var n int
-	if err := e.Store.Pool.QueryRow(context.Background(), "SELECT count(*) FROM uploads").Scan(&n); err != nil {
-		e.T.Fatal(err)
-	}
-	return n
-}
-
 // upWantNothingLeft fails unless there is no upload row, no blob and no temp file.
 func upWantNothingLeft(e *testutil.Env, what string) {
 	e.T.Helper()
-	if n := upRows(e); n != 0 {
+	if n := testutil.QueryInt(e.T, e, "SELECT count(*) FROM uploads"); n != 0 {
 		e.T.Errorf("%s: %d rows left in uploads", what, n)
 	}
-	if f := upFiles(e.T, filepath.Join(e.DataDir, "blobs")); len(f) != 0 {
+	if f := testutil.BlobFiles(e.T, e.DataDir); len(f) != 0 {
 		e.T.Errorf("%s: blobs left behind: %v", what, f)
 	}
-	if f := upFiles(e.T, filepath.Join(e.DataDir, "tmp")); len(f) != 0 {
+	if f := testutil.TempFiles(e.T, e.DataDir); len(f) != 0 {
 		e.T.Errorf("%s: temp files left behind: %v", what, f)
 	}
 }
@@ -238,15 +95,6 @@ func upGet(e *testutil.Env, method, path string, header ...string) *testutil.Res
 		req.Header.Set(header[i], header[i+1])
 	}
 	return e.Do(req)
-}
-
-// upSub returns a copy of e bound to the subtest t, so that the Env's helpers fail t and not
-// the parent. Subtests share the parent's server and database: each works on uploads of its
-// own, so they do not depend on each other or on their order.
-func upSub(e *testutil.Env, t *testing.T) *testutil.Env {
-	c := *e
-	c.T = t
-	return &c
 }
 
 // TestUploads covers POST /uploads, the downloads and DELETE on one service with the default
@@ -276,7 +124,7 @@ func TestUploads(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			fn(t, upSub(env, t))
+			fn(t, env.Sub(t))
 		})
 	}
 }
@@ -284,7 +132,7 @@ func TestUploads(t *testing.T) {
 func upTestCreateAnswer(t *testing.T, e *testutil.Env) {
 	data := []byte("hello, world\n")
 	before := time.Now().Add(-2 * time.Second)
-	a := upCreate(e, "alice@acme", "pw", upPart{field: "file", filename: "test.txt", contentType: "text/plain", data: data})
+	a := upCreate(e, "alice@acme", "pw", testutil.Part{Field: "file", Filename: "test.txt", ContentType: "text/plain", Data: data})
 	after := time.Now().Add(2 * time.Second)
 
 	if _, err := uuid.Parse(a.ID); err != nil || len(a.ID) != 36 {
@@ -293,8 +141,8 @@ func upTestCreateAnswer(t *testing.T, e *testutil.Env) {
 	if a.Name != "test.txt" || a.Size != int64(len(data)) || a.ContentType != "text/plain" {
 		t.Errorf("name %q size %d contentType %q, want test.txt %d text/plain", a.Name, a.Size, a.ContentType, len(data))
 	}
-	if a.SHA256 != upSHA256(data) {
-		t.Errorf("sha256 %s, want %s", a.SHA256, upSHA256(data))
+	if a.SHA256 != testutil.SHA256(data) {
+		t.Errorf("sha256 %s, want %s", a.SHA256, testutil.SHA256(data))
 	}
 	if want := e.URL + "/uploads/" + a.ID; a.URL != want {
 		t.Errorf("url %q, want %q", a.URL, want)
@@ -330,8 +178,8 @@ func upTestCreateAnswer(t *testing.T, e *testutil.Env) {
 }
 
 func upTestEmptyAndBinary(t *testing.T, e *testutil.Env) {
-	a := upCreate(e, "alice@acme", "pw", upFile("empty.bin", nil))
-	if a.Size != 0 || a.SHA256 != upSHA256(nil) {
+	a := upCreate(e, "alice@acme", "pw", testutil.FilePart("empty.bin", nil))
+	if a.Size != 0 || a.SHA256 != testutil.SHA256(nil) {
 		t.Errorf("empty file: size %d sha256 %s", a.Size, a.SHA256)
 	}
 	r := upGet(e, http.MethodGet, "/uploads/"+a.ID)
@@ -344,8 +192,8 @@ func upTestEmptyAndBinary(t *testing.T, e *testutil.Env) {
 	for i := range data {
 		data[i] = byte(i*7 + i/256)
 	}
-	a = upCreate(e, "alice@acme", "pw", upFile("all.bin", data))
-	if a.Size != int64(len(data)) || a.SHA256 != upSHA256(data) {
+	a = upCreate(e, "alice@acme", "pw", testutil.FilePart("all.bin", data))
+	if a.Size != int64(len(data)) || a.SHA256 != testutil.SHA256(data) {
 		t.Errorf("binary file: size %d sha256 %s", a.Size, a.SHA256)
 	}
 	r = upGet(e, http.MethodGet, "/uploads/"+a.ID)
@@ -366,7 +214,7 @@ func upTestNameStripsPathParts(t *testing.T, e *testutil.Env) {
 		{"résumé 2024.pdf", "résumé 2024.pdf"},
 		{"..", "file"},
 	} {
-		a := upCreate(e, "alice@acme", "pw", upFile(tc.sent, []byte("x")))
+		a := upCreate(e, "alice@acme", "pw", testutil.FilePart(tc.sent, []byte("x")))
 		if a.Name != tc.want {
 			t.Errorf("filename %q stored as %q, want %q", tc.sent, a.Name, tc.want)
 		}
@@ -386,7 +234,7 @@ func upTestContentType(t *testing.T, e *testutil.Env) {
 		{"data.unknownext", "", "application/octet-stream"},
 		{"data", "not a media type", "application/octet-stream"},
 	} {
-		a := upCreate(e, "alice@acme", "pw", upPart{field: "file", filename: tc.name, contentType: tc.sent, data: []byte("x")})
+		a := upCreate(e, "alice@acme", "pw", testutil.Part{Field: "file", Filename: tc.name, ContentType: tc.sent, Data: []byte("x")})
 		if a.ContentType != tc.want {
 			t.Errorf("%s sent as %q: contentType %q, want %q", tc.name, tc.sent, a.ContentType, tc.want)
 		}
@@ -399,7 +247,7 @@ func upTestContentType(t *testing.T, e *testutil.Env) {
 
 func upTestDownloadHeaders(t *testing.T, e *testutil.Env) {
 	data := []byte("%PDF-1.7 not really a pdf")
-	a := upCreate(e, "alice@acme", "pw", upPart{field: "file", filename: "report.pdf", contentType: "application/pdf", data: data})
+	a := upCreate(e, "alice@acme", "pw", testutil.Part{Field: "file", Filename: "report.pdf", ContentType: "application/pdf", Data: data})
 
 	for _, method := range []string{http.MethodGet, http.MethodHead} {
 		r := upGet(e, method, "/uploads/"+a.ID)
@@ -413,7 +261,7 @@ func upTestDownloadHeaders(t *testing.T, e *testutil.Env) {
 			"X-Content-Type-Options":  "nosniff",
 			"Content-Security-Policy": "sandbox; default-src 'none'",
 			"Referrer-Policy":         "no-referrer",
-			"ETag":                    `"` + upSHA256(data) + `"`,
+			"ETag":                    `"` + testutil.SHA256(data) + `"`,
 			"Accept-Ranges":           "bytes",
 		}
 		for k, v := range want {
@@ -448,7 +296,7 @@ func upTestContentDisposition(t *testing.T, e *testutil.Env) {
 		{`semi;colon,comma.txt`, `attachment; filename="semi;colon,comma.txt"`},
 		{"100%.txt", `attachment; filename="100%.txt"`},
 	} {
-		a := upCreate(e, "alice@acme", "pw", upFile(tc.name, []byte("x")))
+		a := upCreate(e, "alice@acme", "pw", testutil.FilePart(tc.name, []byte("x")))
 		r := upGet(e, http.MethodGet, "/uploads/"+a.ID)
 		got := r.Header.Get("Content-Disposition")
 		if got != tc.header {
@@ -464,7 +312,7 @@ func upTestContentDisposition(t *testing.T, e *testutil.Env) {
 
 func upTestConditionalAndRanges(t *testing.T, e *testutil.Env) {
 	data := []byte("0123456789abcdefghij")
-	a := upCreate(e, "alice@acme", "pw", upFile("r.bin", data))
+	a := upCreate(e, "alice@acme", "pw", testutil.FilePart("r.bin", data))
 	path := "/uploads/" + a.ID
 	etag := `"` + a.SHA256 + `"`
 
@@ -498,7 +346,7 @@ func upTestConditionalAndRanges(t *testing.T, e *testutil.Env) {
 
 	for _, rng := range []string{"bytes=20-30", "bytes=100-"} {
 		r := upGet(e, http.MethodGet, path, "Range", rng)
-		upWantError(e, r, path, http.StatusRequestedRangeNotSatisfiable, "range not satisfiable")
+		e.WantErrorLogged(r, path, http.StatusRequestedRangeNotSatisfiable, "range not satisfiable")
 		if cd := r.Header.Get("Content-Disposition"); cd != "" {
 			t.Errorf("Range %s: a JSON error carries Content-Disposition %q", rng, cd)
 		}
@@ -510,7 +358,7 @@ func upTestConditionalAndRanges(t *testing.T, e *testutil.Env) {
 
 func upTestUnlimitedRepeats(t *testing.T, e *testutil.Env) {
 	data := []byte("again and again")
-	a := upCreate(e, "alice@acme", "pw", upFile("r.txt", data))
+	a := upCreate(e, "alice@acme", "pw", testutil.FilePart("r.txt", data))
 	for i := range 25 {
 		r := upGet(e, http.MethodGet, "/uploads/"+a.ID)
 		if r.StatusCode != http.StatusOK || !bytes.Equal(r.Body, data) {
@@ -521,14 +369,14 @@ func upTestUnlimitedRepeats(t *testing.T, e *testutil.Env) {
 
 func upTestExpired(t *testing.T, e *testutil.Env) {
 	// Expiry is decided in the database's time: move the upload's expiry into the past.
-	a := upCreate(e, "alice@acme", "pw", upFile("old.txt", []byte("old")))
+	a := upCreate(e, "alice@acme", "pw", testutil.FilePart("old.txt", []byte("old")))
 	if _, err := e.Store.Pool.Exec(context.Background(),
 		"UPDATE uploads SET created_at = now() - interval '2 hours', expires_at = now() - interval '1 second' WHERE id = $1", a.ID); err != nil {
 		t.Fatal(err)
 	}
 	path := "/uploads/" + a.ID
 	r := upGet(e, http.MethodGet, path)
-	upWantError(e, r, path, http.StatusGone, "upload expired")
+	e.WantErrorLogged(r, path, http.StatusGone, "upload expired")
 	if r.Header.Get("Content-Disposition") != "" || r.Header.Get("ETag") != "" {
 		t.Errorf("an expired answer carries download headers: %v", r.Header)
 	}
@@ -543,31 +391,31 @@ func upTestExpired(t *testing.T, e *testutil.Env) {
 	if r := e.Do(e.NewRequest(http.MethodDelete, path, "alice@acme", "pw", nil)); r.StatusCode != http.StatusNoContent {
 		t.Errorf("DELETE of an expired upload: %d %s", r.StatusCode, r.Body)
 	}
-	upWantError(e, upGet(e, http.MethodGet, path), path, http.StatusNotFound, "upload not found")
+	e.WantErrorLogged(upGet(e, http.MethodGet, path), path, http.StatusNotFound, "upload not found")
 }
 
 func upTestExpiresWithTTL(t *testing.T, e *testutil.Env) {
-	a := upCreate(e, "alice@acme", "pw", upFile("short.txt", []byte("short")), upField("ttl", "1"))
+	a := upCreate(e, "alice@acme", "pw", testutil.FilePart("short.txt", []byte("short")), testutil.FieldPart("ttl", "1"))
 	path := "/uploads/" + a.ID
 	if r := upGet(e, http.MethodGet, path); r.StatusCode != http.StatusOK {
 		t.Fatalf("fresh upload with ttl 1: %d %s", r.StatusCode, r.Body)
 	}
 	var last *testutil.Response
-	upPoll(t, 10*time.Second, "the upload to expire", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the upload to expire", func() bool {
 		last = upGet(e, http.MethodGet, path)
 		if last.StatusCode != http.StatusOK && last.StatusCode != http.StatusGone {
 			t.Fatalf("while expiring: %d %s", last.StatusCode, last.Body)
 		}
 		return last.StatusCode == http.StatusGone
 	})
-	upWantError(e, last, path, http.StatusGone, "upload expired")
+	e.WantErrorLogged(last, path, http.StatusGone, "upload expired")
 	if !time.Now().Add(time.Second).After(a.ExpiresAt) {
 		t.Errorf("410 long before expiresAt %s", a.ExpiresAt)
 	}
 }
 
 func upTestUnknownAndMalformedIDs(t *testing.T, e *testutil.Env) {
-	a := upCreate(e, "alice@acme", "pw", upFile("a.txt", []byte("a")))
+	a := upCreate(e, "alice@acme", "pw", testutil.FilePart("a.txt", []byte("a")))
 	long := strings.Repeat("a", 300)
 	for _, id := range []string{
 		uuid.NewString(),
@@ -588,12 +436,12 @@ func upTestUnknownAndMalformedIDs(t *testing.T, e *testutil.Env) {
 		if id == long {
 			logged = "/uploads/<redacted>" // it has the shape of a token: 43 or more base64url characters
 		}
-		upWantError(e, e.Do(req), logged, http.StatusNotFound, "upload not found")
+		e.WantErrorLogged(e.Do(req), logged, http.StatusNotFound, "upload not found")
 		if r := upGet(e, http.MethodHead, "/uploads/"+id); r.StatusCode != http.StatusNotFound {
 			t.Errorf("HEAD %s: %d", req.URL.Path, r.StatusCode)
 		}
 		r := e.Do(e.NewRequest(http.MethodDelete, "/uploads/"+id, "alice@acme", "pw", nil))
-		upWantError(e, r, logged, http.StatusNotFound, "upload not found")
+		e.WantErrorLogged(r, logged, http.StatusNotFound, "upload not found")
 	}
 	// None of that touched the real upload.
 	if r := upGet(e, http.MethodGet, "/uploads/"+a.ID); r.StatusCode != http.StatusOK {
@@ -602,8 +450,8 @@ func upTestUnknownAndMalformedIDs(t *testing.T, e *testutil.Env) {
 }
 
 func upTestDelete(t *testing.T, e *testutil.Env) {
-	a := upCreate(e, "alice@acme", "pw", upFile("gone.txt", []byte("soon gone")))
-	keep := upCreate(e, "alice@acme", "pw", upFile("keep.txt", []byte("stays")))
+	a := upCreate(e, "alice@acme", "pw", testutil.FilePart("gone.txt", []byte("soon gone")))
+	keep := upCreate(e, "alice@acme", "pw", testutil.FilePart("keep.txt", []byte("stays")))
 	blobFile := upBlobPath(e, a.ID)
 	if _, err := os.Stat(blobFile); err != nil {
 		t.Fatalf("blob before DELETE: %v", err)
@@ -612,7 +460,7 @@ func upTestDelete(t *testing.T, e *testutil.Env) {
 
 	// Without credentials: refused, nothing deleted.
 	r := e.Do(e.NewRequest(http.MethodDelete, path, "", "", nil))
-	upWantError(e, r, path, http.StatusUnauthorized, "unauthorized")
+	e.WantErrorLogged(r, path, http.StatusUnauthorized, "unauthorized")
 	if r := upGet(e, http.MethodGet, path); r.StatusCode != http.StatusOK {
 		t.Fatalf("after an unauthenticated DELETE: %d", r.StatusCode)
 	}
@@ -632,9 +480,9 @@ func upTestDelete(t *testing.T, e *testutil.Env) {
 	if r := upGet(e, http.MethodHead, path); r.StatusCode != http.StatusNotFound {
 		t.Errorf("HEAD after DELETE: %d", r.StatusCode)
 	}
-	upWantError(e, upGet(e, http.MethodGet, path), path, http.StatusNotFound, "upload not found")
+	e.WantErrorLogged(upGet(e, http.MethodGet, path), path, http.StatusNotFound, "upload not found")
 	r = e.Do(e.NewRequest(http.MethodDelete, path, "alice@acme", "pw", nil))
-	upWantError(e, r, path, http.StatusNotFound, "upload not found")
+	e.WantErrorLogged(r, path, http.StatusNotFound, "upload not found")
 
 	// The other upload is untouched.
 	if r := upGet(e, http.MethodGet, "/uploads/"+keep.ID); r.StatusCode != http.StatusOK || string(r.Body) != "stays" {
@@ -643,11 +491,11 @@ func upTestDelete(t *testing.T, e *testutil.Env) {
 }
 
 func upTestDeleteOtherTenants(t *testing.T, e *testutil.Env) {
-	a := upCreate(e, "alice@acme", "pw", upFile("secret.txt", []byte("secret")))
+	a := upCreate(e, "alice@acme", "pw", testutil.FilePart("secret.txt", []byte("secret")))
 	path := "/uploads/" + a.ID
 
 	foreign := e.Do(e.NewRequest(http.MethodDelete, path, "eve@evil", "pw", nil))
-	upWantError(e, foreign, path, http.StatusNotFound, "upload not found")
+	e.WantErrorLogged(foreign, path, http.StatusNotFound, "upload not found")
 	unknown := e.Do(e.NewRequest(http.MethodDelete, "/uploads/"+uuid.NewString(), "eve@evil", "pw", nil))
 	if foreign.StatusCode != unknown.StatusCode || !bytes.Equal(foreign.Body, unknown.Body) ||
 		foreign.Header.Get("Content-Type") != unknown.Header.Get("Content-Type") {
@@ -663,17 +511,17 @@ func upTestDeleteOtherTenants(t *testing.T, e *testutil.Env) {
 }
 
 func upTestUnknownRouteAndMethod(t *testing.T, e *testutil.Env) {
-	upWantError(e, upGet(e, http.MethodGet, "/no/such/route"), "/no/such/route", http.StatusNotFound, "not found")
+	e.WantErrorLogged(upGet(e, http.MethodGet, "/no/such/route"), "/no/such/route", http.StatusNotFound, "not found")
 	r := e.Do(e.NewRequest(http.MethodPut, "/uploads", "", "", nil))
-	upWantError(e, r, "/uploads", http.StatusMethodNotAllowed, "method not allowed")
+	e.WantErrorLogged(r, "/uploads", http.StatusMethodNotAllowed, "method not allowed")
 }
 
 func upTestNeedsCredentials(t *testing.T, e *testutil.Env) {
 	var before int
 	e.Store.Pool.QueryRow(context.Background(), "SELECT count(*) FROM uploads WHERE name = 'refused.txt'").Scan(&before)
 	for _, login := range [][2]string{{"", ""}, {"alice@acme", "wrong"}, {"mallory@acme", "pw"}} {
-		r := upPost(e, login[0], login[1], upFile("refused.txt", []byte("a")))
-		upWantError(e, r, "/uploads", http.StatusUnauthorized, "unauthorized")
+		r := upPost(e, login[0], login[1], testutil.FilePart("refused.txt", []byte("a")))
+		e.WantErrorLogged(r, "/uploads", http.StatusUnauthorized, "unauthorized")
 		if got := r.Header.Get("WWW-Authenticate"); got != `Basic realm="fileshare"` {
 			t.Errorf("WWW-Authenticate %q", got)
 		}
@@ -703,28 +551,28 @@ func TestUploadRefusalsLeaveNothing(t *testing.T) {
 	e.AddUser("alice@acme", "pw")
 
 	t.Run("invalid ttl", func(t *testing.T) {
-		e := upSub(e, t)
+		e := e.Sub(t)
 		for _, ttl := range []string{
 			"0", "-1", "abc", "1.5", "", " ", "7201", "1e3", "+5", " 5", "5 ", "0x10",
 			"99999999999999999999", "9223372036854775808", "١٢", // Arabic-Indic digits
 		} {
 			for _, ttlFirst := range []bool{true, false} {
-				parts := []upPart{upFile("t.txt", bytes.Repeat([]byte("x"), 1000)), upField("ttl", ttl)}
+				parts := []testutil.Part{testutil.FilePart("t.txt", bytes.Repeat([]byte("x"), 1000)), testutil.FieldPart("ttl", ttl)}
 				if ttlFirst {
 					parts[0], parts[1] = parts[1], parts[0]
 				}
 				r := upPost(e, "alice@acme", "pw", parts...)
-				upWantError(e, r, "/uploads", http.StatusBadRequest, "invalid ttl")
+				e.WantErrorLogged(r, "/uploads", http.StatusBadRequest, "invalid ttl")
 				upWantNothingLeft(e, fmt.Sprintf("ttl %q (first %v)", ttl, ttlFirst))
 			}
 		}
 	})
 
 	t.Run("no file part", func(t *testing.T) {
-		e := upSub(e, t)
-		multi := func(parts ...upPart) func() *http.Request {
+		e := e.Sub(t)
+		multi := func(parts ...testutil.Part) func() *http.Request {
 			return func() *http.Request {
-				body, ctype := upMultipart(t, parts...)
+				body, ctype := testutil.Multipart(t, parts...)
 				req := e.NewRequest(http.MethodPost, "/uploads", "alice@acme", "pw", bytes.NewReader(body))
 				req.Header.Set("Content-Type", ctype)
 				return req
@@ -744,8 +592,8 @@ func TestUploadRefusalsLeaveNothing(t *testing.T) {
 			}
 		}
 		for name, mk := range map[string]func() *http.Request{
-			"only a ttl field":              multi(upField("ttl", "60")),
-			"file under another field name": multi(upPart{field: "upload", filename: "a.txt", data: []byte("a")}),
+			"only a ttl field":              multi(testutil.FieldPart("ttl", "60")),
+			"file under another field name": multi(testutil.Part{Field: "upload", Filename: "a.txt", Data: []byte("a")}),
 			"empty multipart body":          multi(),
 			"JSON body":                     raw("application/json", `{"file":"x"}`),
 			"raw body, no content type":     raw("", "raw bytes"),
@@ -757,59 +605,59 @@ func TestUploadRefusalsLeaveNothing(t *testing.T) {
 			if r.StatusCode != http.StatusBadRequest {
 				t.Fatalf("%s: %d %s", name, r.StatusCode, r.Body)
 			}
-			upWantError(e, r, "/uploads", http.StatusBadRequest, "file is required")
+			e.WantErrorLogged(r, "/uploads", http.StatusBadRequest, "file is required")
 			upWantNothingLeft(e, name)
 		}
 	})
 
 	t.Run("second file part", func(t *testing.T) {
-		e := upSub(e, t)
+		e := e.Sub(t)
 		// The first part, already stored, is discarded again.
-		r := upPost(e, "alice@acme", "pw", upFile("a.txt", []byte("first")), upFile("b.txt", []byte("second")))
-		upWantError(e, r, "/uploads", http.StatusBadRequest, "only one file part is allowed")
+		r := upPost(e, "alice@acme", "pw", testutil.FilePart("a.txt", []byte("first")), testutil.FilePart("b.txt", []byte("second")))
+		e.WantErrorLogged(r, "/uploads", http.StatusBadRequest, "only one file part is allowed")
 		upWantNothingLeft(e, "two file parts")
 	})
 
 	t.Run("oversized field and too many parts", func(t *testing.T) {
-		e := upSub(e, t)
-		r := upPost(e, "alice@acme", "pw", upField("ttl", strings.Repeat("1", 2000)), upFile("a.txt", []byte("a")))
-		upWantError(e, r, "/uploads", http.StatusBadRequest, "form field too large")
+		e := e.Sub(t)
+		r := upPost(e, "alice@acme", "pw", testutil.FieldPart("ttl", strings.Repeat("1", 2000)), testutil.FilePart("a.txt", []byte("a")))
+		e.WantErrorLogged(r, "/uploads", http.StatusBadRequest, "form field too large")
 		upWantNothingLeft(e, "oversized field")
-		parts := []upPart{upFile("a.txt", []byte("a"))}
+		parts := []testutil.Part{testutil.FilePart("a.txt", []byte("a"))}
 		for i := range 20 {
-			parts = append(parts, upField(fmt.Sprintf("f%d", i), "v"))
+			parts = append(parts, testutil.FieldPart(fmt.Sprintf("f%d", i), "v"))
 		}
 		r = upPost(e, "alice@acme", "pw", parts...)
-		upWantError(e, r, "/uploads", http.StatusBadRequest, "too many multipart parts")
+		e.WantErrorLogged(r, "/uploads", http.StatusBadRequest, "too many multipart parts")
 		upWantNothingLeft(e, "too many parts")
 	})
 
 	t.Run("truncated body", func(t *testing.T) {
-		e := upSub(e, t)
-		body, ctype := upMultipart(t, upFile("a.txt", []byte("content")))
+		e := e.Sub(t)
+		body, ctype := testutil.Multipart(t, testutil.FilePart("a.txt", []byte("content")))
 		// Cut in the closing boundary, and in the middle of the file's bytes.
 		for _, end := range []int{len(body) - 10, bytes.Index(body, []byte("content")) + 4} {
 			req := e.NewRequest(http.MethodPost, "/uploads", "alice@acme", "pw", bytes.NewReader(body[:end]))
 			req.Header.Set("Content-Type", ctype)
-			upWantError(e, e.Do(req), "/uploads", http.StatusBadRequest, "malformed multipart body")
+			e.WantErrorLogged(e.Do(req), "/uploads", http.StatusBadRequest, "malformed multipart body")
 			upWantNothingLeft(e, fmt.Sprintf("body cut after %d of %d bytes", end, len(body)))
 		}
 	})
 
 	t.Run("too large", func(t *testing.T) {
-		e := upSub(e, t)
+		e := e.Sub(t)
 		for _, size := range []int{1025, 3 * 1024, 300 << 10} {
-			r := upPost(e, "alice@acme", "pw", upFile("big.bin", bytes.Repeat([]byte("b"), size)))
-			upWantError(e, r, "/uploads", http.StatusRequestEntityTooLarge, "file too large")
+			r := upPost(e, "alice@acme", "pw", testutil.FilePart("big.bin", bytes.Repeat([]byte("b"), size)))
+			e.WantErrorLogged(r, "/uploads", http.StatusRequestEntityTooLarge, "file too large")
 			upWantNothingLeft(e, fmt.Sprintf("%d bytes over a limit of 1024", size))
 		}
 	})
 
 	t.Run("aborted by the client", func(t *testing.T) {
-		e := upSub(e, t)
+		e := e.Sub(t)
 		upAbort(e, 1024)
 		upWantNothingLeft(e, "aborted upload")
-		for _, m := range upLogMessages(e) {
+		for _, m := range e.LogMessages() {
 			if strings.Contains(m, "status=500") || m == "internal error" || m == "panic" {
 				t.Errorf("an aborted upload is not a server failure, but the log has %q", m)
 			}
@@ -822,7 +670,7 @@ func TestUploadRefusalsLeaveNothing(t *testing.T) {
 func upAbort(e *testutil.Env, limit int) {
 	t := e.T
 	t.Helper()
-	body, ctype := upMultipart(t, upFile("aborted.bin", bytes.Repeat([]byte("z"), limit)))
+	body, ctype := testutil.Multipart(t, testutil.FilePart("aborted.bin", bytes.Repeat([]byte("z"), limit)))
 	conn, err := net.Dial("tcp", e.Server.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -836,12 +684,12 @@ func upAbort(e *testutil.Env, limit int) {
 		t.Fatal(err)
 	}
 	// The handler is streaming the part into a temp file…
-	upPoll(t, 10*time.Second, "the upload's temp file", func() bool {
-		return len(upFiles(t, filepath.Join(e.DataDir, "tmp"))) > 0
+	testutil.Eventually(t, 10*time.Second, "the upload's temp file", func() bool {
+		return len(testutil.TempFiles(t, e.DataDir)) > 0
 	})
 	// …when the client goes away.
 	conn.Close()
-	upPoll(t, 10*time.Second, "the aborted request's log line", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the aborted request's log line", func() bool {
 		return upCountRequestLines(e) > requestsBefore
 	})
 }
@@ -864,7 +712,7 @@ func TestUploadConfiguredLimits(t *testing.T) {
 	e := testutil.NewEnv(t, upLimitsConfig)
 	e.AddUser("alice@acme", "pw")
 
-	a := upCreate(e, "alice@acme", "pw", upFile("t.txt", []byte("t")))
+	a := upCreate(e, "alice@acme", "pw", testutil.FilePart("t.txt", []byte("t")))
 	if d := a.ExpiresAt.Sub(a.CreatedAt); d != 90*time.Second {
 		t.Errorf("without ttl: expiresAt-createdAt = %s, want the configured upload ttl 90s", d)
 	}
@@ -883,7 +731,7 @@ func TestUploadConfiguredLimits(t *testing.T) {
 	} {
 		// The ttl field may come before or after the file.
 		for _, ttlFirst := range []bool{true, false} {
-			parts := []upPart{upFile("t.txt", []byte("t")), upField("ttl", tc.ttl)}
+			parts := []testutil.Part{testutil.FilePart("t.txt", []byte("t")), testutil.FieldPart("ttl", tc.ttl)}
 			if ttlFirst {
 				parts[0], parts[1] = parts[1], parts[0]
 			}
@@ -896,15 +744,15 @@ func TestUploadConfiguredLimits(t *testing.T) {
 
 	// Exactly the size limit is accepted.
 	data := bytes.Repeat([]byte("a"), 1024)
-	a = upCreate(e, "alice@acme", "pw", upFile("exact.bin", data))
-	if a.Size != 1024 || a.SHA256 != upSHA256(data) {
+	a = upCreate(e, "alice@acme", "pw", testutil.FilePart("exact.bin", data))
+	if a.Size != 1024 || a.SHA256 != testutil.SHA256(data) {
 		t.Errorf("size %d, want 1024", a.Size)
 	}
 	if r := upGet(e, http.MethodGet, "/uploads/"+a.ID); !bytes.Equal(r.Body, data) {
 		t.Errorf("download of the upload at the limit: %d, %d bytes", r.StatusCode, len(r.Body))
 	}
 	// Successful uploads leave no temp file behind either.
-	if f := upFiles(t, filepath.Join(e.DataDir, "tmp")); len(f) != 0 {
+	if f := testutil.TempFiles(t, e.DataDir); len(f) != 0 {
 		t.Errorf("temp files left after successful uploads: %v", f)
 	}
 }

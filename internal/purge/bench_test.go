@@ -9,9 +9,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"fileshare/internal/blob"
-	"fileshare/internal/testutil"
 )
 
 // BenchmarkPurgePass measures one purge pass over many expired uploads with blobs (100,000 by
@@ -26,7 +23,7 @@ func BenchmarkPurgePass(b *testing.B) {
 	live := upload(b, e, []byte("a small file that stays"), "")
 	for b.Loop() {
 		b.StopTimer()
-		seedExpiredBatched(b, e, n)
+		seedExpired(b, e, n)
 		var (
 			mu        sync.Mutex
 			latencies []time.Duration
@@ -89,22 +86,5 @@ func BenchmarkPurgePass(b *testing.B) {
 		b.ReportMetric(pct(0.99), "download-p99-ms")
 		b.ReportMetric(float64(len(latencies)), "downloads")
 		b.StartTimer()
-	}
-}
-
-// seedExpiredBatched is seedExpired in chunks, for large counts.
-func seedExpiredBatched(b *testing.B, e *testutil.Env, n int) {
-	const chunk = 10_000
-	for done := 0; done < n; done += chunk {
-		k := min(chunk, n-done)
-		keys := make([]string, k)
-		for i := range keys {
-			keys[i] = blob.NewKey(blob.KindUpload)
-			writeBlob(b, e, keys[i], []byte("expired"), time.Now())
-		}
-		exec(b, e, `INSERT INTO uploads (id, tenant_id, created_by, name, content_type, size, sha256, blob_key, created_at, expires_at)
-			SELECT gen_random_uuid(), (SELECT id FROM tenants WHERE name = 'acme'), 'alice@acme', 'f', 'text/plain', 7,
-			       sha256('expired'::bytea), k, now() - interval '2 hours', now() - interval '1 hour'
-			FROM unnest($1::text[]) AS k`, keys)
 	}
 }

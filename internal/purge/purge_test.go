@@ -3,13 +3,11 @@ package purge_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -38,53 +36,14 @@ func newEnv(t testing.TB, opts ...testutil.Option) *testutil.Env {
 // upload stores content as a simple upload and returns its id.
 func upload(t testing.TB, e *testutil.Env, content []byte, ttl string) string {
 	t.Helper()
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	fw, _ := mw.CreateFormFile("file", "f.bin")
-	fw.Write(content)
+	parts := []testutil.Part{testutil.FilePart("f.bin", content)}
 	if ttl != "" {
-		mw.WriteField("ttl", ttl)
+		parts = append(parts, testutil.FieldPart("ttl", ttl))
 	}
-	mw.Close()
-	req := e.NewRequest(http.MethodPost, "/uploads", login, password, &buf)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	r := e.Do(req)
-	if r.StatusCode != http.StatusCreated {
-		t.Fatalf("upload: %d %s", r.StatusCode, r.Body)
-	}
-	var out struct{ ID string }
-	if err := json.Unmarshal(r.Body, &out); err != nil {
-		t.Fatal(err)
-	}
-	return out.ID
-}
-
-func exec(t testing.TB, e *testutil.Env, sql string, args ...any) {
-	t.Helper()
-	if _, err := e.Store.Pool.Exec(context.Background(), sql, args...); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
-
-func queryInt(t testing.TB, e *testutil.Env, sql string, args ...any) int64 {
-	t.Helper()
-	var n int64
-	if err := e.Store.Pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	return n
-}
-
-func blobFiles(t testing.TB, e *testutil.Env) []string {
-	t.Helper()
-	var out []string
-	filepath.WalkDir(filepath.Join(e.DataDir, "blobs"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			out = append(out, p)
-		}
-		return nil
-	})
-	return out
+	body, ctype := testutil.Multipart(t, parts...)
+	req := e.NewRequest(http.MethodPost, "/uploads", login, password, bytes.NewReader(body))
+	req.Header.Set("Content-Type", ctype)
+	return testutil.Decode[struct{ ID string }](t, e.Do(req), http.StatusCreated).ID
 }
 
 func status(t testing.TB, e *testutil.Env, path string) (int, string) {
@@ -106,7 +65,7 @@ func runOnce(t testing.TB, p *purge.Purger) purge.Result {
 
 // expire moves an upload's expiry into the past, as if its ttl had run out ago.
 func expireUpload(t testing.TB, e *testutil.Env, id string, ago time.Duration) {
-	exec(t, e, "UPDATE uploads SET created_at = now() - $2::interval - interval '1 hour', expires_at = now() - $2::interval WHERE id = $1",
+	testutil.Exec(t, e, "UPDATE uploads SET created_at = now() - $2::interval - interval '1 hour', expires_at = now() - $2::interval WHERE id = $1",
 		id, fmt.Sprintf("%d microseconds", ago.Microseconds()))
 }
 
@@ -115,7 +74,7 @@ func TestExpiredUploadBecomesTombstoneThenGoes(t *testing.T) {
 	e := newEnv(t, func(c *config.Config) { c.TombstoneRetention = time.Hour })
 	live := upload(t, e, []byte("stays"), "")
 	dead := upload(t, e, []byte("goes"), "")
-	if n := len(blobFiles(t, e)); n != 2 {
+	if n := len(testutil.BlobFiles(t, e.DataDir)); n != 2 {
 		t.Fatalf("blobs before: %d, want 2", n)
 	}
 	expireUpload(t, e, dead, time.Second)
@@ -128,10 +87,10 @@ func TestExpiredUploadBecomesTombstoneThenGoes(t *testing.T) {
 	if r.UploadsExpired != 1 || r.UploadBytes != 4 {
 		t.Fatalf("result %+v, want 1 upload of 4 bytes", r)
 	}
-	if n := len(blobFiles(t, e)); n != 1 {
+	if n := len(testutil.BlobFiles(t, e.DataDir)); n != 1 {
 		t.Fatalf("blobs after purge: %d, want 1", n)
 	}
-	if queryInt(t, e, "SELECT count(*) FROM uploads WHERE id = $1 AND purged_at IS NOT NULL", dead) != 1 {
+	if testutil.QueryInt(t, e, "SELECT count(*) FROM uploads WHERE id = $1 AND purged_at IS NOT NULL", dead) != 1 {
 		t.Fatal("expired upload is not a tombstone")
 	}
 	// The tombstone keeps the link answering 410.
@@ -212,7 +171,7 @@ func TestExpiredSessionGoesWithFilesTokensAndBlobs(t *testing.T) {
 	if r := e.Do(e.NewRequest(http.MethodPost, "/sessions/"+pending.ID, login, password, nil)); r.StatusCode != http.StatusCreated {
 		t.Fatalf("upload URL: %d %s", r.StatusCode, r.Body)
 	}
-	exec(t, e, "UPDATE sessions SET created_at = now() - interval '2 hours', expires_at = now() - interval '1 second' WHERE id = $1", deadSID)
+	testutil.Exec(t, e, "UPDATE sessions SET created_at = now() - interval '2 hours', expires_at = now() - interval '1 second' WHERE id = $1", deadSID)
 
 	if code, msg := status(t, e, deadToken[strings.Index(deadToken, "/sessions/"):]); code != http.StatusGone || msg != "session expired" {
 		t.Fatalf("token of expired session before purge: %d %q", code, msg)
@@ -222,20 +181,20 @@ func TestExpiredSessionGoesWithFilesTokensAndBlobs(t *testing.T) {
 		t.Fatalf("result %+v, want 1 session, 2 files, 11 bytes", res)
 	}
 	for _, table := range []string{"session_files", "download_tokens", "upload_tokens"} {
-		if n := queryInt(t, e, "SELECT count(*) FROM "+table+" WHERE session_id = $1", deadSID); n != 0 {
+		if n := testutil.QueryInt(t, e, "SELECT count(*) FROM "+table+" WHERE session_id = $1", deadSID); n != 0 {
 			t.Fatalf("%s rows of the expired session: %d", table, n)
 		}
 	}
-	if n := queryInt(t, e, "SELECT count(*) FROM sessions WHERE id = $1 AND purged_at IS NOT NULL", deadSID); n != 1 {
+	if n := testutil.QueryInt(t, e, "SELECT count(*) FROM sessions WHERE id = $1 AND purged_at IS NOT NULL", deadSID); n != 1 {
 		t.Fatalf("the expired session left no tombstone")
 	}
-	if n := len(blobFiles(t, e)); n != 1 {
+	if n := len(testutil.BlobFiles(t, e.DataDir)); n != 1 {
 		t.Fatalf("blobs after purge: %d, want the live session's 1", n)
 	}
 	if code, _ := status(t, e, liveToken[strings.Index(liveToken, "/sessions/"):]); code != http.StatusOK {
 		t.Fatalf("live session's token after purge: %d", code)
 	}
-	if queryInt(t, e, "SELECT count(*) FROM sessions WHERE id = $1", liveSID) != 1 {
+	if testutil.QueryInt(t, e, "SELECT count(*) FROM sessions WHERE id = $1", liveSID) != 1 {
 		t.Fatal("live session purged")
 	}
 }
@@ -249,9 +208,9 @@ func TestSpentTokensKeptForRetentionThenDeleted(t *testing.T) {
 		t.Fatalf("first download: %d", code)
 	}
 	// An unused token that expired, and an expired upload URL.
-	exec(t, e, `INSERT INTO download_tokens (token_hash, file_id, session_id, tenant_id, created_by, created_at, expires_at)
+	testutil.Exec(t, e, `INSERT INTO download_tokens (token_hash, file_id, session_id, tenant_id, created_by, created_at, expires_at)
 		SELECT sha256('expired'::bytea), id, session_id, tenant_id, 'x', now() - interval '3 hours', now() - interval '2 hours' FROM session_files WHERE id = $1`, fid)
-	exec(t, e, `INSERT INTO upload_tokens (token_hash, file_id, session_id, tenant_id, created_by, created_at, expires_at)
+	testutil.Exec(t, e, `INSERT INTO upload_tokens (token_hash, file_id, session_id, tenant_id, created_by, created_at, expires_at)
 		SELECT sha256('up'::bytea), id, session_id, tenant_id, 'x', now() - interval '3 hours', now() - interval '1 second' FROM session_files WHERE id = $1`, fid)
 
 	res := runOnce(t, e.App.Purger)
@@ -262,11 +221,11 @@ func TestSpentTokensKeptForRetentionThenDeleted(t *testing.T) {
 	if code, msg := status(t, e, path); code != http.StatusGone || msg != "download token already used" {
 		t.Fatalf("consumed token within retention: %d %q", code, msg)
 	}
-	exec(t, e, "UPDATE download_tokens SET consumed_at = now() - interval '2 hours'")
+	testutil.Exec(t, e, "UPDATE download_tokens SET consumed_at = now() - interval '2 hours'")
 	if res := runOnce(t, e.App.Purger); res.TokensDeleted != 1 {
 		t.Fatalf("result %+v, want the consumed token deleted", res)
 	}
-	if n := queryInt(t, e, "SELECT count(*) FROM download_tokens"); n != 0 {
+	if n := testutil.QueryInt(t, e, "SELECT count(*) FROM download_tokens"); n != 0 {
 		t.Fatalf("%d tokens left", n)
 	}
 }
@@ -333,18 +292,22 @@ func TestOrphanAndTempSweepRespectGrace(t *testing.T) {
 	}
 }
 
-// seedExpired inserts n expired uploads of tenant acme with a small blob each, directly.
+// seedExpired inserts n expired uploads of tenant acme with a small blob each, directly, in
+// chunks of 10,000.
 func seedExpired(t testing.TB, e *testutil.Env, n int) {
 	t.Helper()
-	keys := make([]string, n)
-	for i := range keys {
-		keys[i] = blob.NewKey(blob.KindUpload)
-		writeBlob(t, e, keys[i], []byte("expired"), time.Now())
+	const chunk = 10_000
+	for done := 0; done < n; done += chunk {
+		keys := make([]string, min(chunk, n-done))
+		for i := range keys {
+			keys[i] = blob.NewKey(blob.KindUpload)
+			writeBlob(t, e, keys[i], []byte("expired"), time.Now())
+		}
+		testutil.Exec(t, e, `INSERT INTO uploads (id, tenant_id, created_by, name, content_type, size, sha256, blob_key, created_at, expires_at)
+			SELECT gen_random_uuid(), (SELECT id FROM tenants WHERE name = 'acme'), 'alice@acme', 'f', 'text/plain', 7,
+			       sha256('expired'::bytea), k, now() - interval '2 hours', now() - interval '1 hour'
+			FROM unnest($1::text[]) AS k`, keys)
 	}
-	exec(t, e, `INSERT INTO uploads (id, tenant_id, created_by, name, content_type, size, sha256, blob_key, created_at, expires_at)
-		SELECT gen_random_uuid(), (SELECT id FROM tenants WHERE name = 'acme'), 'alice@acme', 'f', 'text/plain', 7,
-		       sha256('expired'::bytea), k, now() - interval '2 hours', now() - interval '1 hour'
-		FROM unnest($1::text[]) AS k`, keys)
 }
 
 func TestParallelPurgersHandleEachRowOnce(t *testing.T) {
@@ -385,10 +348,10 @@ func TestParallelPurgersHandleEachRowOnce(t *testing.T) {
 	if total != n {
 		t.Fatalf("uploads expired in all: %d, want each of %d exactly once (%+v)", total, n, results)
 	}
-	if left := queryInt(t, e, "SELECT count(*) FROM uploads WHERE purged_at IS NULL"); left != 0 {
+	if left := testutil.QueryInt(t, e, "SELECT count(*) FROM uploads WHERE purged_at IS NULL"); left != 0 {
 		t.Fatalf("%d uploads not purged", left)
 	}
-	if files := blobFiles(t, e); len(files) != 0 {
+	if files := testutil.BlobFiles(t, e.DataDir); len(files) != 0 {
 		t.Fatalf("%d blobs left", len(files))
 	}
 }
@@ -396,8 +359,7 @@ func TestParallelPurgersHandleEachRowOnce(t *testing.T) {
 func TestDownloadSurvivesPurgeOfItsBlob(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	content := make([]byte, 48<<20) // larger than the socket buffers, so the server blocks mid-way
-	rand.Read(content)
+	content := testutil.RandomBytes(t, 48<<20) // larger than the socket buffers, so the server blocks mid-way
 	id := upload(t, e, content, "")
 	resp, err := http.Get(e.URL + "/uploads/" + id)
 	if err != nil {
@@ -412,7 +374,7 @@ func TestDownloadSurvivesPurgeOfItsBlob(t *testing.T) {
 	if r := runOnce(t, e.App.Purger); r.UploadsExpired != 1 {
 		t.Fatalf("purge: %+v", r)
 	}
-	if n := len(blobFiles(t, e)); n != 0 {
+	if n := len(testutil.BlobFiles(t, e.DataDir)); n != 0 {
 		t.Fatalf("blob still on disk after purge: %d", n)
 	}
 	if _, err := io.Copy(h, resp.Body); err != nil {
@@ -437,13 +399,9 @@ func TestSchedulerPurgesUntilStopped(t *testing.T) {
 	p.Start(context.Background())
 	id := upload(t, e, []byte("soon gone"), "")
 	expireUpload(t, e, id, time.Second)
-	deadline := time.Now().Add(10 * time.Second)
-	for queryInt(t, e, "SELECT count(*) FROM uploads WHERE purged_at IS NOT NULL") != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("scheduler did not purge the expired upload within 10 s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, 10*time.Second, "the scheduler to purge the expired upload", func() bool {
+		return testutil.QueryInt(t, e, "SELECT count(*) FROM uploads WHERE purged_at IS NOT NULL") == 1
+	})
 	p.Stop() // returns once the loop has exited
 	mu.Lock()
 	atStop := passes
@@ -455,7 +413,7 @@ func TestSchedulerPurgesUntilStopped(t *testing.T) {
 	if passes != atStop || atStop < 1 {
 		t.Fatalf("passes: %d at Stop, %d after", atStop, passes)
 	}
-	if n := queryInt(t, e, "SELECT count(*) FROM uploads WHERE id = $1 AND purged_at IS NULL", id2); n != 1 {
+	if n := testutil.QueryInt(t, e, "SELECT count(*) FROM uploads WHERE id = $1 AND purged_at IS NULL", id2); n != 1 {
 		t.Fatal("upload purged after Stop")
 	}
 }
@@ -516,12 +474,12 @@ func TestSessionTombstone(t *testing.T) {
 			}
 		}
 	}
-	exec(t, e, "UPDATE sessions SET created_at = now() - interval '2 hours', expires_at = now() - interval '1 second' WHERE id = $1", sid)
+	testutil.Exec(t, e, "UPDATE sessions SET created_at = now() - interval '2 hours', expires_at = now() - interval '1 second' WHERE id = $1", sid)
 	check("expired, before any purge", http.StatusGone, "session expired")
 	if res := runOnce(t, e.App.Purger); res.SessionsExpired != 1 {
 		t.Fatalf("purge: %+v, want one session emptied", res)
 	}
-	if n := queryInt(t, e, "SELECT count(*) FROM session_files WHERE session_id = $1", sid); n != 0 {
+	if n := testutil.QueryInt(t, e, "SELECT count(*) FROM session_files WHERE session_id = $1", sid); n != 0 {
 		t.Fatalf("%d file entries left in the tombstone", n)
 	}
 	check("after a purge", http.StatusGone, "session expired")
@@ -529,12 +487,12 @@ func TestSessionTombstone(t *testing.T) {
 	check("after a second purge", http.StatusGone, "session expired")
 
 	// Past the retention: 404, first before the purge has removed the row, then after.
-	exec(t, e, "UPDATE sessions SET created_at = now() - interval '3 hours', expires_at = now() - interval '61 minutes' WHERE id = $1", sid)
+	testutil.Exec(t, e, "UPDATE sessions SET created_at = now() - interval '3 hours', expires_at = now() - interval '61 minutes' WHERE id = $1", sid)
 	check("past the retention, before the purge", http.StatusNotFound, "")
 	if res := runOnce(t, e.App.Purger); res.SessionTombstonesDeleted != 1 {
 		t.Fatalf("purge: %+v, want the tombstone deleted", res)
 	}
-	if n := queryInt(t, e, "SELECT count(*) FROM sessions WHERE id = $1", sid); n != 0 {
+	if n := testutil.QueryInt(t, e, "SELECT count(*) FROM sessions WHERE id = $1", sid); n != 0 {
 		t.Fatal("the tombstone outlived its retention")
 	}
 	check("past the retention, after the purge", http.StatusNotFound, "")

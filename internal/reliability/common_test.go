@@ -3,14 +3,11 @@ package reliability_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
-	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -104,23 +101,6 @@ func (l *latencies) pct(q float64) time.Duration {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000) }
 
-// waitUntil polls cond until it holds or the deadline passes.
-func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func sha(b []byte) string {
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:])
-}
-
 // content returns n bytes that differ between seeds.
 func content(seed, n int) []byte {
 	b := make([]byte, n)
@@ -135,13 +115,10 @@ func content(seed, n int) []byte {
 }
 
 // multipartBody is the body of POST /uploads with one file part.
-func multipartBody(name string, data []byte) (*bytes.Buffer, string) {
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	fw, _ := mw.CreateFormFile("file", name)
-	fw.Write(data)
-	mw.Close()
-	return &buf, mw.FormDataContentType()
+func multipartBody(t testing.TB, name string, data []byte) (*bytes.Reader, string) {
+	t.Helper()
+	body, ctype := testutil.Multipart(t, testutil.FilePart(name, data))
+	return bytes.NewReader(body), ctype
 }
 
 // newClient is an HTTP client of its own, so that its idle connections can be closed and do
@@ -282,7 +259,7 @@ func (c client) decode(ans answer, v any) {
 // upload stores a simple upload and returns its id.
 func (c client) upload(name string, data []byte) string {
 	c.t.Helper()
-	body, ctype := multipartBody(name, data)
+	body, ctype := multipartBody(c.t, name, data)
 	var up struct{ ID string }
 	c.decode(c.must("POST", "/uploads", body, ctype, http.StatusCreated), &up)
 	return up.ID

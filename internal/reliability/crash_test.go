@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -204,7 +202,7 @@ func (r *crashRun) round(k int, spec string, kinds []uploadKind, workers int, pr
 				size := crashSizes[rng.IntN(len(crashSizes))]
 				seed := k*1_000_000 + w*10_000 + i
 				data := content(seed, size)
-				a := &attempt{kind: kind, name: fmt.Sprintf("r%d-w%d-%d.bin", k, w, i), seed: seed, size: size, sha: sha(data), declared: i%2 == 0}
+				a := &attempt{kind: kind, name: fmt.Sprintf("r%d-w%d-%d.bin", k, w, i), seed: seed, size: size, sha: testutil.SHA256(data), declared: i%2 == 0}
 				mu.Lock()
 				mine = append(mine, a)
 				mu.Unlock()
@@ -255,7 +253,7 @@ func (r *crashRun) round(k int, spec string, kinds []uploadKind, workers int, pr
 func (r *crashRun) upload(p *proc, sid string, a *attempt, data []byte) bool {
 	t := r.t
 	if a.kind == simpleUpload {
-		body, ctype := multipartBody(a.name, data)
+		body, ctype := multipartBody(t, a.name, data)
 		req := request(t, "POST", p.url("/uploads"), crashLogin, crashPassword, body)
 		req.Header.Set("Content-Type", ctype)
 		ans, err := do(r.client, req)
@@ -311,7 +309,7 @@ func (r *crashRun) put(p *proc, a *attempt, data []byte) bool {
 		json.Unmarshal(ans.body, &u)
 		req = request(t, "PUT", u.URL, "", "", bytes.NewReader(data))
 	case fileMultipartPut:
-		body, ctype := multipartBody(a.name, data)
+		body, ctype := multipartBody(t, a.name, data)
 		req = request(t, "PUT", p.url("/sessions/"+a.sid+"/files/"+a.fid), crashLogin, crashPassword, body)
 		req.Header.Set("Content-Type", ctype)
 	default:
@@ -357,7 +355,7 @@ func (r *crashRun) verifyDownload(p *proc, a *attempt) {
 		t.Errorf("download of acknowledged %s (%s): %v %d %s", a.name, a.kind, err, ans.status, ans.body)
 		return
 	}
-	if got := sha(ans.body); got != a.sha || len(ans.body) != a.size || ans.header.Get("Content-Length") != strconv.Itoa(a.size) {
+	if got := testutil.SHA256(ans.body); got != a.sha || len(ans.body) != a.size || ans.header.Get("Content-Length") != strconv.Itoa(a.size) {
 		t.Errorf("download of acknowledged %s: %d bytes sha256 %s (Content-Length %s), uploaded %d bytes %s",
 			a.name, len(ans.body), got, ans.header.Get("Content-Length"), a.size, a.sha)
 	}
@@ -366,17 +364,13 @@ func (r *crashRun) verifyDownload(p *proc, a *attempt) {
 
 // leftovers counts the temp files and the blobs no row references.
 func (r *crashRun) leftovers() (temps, orphans int) {
-	entries, err := os.ReadDir(filepath.Join(r.dataDir, "tmp"))
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	temps = len(entries)
+	temps = len(testutil.TempFiles(r.t, r.dataDir))
 	live := liveBlobs(r.t, r.st)
-	walkBlobs(r.t, r.dataDir, func(key string) {
+	for _, key := range testutil.BlobFiles(r.t, r.dataDir) {
 		if _, ok := live[key]; !ok {
 			orphans++
 		}
-	})
+	}
 	return temps, orphans
 }
 
@@ -487,7 +481,7 @@ func (r *crashRun) final() {
 
 // waitBackendsGone waits until no database session of a server (or purge) process is left.
 func (r *crashRun) waitBackendsGone() {
-	waitUntil(r.t, 10*time.Second, "the killed server's database sessions to end", func() bool {
+	testutil.Eventually(r.t, 10*time.Second, "the killed server's database sessions to end", func() bool {
 		var n int
 		err := r.st.Pool.QueryRow(context.Background(),
 			`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1`, crashApp).Scan(&n)

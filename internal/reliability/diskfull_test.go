@@ -184,13 +184,13 @@ func testDiskFull(t *testing.T, f fullFixture) {
 	}
 
 	// Does not fit: 507, and nothing of it is left.
-	body, ctype := multipartBody("b.bin", b)
+	body, ctype := multipartBody(t, "b.bin", b)
 	insufficient(c.must("POST", "/uploads", body, ctype, http.StatusInsufficientStorage), "POST /uploads")
 	sid := c.session()
 	var e struct{ ID string }
 	c.decode(c.must("POST", "/sessions/"+sid+"/files", strings.NewReader(`{"name":"s.bin"}`), "application/json", http.StatusCreated), &e)
 	insufficient(c.must("PUT", "/sessions/"+sid+"/files/"+e.ID, bytes.NewReader(b), "application/octet-stream", http.StatusInsufficientStorage), "PUT file")
-	mp, mpType := multipartBody("s.bin", b)
+	mp, mpType := multipartBody(t, "s.bin", b)
 	insufficient(c.must("PUT", "/sessions/"+sid+"/files/"+e.ID, mp, mpType, http.StatusInsufficientStorage), "PUT file (multipart)")
 	if uploads, stored := countRows(); uploads != 1 || stored != 0 {
 		t.Errorf("after the failed uploads: %d uploads and %d stored files, want 1 and 0", uploads, stored)
@@ -206,10 +206,10 @@ func testDiskFull(t *testing.T, f fullFixture) {
 	c.must("DELETE", "/uploads/"+aID, nil, "", http.StatusNoContent)
 	bID := c.upload("b.bin", b)
 	c.must("PUT", "/sessions/"+sid+"/files/"+e.ID, bytes.NewReader(small), "application/octet-stream", http.StatusOK)
-	if got := c.must("GET", "/uploads/"+bID, nil, "", http.StatusOK).body; sha(got) != sha(b) {
+	if got := c.must("GET", "/uploads/"+bID, nil, "", http.StatusOK).body; testutil.SHA256(got) != testutil.SHA256(b) {
 		t.Error("upload after space returned: downloaded content differs")
 	}
-	if got := c.must("GET", c.token(sid, e.ID), nil, "", http.StatusOK).body; sha(got) != sha(small) {
+	if got := c.must("GET", c.token(sid, e.ID), nil, "", http.StatusOK).body; testutil.SHA256(got) != testutil.SHA256(small) {
 		t.Error("file after space returned: downloaded content differs")
 	}
 	checkStorage(t, st, f.dataDir, nil)

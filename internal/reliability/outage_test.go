@@ -62,7 +62,7 @@ func (f *outageFixture) newRequest(t testing.TB, r loadRequest) *http.Request {
 	var body io.Reader
 	var ctype string
 	if r.upload {
-		body, ctype = multipartBody("load.bin", content(4, uploadSize))
+		body, ctype = multipartBody(t, "load.bin", content(4, uploadSize))
 	}
 	req := request(t, r.method, f.in.URL+r.path, "", "", body)
 	if ctype != "" {
@@ -176,7 +176,7 @@ func (f *outageFixture) quiesce(t *testing.T) int {
 	t.Helper()
 	f.http.CloseIdleConnections()
 	f.in.Store.Pool.Reset()
-	waitUntil(t, 5*time.Second, "proxied connections to close", func() bool { return f.proxy.open() == 0 })
+	testutil.Eventually(t, 5*time.Second, "proxied connections to close", func() bool { return f.proxy.open() == 0 })
 	return runtime.NumGoroutine()
 }
 
@@ -215,7 +215,7 @@ func testOutage(t *testing.T, mode proxyMode) {
 	before := f.quiesce(t)
 
 	l := f.startLoad(t, workers)
-	waitUntil(t, 10*time.Second, "load to warm up", func() bool { return len(l.snapshot()) >= 3*workers })
+	testutil.Eventually(t, 10*time.Second, "load to warm up", func() bool { return len(l.snapshot()) >= 3*workers })
 	// Cut and restore (several times under make stress) while the load goes on.
 	cycles := scale(1, 5)
 	var windows [][2]time.Time // [cut, restored] of each cycle
@@ -259,7 +259,7 @@ func testOutage(t *testing.T, mode proxyMode) {
 			testutil.ValidateResponse(t, c.req, c.resp, c.body)
 		}
 		// Long enough for requests that wait on an unanswered connection to give up.
-		waitUntil(t, 10*time.Second, "requests to fail during the outage", func() bool {
+		testutil.Eventually(t, 10*time.Second, "requests to fail during the outage", func() bool {
 			n := 0
 			for _, s := range l.snapshot() {
 				if s.start.After(cut) && s.status == http.StatusServiceUnavailable {
@@ -274,7 +274,7 @@ func testOutage(t *testing.T, mode proxyMode) {
 		// Every request started after the recovery must succeed; wait until a full second of load
 		// has passed without failure (or the 5 s are over, which fails below).
 		var lastFailure time.Time
-		waitUntil(t, maxRecovery+5*time.Second, "a second of successful load after the restore", func() bool {
+		testutil.Eventually(t, maxRecovery+5*time.Second, "a second of successful load after the restore", func() bool {
 			lastFailure = restored
 			ok := 0
 			for _, s := range l.snapshot() {
@@ -497,7 +497,7 @@ func TestCommitCut(t *testing.T) {
 	f.in.Store.Pool.Reset()
 	f.proxy.setMode(muteAfterCommit)
 	parallel(func(i int) {
-		body, ctype := multipartBody(fmt.Sprintf("cut-%d.bin", i), data(i))
+		body, ctype := multipartBody(t, fmt.Sprintf("cut-%d.bin", i), data(i))
 		req := request(t, "POST", f.in.URL+"/uploads", outageLogin, outagePassword, body)
 		req.Header.Set("Content-Type", ctype)
 		start := time.Now()
@@ -539,7 +539,7 @@ func TestCommitCut(t *testing.T) {
 		}
 		uploads++
 		ans := f.api.must("GET", "/uploads/"+id, nil, "", http.StatusOK)
-		if sha(ans.body) != sha(data(i)) {
+		if testutil.SHA256(ans.body) != testutil.SHA256(data(i)) {
 			t.Errorf("upload cut-%d: downloaded %d bytes, not what was sent", i, len(ans.body))
 		}
 	}
@@ -554,7 +554,7 @@ func TestCommitCut(t *testing.T) {
 			files++
 		}
 		ans := f.api.must("GET", f.api.token(sid, fid), nil, "", http.StatusOK)
-		if sha(ans.body) != sha(data(i)) {
+		if testutil.SHA256(ans.body) != testutil.SHA256(data(i)) {
 			t.Errorf("file cut-%d: downloaded %d bytes, not what was sent", i, len(ans.body))
 		}
 	}

@@ -81,7 +81,7 @@ func TestTokenRaceTwoInstances(t *testing.T) {
 					t.Errorf("round %d: %v", round, err)
 				case ans.status == http.StatusOK:
 					ok.Add(1)
-					if sha(ans.body) != sha(data) {
+					if testutil.SHA256(ans.body) != testutil.SHA256(data) {
 						t.Errorf("round %d: the one download differs from the file", round)
 					}
 				case ans.status == http.StatusGone && string(ans.body) == `{"message":"download token already used"}`:
@@ -202,7 +202,7 @@ func TestPurgeTwoInstancesWhileDownloading(t *testing.T) {
 							overlapping.Add(1)
 						}
 					}
-					if err != nil || ans.status != http.StatusOK || sha(ans.body) != sha(data) {
+					if err != nil || ans.status != http.StatusOK || testutil.SHA256(ans.body) != testutil.SHA256(data) {
 						t.Errorf("download %s during the purge: %v %d (%d bytes)", path, err, ans.status, len(ans.body))
 						return
 					}
@@ -248,7 +248,7 @@ func TestPurgeTwoInstancesWhileDownloading(t *testing.T) {
 	purgeEnd.Store(time.Now().UnixNano())
 	// At least one more round of downloads after the purges, so that they overlapped.
 	after := downloads.Load()
-	waitUntil(t, 30*time.Second, "downloads to go on after the purge", func() bool { return downloads.Load() >= after+int64(len(live)) || t.Failed() })
+	testutil.Eventually(t, 30*time.Second, "downloads to go on after the purge", func() bool { return downloads.Load() >= after+int64(len(live)) || t.Failed() })
 	close(stop)
 	dl.Wait()
 	if overlapping.Load() == 0 {
@@ -266,11 +266,11 @@ func TestPurgeTwoInstancesWhileDownloading(t *testing.T) {
 	}
 	checkStorage(t, a.Store, dataDir, nil)
 	for path, data := range live {
-		if ans := c.must("GET", path, nil, "", http.StatusOK); sha(ans.body) != sha(data) {
+		if ans := c.must("GET", path, nil, "", http.StatusOK); testutil.SHA256(ans.body) != testutil.SHA256(data) {
 			t.Errorf("%s after the purge: content differs", path)
 		}
 	}
-	if ans := c.must("GET", c.token(liveSID, liveFID), nil, "", http.StatusOK); sha(ans.body) != sha(liveFile) {
+	if ans := c.must("GET", c.token(liveSID, liveFID), nil, "", http.StatusOK); testutil.SHA256(ans.body) != testutil.SHA256(liveFile) {
 		t.Error("live file after the purge: content differs")
 	}
 	figure(t, "2 instances × %d concurrent passes (batches of 4) purged %d uploads, %d tombstones, %d sessions with %d files, %d tokens, %d orphans, %d temp files, each exactly once, 0 errors, "+

@@ -15,6 +15,7 @@ import (
 	"fileshare/internal/blob"
 	"fileshare/internal/purge"
 	"fileshare/internal/store"
+	"fileshare/internal/testutil"
 )
 
 type blobRow struct {
@@ -46,23 +47,6 @@ func liveBlobs(t testing.TB, st *store.Store) map[string]blobRow {
 		t.Fatal(err)
 	}
 	return live
-}
-
-// walkBlobs calls fn with the key of every file below dataDir/blobs.
-func walkBlobs(t testing.TB, dataDir string, fn func(key string)) {
-	t.Helper()
-	base := filepath.Join(dataDir, "blobs")
-	err := filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(base, p)
-		fn(filepath.ToSlash(rel))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // checkStorage checks the invariants of docs/behaviour.md §3 and §6 on the database and the data directory:
@@ -100,17 +84,13 @@ func checkStorage(t testing.TB, st *store.Store, dataDir string, hashed map[stri
 			}
 		}
 	}
-	walkBlobs(t, dataDir, func(key string) {
+	for _, key := range testutil.BlobFiles(t, dataDir) {
 		if _, ok := live[key]; !ok {
 			t.Errorf("orphan blob: %s", key)
 		}
-	})
-	entries, err := os.ReadDir(filepath.Join(dataDir, "tmp"))
-	if err != nil {
-		t.Fatal(err)
 	}
-	for _, e := range entries {
-		t.Errorf("temp file left: %s", e.Name())
+	for _, name := range testutil.TempFiles(t, dataDir) {
+		t.Errorf("temp file left: %s", name)
 	}
 	return len(live)
 }

@@ -3,10 +3,8 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -88,25 +86,10 @@ func newS3Env(t *testing.T, opts ...testutil.Option) (*testutil.Env, *testutil.M
 	return e, m, bucket, rec
 }
 
-func randomBytes(n int) []byte {
-	b := make([]byte, n)
-	rand.Read(b)
-	return b
-}
-
 func wantStatus(t *testing.T, r *testutil.Response, status int, what string) {
 	t.Helper()
 	if r.StatusCode != status {
 		t.Fatalf("%s: %d %.300s, want %d", what, r.StatusCode, r.Body, status)
-	}
-}
-
-func wantError(t *testing.T, r *testutil.Response, status int, msg, what string) {
-	t.Helper()
-	wantStatus(t, r, status, what)
-	var body struct{ Message string }
-	if err := json.Unmarshal(r.Body, &body); err != nil || body.Message != msg {
-		t.Fatalf("%s: body %s, want message %q", what, r.Body, msg)
 	}
 }
 
@@ -119,48 +102,20 @@ type uploadJSON struct {
 
 func upload(t *testing.T, e *testutil.Env, data []byte) uploadJSON {
 	t.Helper()
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	fw, _ := mw.CreateFormFile("file", "call.wav")
-	fw.Write(data)
-	mw.Close()
-	req := e.NewRequest(http.MethodPost, "/uploads", login, password, &buf)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	r := e.Do(req)
-	wantStatus(t, r, http.StatusCreated, "upload")
-	var u uploadJSON
-	if err := json.Unmarshal(r.Body, &u); err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(data)
-	if u.Size != int64(len(data)) || u.SHA256 != hex.EncodeToString(sum[:]) {
+	body, ctype := testutil.Multipart(t, testutil.FilePart("call.wav", data))
+	req := e.NewRequest(http.MethodPost, "/uploads", login, password, bytes.NewReader(body))
+	req.Header.Set("Content-Type", ctype)
+	u := testutil.Decode[uploadJSON](t, e.Do(req), http.StatusCreated)
+	if u.Size != int64(len(data)) || u.SHA256 != testutil.SHA256(data) {
 		t.Fatalf("upload answered size %d sha256 %s", u.Size, u.SHA256)
 	}
 	return u
 }
 
+// call sends a request as the test user with a JSON body (none when body is nil).
 func call(t *testing.T, e *testutil.Env, method, path string, body any) *testutil.Response {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req := e.NewRequest(method, path, login, password, rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	return e.Do(req)
-}
-
-func decode[T any](t *testing.T, r *testutil.Response, status int, what string) T {
-	t.Helper()
-	wantStatus(t, r, status, what)
-	var v T
-	if err := json.Unmarshal(r.Body, &v); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-	return v
+	return e.Sub(t).Call(method, path, login, password, body)
 }
 
 func objects(t *testing.T, m *testutil.MinIO, bucket string) []string {
@@ -185,7 +140,7 @@ func TestS3Uploads(t *testing.T) {
 	wantStatus(t, e.Do(e.NewRequest(http.MethodGet, "/readyz", "", "", nil)), http.StatusOK, "readyz")
 
 	// Larger than one 8 MiB part: a multipart upload.
-	data := randomBytes(blob.DefaultPartSize + 3<<20)
+	data := testutil.RandomBytes(t, blob.DefaultPartSize+3<<20)
 	u := upload(t, e, data)
 	key := blobKey(t, e, "uploads", u.ID)
 	if got := objects(t, m, bucket); len(got) != 1 || got[0] != key {
@@ -268,7 +223,7 @@ func TestS3Uploads(t *testing.T) {
 	}
 
 	wantStatus(t, call(t, e, http.MethodDelete, "/uploads/"+u.ID, nil), http.StatusNoContent, "delete")
-	wantError(t, e.Do(e.NewRequest(http.MethodGet, "/uploads/"+u.ID, "", "", nil)), http.StatusNotFound, "upload not found", "download after delete")
+	testutil.WantError(t, e.Do(e.NewRequest(http.MethodGet, "/uploads/"+u.ID, "", "", nil)), http.StatusNotFound, "upload not found")
 	if got := objects(t, m, bucket); len(got) != 0 {
 		t.Fatalf("after the delete the bucket holds %v", got)
 	}
@@ -283,7 +238,7 @@ func TestS3Uploads(t *testing.T) {
 	if err := m.Client(t).RemoveObject(context.Background(), bucket, blobKey(t, e, "uploads", u.ID), minio.RemoveObjectOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	wantError(t, e.Do(e.NewRequest(http.MethodGet, "/uploads/"+u.ID, "", "", nil)), http.StatusNotFound, "upload not found", "download of a vanished blob")
+	testutil.WantError(t, e.Do(e.NewRequest(http.MethodGet, "/uploads/"+u.ID, "", "", nil)), http.StatusNotFound, "upload not found")
 }
 
 type session struct {
@@ -304,12 +259,12 @@ type token struct {
 func TestS3SessionsAndTokens(t *testing.T) {
 	t.Parallel()
 	e, m, bucket, _ := newS3Env(t)
-	s := decode[session](t, call(t, e, http.MethodPost, "/sessions", nil), http.StatusCreated, "session")
-	f := decode[file](t, call(t, e, http.MethodPost, "/sessions/"+s.ID+"/files", map[string]any{"name": "call.wav"}), http.StatusCreated, "file")
-	data := randomBytes(300 << 10)
+	s := testutil.Decode[session](t, call(t, e, http.MethodPost, "/sessions", nil), http.StatusCreated)
+	f := testutil.Decode[file](t, call(t, e, http.MethodPost, "/sessions/"+s.ID+"/files", map[string]any{"name": "call.wav"}), http.StatusCreated)
+	data := testutil.RandomBytes(t, 300<<10)
 	req := e.NewRequest(http.MethodPut, "/sessions/"+s.ID+"/files/"+f.ID, login, password, bytes.NewReader(data))
 	req.Header.Set("Content-Type", "application/octet-stream")
-	stored := decode[file](t, e.Do(req), http.StatusOK, "put")
+	stored := testutil.Decode[file](t, e.Do(req), http.StatusOK)
 	if stored.State != "stored" || stored.Size == nil || *stored.Size != int64(len(data)) {
 		t.Fatalf("put answered %+v", stored)
 	}
@@ -318,15 +273,15 @@ func TestS3SessionsAndTokens(t *testing.T) {
 	}
 
 	tokens := "/sessions/" + s.ID + "/files/" + f.ID + "/tokens"
-	t1 := decode[token](t, call(t, e, http.MethodPost, tokens, nil), http.StatusCreated, "token 1")
-	t2 := decode[token](t, call(t, e, http.MethodPost, tokens, nil), http.StatusCreated, "token 2")
+	t1 := testutil.Decode[token](t, call(t, e, http.MethodPost, tokens, nil), http.StatusCreated)
+	t2 := testutil.Decode[token](t, call(t, e, http.MethodPost, tokens, nil), http.StatusCreated)
 
 	r := e.Do(e.NewRequest(http.MethodGet, t1.URL, "", "", nil))
 	wantStatus(t, r, http.StatusOK, "token download")
 	if !bytes.Equal(r.Body, data) || r.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("token download: %d bytes, Cache-Control %q", len(r.Body), r.Header.Get("Cache-Control"))
 	}
-	wantError(t, e.Do(e.NewRequest(http.MethodGet, t1.URL, "", "", nil)), http.StatusGone, "download token already used", "second use")
+	testutil.WantError(t, e.Do(e.NewRequest(http.MethodGet, t1.URL, "", "", nil)), http.StatusGone, "download token already used")
 	wantStatus(t, e.Do(e.NewRequest(http.MethodHead, t2.URL, "", "", nil)), http.StatusOK, "head of token 2")
 	// A token's one download is the whole file, whatever Range it asks for.
 	req = e.NewRequest(http.MethodGet, t2.URL, "", "", nil)
@@ -338,8 +293,8 @@ func TestS3SessionsAndTokens(t *testing.T) {
 	}
 
 	// An upload URL puts the content of another entry without credentials.
-	f2 := decode[file](t, call(t, e, http.MethodPost, "/sessions/"+s.ID+"/files", map[string]any{"name": "b.bin"}), http.StatusCreated, "file 2")
-	uu := decode[token](t, call(t, e, http.MethodPost, "/sessions/"+f2.ID, nil), http.StatusCreated, "upload URL")
+	f2 := testutil.Decode[file](t, call(t, e, http.MethodPost, "/sessions/"+s.ID+"/files", map[string]any{"name": "b.bin"}), http.StatusCreated)
+	uu := testutil.Decode[token](t, call(t, e, http.MethodPost, "/sessions/"+f2.ID, nil), http.StatusCreated)
 	wantStatus(t, e.Do(e.NewRequest(http.MethodPut, uu.URL, "", "", strings.NewReader("via upload url"))), http.StatusOK, "put via upload URL")
 	if got := objects(t, m, bucket); len(got) != 2 {
 		t.Fatalf("bucket holds %v, want 2 blobs", got)
@@ -398,7 +353,7 @@ func TestS3Purge(t *testing.T) {
 	if left := m.IncompleteUploads(t, bucket); len(left) != 0 {
 		t.Fatalf("incomplete uploads left: %v", left)
 	}
-	wantError(t, e.Do(e.NewRequest(http.MethodGet, "/uploads/"+expired.ID, "", "", nil)), http.StatusGone, "upload expired", "expired upload")
+	testutil.WantError(t, e.Do(e.NewRequest(http.MethodGet, "/uploads/"+expired.ID, "", "", nil)), http.StatusGone, "upload expired")
 	wantStatus(t, e.Do(e.NewRequest(http.MethodGet, "/uploads/"+live.ID, "", "", nil)), http.StatusOK, "live upload")
 }
 
@@ -411,7 +366,7 @@ func TestS3Readiness(t *testing.T) {
 	if err := c.RemoveBucket(context.Background(), bucket); err != nil {
 		t.Fatal(err)
 	}
-	wantError(t, e.Do(e.NewRequest(http.MethodGet, "/readyz", "", "", nil)), http.StatusServiceUnavailable, "service unavailable", "readyz without the bucket")
+	testutil.WantError(t, e.Do(e.NewRequest(http.MethodGet, "/readyz", "", "", nil)), http.StatusServiceUnavailable, "service unavailable")
 	if err := c.MakeBucket(context.Background(), bucket, minio.MakeBucketOptions{}); err != nil {
 		t.Fatal(err)
 	}
