@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"fileshare/internal/testutil"
 )
@@ -28,7 +29,7 @@ func TestQuotaAndAppPasswordCommands(t *testing.T) {
 
 	s := startServe(t, env)
 	up := func(pw string, data string) int {
-		body, ctype := multipartUpload(t, "q.txt", []byte(data))
+		body, ctype := testutil.Multipart(t, testutil.FilePart("q.txt", []byte(data)))
 		req, _ := http.NewRequest(http.MethodPost, s.url("/uploads"), strings.NewReader(string(body)))
 		req.Header.Set("Content-Type", ctype)
 		req.SetBasicAuth("alice@acme", pw)
@@ -68,7 +69,7 @@ func TestQuotaAndAppPasswordCommands(t *testing.T) {
 	if c := up(pw, "with an app password"); c != http.StatusCreated {
 		t.Fatalf("upload with the application password: %d", c)
 	}
-	waitFor(t, "the last use in apppw list", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the last use in apppw list", func() bool {
 		out := ok(t, env, "", "user", "apppw", "list", "alice@acme")
 		return regexp.MustCompile(`(?m)^rtc-engine\s+\S+Z\s+\S+Z\s*$`).MatchString(out)
 	})

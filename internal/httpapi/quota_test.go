@@ -36,7 +36,7 @@ type quotaUsage struct {
 
 func quotaGetUsage(t *testing.T, e *testutil.Env, login string) quotaUsage {
 	t.Helper()
-	return sessDecode[quotaUsage](t, sessCall(t, e, http.MethodGet, "/usage", login, nil), http.StatusOK)
+	return testutil.Decode[quotaUsage](t, sessCall(t, e, http.MethodGet, "/usage", login, nil), http.StatusOK)
 }
 
 // quotaStoredBytes sums what the rows of tenant acme hold: live uploads and stored entries of
@@ -61,7 +61,7 @@ func quotaUpload(t *testing.T, e *testutil.Env, way string, data []byte) *testut
 	t.Helper()
 	switch way {
 	case "multipart":
-		return upPost(e, sessAlice, sessPW, upFile("q.bin", data))
+		return upPost(e, sessAlice, sessPW, testutil.FilePart("q.bin", data))
 	case "raw", "chunked":
 		s := sessCreateSession(t, e, sessAlice, nil)
 		f := sessCreateFile(t, e, sessAlice, s.ID, map[string]any{"name": "q.bin"})
@@ -133,10 +133,10 @@ func TestQuotaConcurrentUploads(t *testing.T) {
 			if u := quotaGetUsage(t, e, sessAlice); u.Bytes != stored || u.MaxBytes != 10*mib {
 				t.Errorf("usage %+v, want %d bytes of %d", u, stored, 10*mib)
 			}
-			if got := len(sessBlobs(t, e)); got != ok {
+			if got := len(testutil.BlobFiles(t, e.DataDir)); got != ok {
 				t.Errorf("%d blobs for %d stored files: refused uploads left theirs", got, ok)
 			}
-			if tmp := sessTemps(t, e); len(tmp) != 0 {
+			if tmp := testutil.TempFiles(t, e.DataDir); len(tmp) != 0 {
 				t.Errorf("temp files left: %v", tmp)
 			}
 			t.Logf("%s: %d stored, %d refused", way, ok, refuse)
@@ -150,15 +150,15 @@ func TestQuotaFreedAtOnceAndPerTenant(t *testing.T) {
 	t.Parallel()
 	e := quotaEnv(t, 3*mib, 2*mib)
 	data := bytes.Repeat([]byte("f"), mib)
-	a := upCreate(e, sessAlice, sessPW, upFile("a", data))
-	b := upCreate(e, sessAlice, sessPW, upFile("b", data))
+	a := upCreate(e, sessAlice, sessPW, testutil.FilePart("a", data))
+	b := upCreate(e, sessAlice, sessPW, testutil.FilePart("b", data))
 	s := sessCreateSession(t, e, sessAlice, nil)
 	sessStoredFile(t, e, sessAlice, s.ID, "c", data)
-	sessWantError(t, upPost(e, sessAlice, sessPW, upFile("d", data)), http.StatusInsufficientStorage, "quota exceeded")
+	testutil.WantError(t, upPost(e, sessAlice, sessPW, testutil.FilePart("d", data)), http.StatusInsufficientStorage, "quota exceeded")
 
 	// Another tenant is not limited by acme's quota.
 	for range 4 {
-		r := upPost(e, "bob@other", sessPW, upFile("o", data))
+		r := upPost(e, "bob@other", sessPW, testutil.FilePart("o", data))
 		if r.StatusCode != http.StatusCreated {
 			t.Fatalf("another tenant's upload: %d %s", r.StatusCode, r.Body)
 		}
@@ -168,21 +168,21 @@ func TestQuotaFreedAtOnceAndPerTenant(t *testing.T) {
 	if r := sessCall(t, e, http.MethodDelete, "/uploads/"+a.ID, sessAlice, nil); r.StatusCode != http.StatusNoContent {
 		t.Fatalf("delete: %d", r.StatusCode)
 	}
-	upCreate(e, sessAlice, sessPW, upFile("e", data))
-	sessWantError(t, upPost(e, sessAlice, sessPW, upFile("f", data)), http.StatusInsufficientStorage, "quota exceeded")
+	upCreate(e, sessAlice, sessPW, testutil.FilePart("e", data))
+	testutil.WantError(t, upPost(e, sessAlice, sessPW, testutil.FilePart("f", data)), http.StatusInsufficientStorage, "quota exceeded")
 
 	// An expiry frees its bytes at once, before any purge.
 	if _, err := e.Store.Pool.Exec(context.Background(),
 		"UPDATE uploads SET created_at = now() - interval '2 hours', expires_at = now() - interval '1 second' WHERE id = $1", b.ID); err != nil {
 		t.Fatal(err)
 	}
-	upCreate(e, sessAlice, sessPW, upFile("g", data))
+	upCreate(e, sessAlice, sessPW, testutil.FilePart("g", data))
 	// So does an expired session.
 	if _, err := e.Store.Pool.Exec(context.Background(),
 		"UPDATE sessions SET created_at = now() - interval '2 hours', expires_at = now() - interval '1 second' WHERE id = $1", s.ID); err != nil {
 		t.Fatal(err)
 	}
-	upCreate(e, sessAlice, sessPW, upFile("h", data))
+	upCreate(e, sessAlice, sessPW, testutil.FilePart("h", data))
 	if u := quotaGetUsage(t, e, sessAlice); u.Bytes != 3*mib || u.Uploads != 3 || u.Sessions != 0 || u.MaxFileBytes != 2*mib {
 		t.Errorf("usage %+v, want 3 MiB in 3 uploads, no live session", u)
 	}
@@ -192,23 +192,23 @@ func TestQuotaFreedAtOnceAndPerTenant(t *testing.T) {
 	if _, err := e.Store.Pool.Exec(context.Background(), "DELETE FROM uploads"); err != nil {
 		t.Fatal(err)
 	}
-	sessWantError(t, upPost(e, sessAlice, sessPW, upFile("big", big)), http.StatusRequestEntityTooLarge, "file too large")
+	testutil.WantError(t, upPost(e, sessAlice, sessPW, testutil.FilePart("big", big)), http.StatusRequestEntityTooLarge, "file too large")
 	s2 := sessCreateSession(t, e, sessAlice, nil)
-	sessWantError(t, sessCall(t, e, http.MethodPost, "/sessions/"+s2.ID+"/files", sessAlice, map[string]any{"name": "big", "size": 2*mib + 1}),
+	testutil.WantError(t, sessCall(t, e, http.MethodPost, "/sessions/"+s2.ID+"/files", sessAlice, map[string]any{"name": "big", "size": 2*mib + 1}),
 		http.StatusRequestEntityTooLarge, "file too large")
-	sessWantError(t, sessCall(t, e, http.MethodPost, "/sessions/"+s2.ID+"/files", sessAlice, map[string]any{"name": "big", "size": 3*mib + 1}),
+	testutil.WantError(t, sessCall(t, e, http.MethodPost, "/sessions/"+s2.ID+"/files", sessAlice, map[string]any{"name": "big", "size": 3*mib + 1}),
 		http.StatusRequestEntityTooLarge, "file too large")
 	f := sessCreateFile(t, e, sessAlice, s2.ID, map[string]any{"name": "big"})
-	sessWantError(t, sessPut(t, e, sessAlice, s2.ID, f.ID, big), http.StatusRequestEntityTooLarge, "file too large")
+	testutil.WantError(t, sessPut(t, e, sessAlice, s2.ID, f.ID, big), http.StatusRequestEntityTooLarge, "file too large")
 	// A declared size over what is left: 507 at once.
 	quota := int64(mib)
 	if err := e.Admin.SetLimits(context.Background(), "acme", &quota, nil); err != nil {
 		t.Fatal(err)
 	}
-	upCreate(e, sessAlice, sessPW, upFile("fill", bytes.Repeat([]byte("x"), mib/2)))
-	sessWantError(t, sessCall(t, e, http.MethodPost, "/sessions/"+s2.ID+"/files", sessAlice, map[string]any{"name": "late", "size": mib}),
+	upCreate(e, sessAlice, sessPW, testutil.FilePart("fill", bytes.Repeat([]byte("x"), mib/2)))
+	testutil.WantError(t, sessCall(t, e, http.MethodPost, "/sessions/"+s2.ID+"/files", sessAlice, map[string]any{"name": "late", "size": mib}),
 		http.StatusInsufficientStorage, "quota exceeded")
-	if tmp := sessTemps(t, e); len(tmp) != 0 {
+	if tmp := testutil.TempFiles(t, e.DataDir); len(tmp) != 0 {
 		t.Errorf("temp files left: %v", tmp)
 	}
 }
@@ -294,7 +294,7 @@ func TestAppPasswords(t *testing.T) {
 		}
 	}
 	// The last use is recorded, coarsely and in the background.
-	upPoll(t, 5*time.Second, "the app password's last use", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the app password's last use", func() bool {
 		list, err := e.Admin.ListAppPasswords(ctx, sessAlice)
 		return err == nil && len(list) == 2 && list[0].Name == "ci" && list[0].LastUsedAt != nil && list[1].LastUsedAt == nil
 	})
