@@ -94,11 +94,12 @@ func (e *env) openStore(ctx context.Context) (*store.Store, error) {
 	return store.Open(ctx, e.cfg.DatabaseURL, store.Options{QueryTimeout: e.cfg.DBTimeout})
 }
 
-// admin opens the database for the operator's commands on tenants and users; done closes it.
-func (e *env) admin(ctx context.Context) (a *admin.Admin, done func(), err error) {
+// withAdmin runs fn, an operator's command on tenants and users, on an open database.
+func (e *env) withAdmin(ctx context.Context, fn func(a *admin.Admin) error) error {
 	st, err := e.openStore(ctx)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	return admin.New(st, auth.DefaultParams), st.Close, nil
+	defer st.Close()
+	return fn(admin.New(st, auth.DefaultParams))
 }

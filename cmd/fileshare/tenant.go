@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"fileshare/internal/admin"
 	"fileshare/internal/server"
 )
 
@@ -22,35 +23,29 @@ type tenantAddCmd struct {
 }
 
 func (c *tenantAddCmd) Run(ctx context.Context, e *env) error {
-	a, done, err := e.admin(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	if err := a.AddTenant(ctx, c.Name); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "tenant %q added\n", c.Name)
-	return nil
+	return e.withAdmin(ctx, func(a *admin.Admin) error {
+		if err := a.AddTenant(ctx, c.Name); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "tenant %q added\n", c.Name)
+		return nil
+	})
 }
 
 type tenantListCmd struct{}
 
 func (tenantListCmd) Run(ctx context.Context, e *env) error {
-	a, done, err := e.admin(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	list, err := a.ListTenants(ctx)
-	if err != nil {
-		return err
-	}
-	t := newTable(e.stdout, "NAME", "USERS", "CREATED AT")
-	for _, x := range list {
-		t.row(x.Name, strconv.FormatInt(x.Users, 10), stamp(x.CreatedAt))
-	}
-	return t.flush()
+	return e.withAdmin(ctx, func(a *admin.Admin) error {
+		list, err := a.ListTenants(ctx)
+		if err != nil {
+			return err
+		}
+		t := newTable(e.stdout, "NAME", "USERS", "CREATED AT")
+		for _, x := range list {
+			t.row(x.Name, strconv.FormatInt(x.Users, 10), stamp(x.CreatedAt))
+		}
+		return t.flush()
+	})
 }
 
 type tenantDeleteCmd struct {
@@ -58,20 +53,17 @@ type tenantDeleteCmd struct {
 }
 
 func (c *tenantDeleteCmd) Run(ctx context.Context, e *env) error {
-	a, done, err := e.admin(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	blobs, err := server.OpenBlobs(ctx, e.cfg)
-	if err != nil {
-		return err
-	}
-	if err := a.DeleteTenant(ctx, blobs, c.Name); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "tenant %q deleted\n", c.Name)
-	return nil
+	return e.withAdmin(ctx, func(a *admin.Admin) error {
+		blobs, err := server.OpenBlobs(ctx, e.cfg)
+		if err != nil {
+			return err
+		}
+		if err := a.DeleteTenant(ctx, blobs, c.Name); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "tenant %q deleted\n", c.Name)
+		return nil
+	})
 }
 
 type tenantSetCmd struct {
@@ -84,20 +76,17 @@ func (c *tenantSetCmd) Run(ctx context.Context, e *env) error {
 	if c.MaxBytes == nil && c.MaxFileBytes == nil {
 		return errors.New("nothing to set: give --max-bytes, --max-file-bytes or both")
 	}
-	a, done, err := e.admin(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	if err := a.SetLimits(ctx, c.Name, c.MaxBytes, c.MaxFileBytes); err != nil {
-		return err
-	}
-	u, err := a.TenantUsage(ctx, c.Name)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "tenant %q: max-bytes %s, max-file-bytes %s\n", c.Name, limit(u.MaxBytes), limit(u.MaxFileBytes))
-	return nil
+	return e.withAdmin(ctx, func(a *admin.Admin) error {
+		if err := a.SetLimits(ctx, c.Name, c.MaxBytes, c.MaxFileBytes); err != nil {
+			return err
+		}
+		u, err := a.TenantUsage(ctx, c.Name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "tenant %q: max-bytes %s, max-file-bytes %s\n", c.Name, limit(u.MaxBytes), limit(u.MaxFileBytes))
+		return nil
+	})
 }
 
 type tenantUsageCmd struct {
@@ -105,32 +94,29 @@ type tenantUsageCmd struct {
 }
 
 func (c *tenantUsageCmd) Run(ctx context.Context, e *env) error {
-	a, done, err := e.admin(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	names := []string{c.Name}
-	if c.Name == "" {
-		list, err := a.ListTenants(ctx)
-		if err != nil {
-			return err
+	return e.withAdmin(ctx, func(a *admin.Admin) error {
+		names := []string{c.Name}
+		if c.Name == "" {
+			list, err := a.ListTenants(ctx)
+			if err != nil {
+				return err
+			}
+			names = names[:0]
+			for _, x := range list {
+				names = append(names, x.Name)
+			}
 		}
-		names = names[:0]
-		for _, x := range list {
-			names = append(names, x.Name)
+		t := newTable(e.stdout, "TENANT", "BYTES", "MAX BYTES", "MAX FILE BYTES", "UPLOADS", "SESSIONS", "FILES")
+		for _, name := range names {
+			u, err := a.TenantUsage(ctx, name)
+			if err != nil {
+				return err
+			}
+			t.row(name, strconv.FormatInt(u.Bytes, 10), limit(u.MaxBytes), limit(u.MaxFileBytes),
+				strconv.FormatInt(u.Uploads, 10), strconv.FormatInt(u.Sessions, 10), strconv.FormatInt(u.Files, 10))
 		}
-	}
-	t := newTable(e.stdout, "TENANT", "BYTES", "MAX BYTES", "MAX FILE BYTES", "UPLOADS", "SESSIONS", "FILES")
-	for _, name := range names {
-		u, err := a.TenantUsage(ctx, name)
-		if err != nil {
-			return err
-		}
-		t.row(name, strconv.FormatInt(u.Bytes, 10), limit(u.MaxBytes), limit(u.MaxFileBytes),
-			strconv.FormatInt(u.Uploads, 10), strconv.FormatInt(u.Sessions, 10), strconv.FormatInt(u.Files, 10))
-	}
-	return t.flush()
+		return t.flush()
+	})
 }
 
 // limit writes a limit in bytes, 0 as unlimited.

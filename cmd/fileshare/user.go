@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 
+	"fileshare/internal/admin"
 	"fileshare/internal/auth"
 )
 
@@ -33,40 +34,34 @@ type apppwAddCmd struct {
 }
 
 func (c *apppwAddCmd) Run(ctx context.Context, e *env) error {
-	a, done, err := e.admin(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	pw, err := a.AddAppPassword(ctx, c.Login, c.Name)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(e.stdout, pw)
-	return nil
+	return e.withAdmin(ctx, func(a *admin.Admin) error {
+		pw, err := a.AddAppPassword(ctx, c.Login, c.Name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, pw)
+		return nil
+	})
 }
 
 type apppwListCmd struct{ loginArg }
 
 func (c *apppwListCmd) Run(ctx context.Context, e *env) error {
-	a, done, err := e.admin(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	list, err := a.ListAppPasswords(ctx, c.Login)
-	if err != nil {
-		return err
-	}
-	t := newTable(e.stdout, "NAME", "CREATED AT", "LAST USED AT")
-	for _, x := range list {
-		last := "never"
-		if x.LastUsedAt != nil {
-			last = stamp(*x.LastUsedAt)
+	return e.withAdmin(ctx, func(a *admin.Admin) error {
+		list, err := a.ListAppPasswords(ctx, c.Login)
+		if err != nil {
+			return err
 		}
-		t.row(x.Name, stamp(x.CreatedAt), last)
-	}
-	return t.flush()
+		t := newTable(e.stdout, "NAME", "CREATED AT", "LAST USED AT")
+		for _, x := range list {
+			last := "never"
+			if x.LastUsedAt != nil {
+				last = stamp(*x.LastUsedAt)
+			}
+			t.row(x.Name, stamp(x.CreatedAt), last)
+		}
+		return t.flush()
+	})
 }
 
 type apppwRevokeCmd struct {
@@ -75,16 +70,13 @@ type apppwRevokeCmd struct {
 }
 
 func (c *apppwRevokeCmd) Run(ctx context.Context, e *env) error {
-	a, done, err := e.admin(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	if err := a.RevokeAppPassword(ctx, c.Login, c.Name); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "application password %q of %q revoked\n", c.Name, c.Login)
-	return nil
+	return e.withAdmin(ctx, func(a *admin.Admin) error {
+		if err := a.RevokeAppPassword(ctx, c.Login, c.Name); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "application password %q of %q revoked\n", c.Name, c.Login)
+		return nil
+	})
 }
 
 // loginArg is the LOGIN argument of the user commands.
@@ -101,39 +93,33 @@ type passwordArgs struct {
 type userAddCmd struct{ passwordArgs }
 
 func (c *userAddCmd) Run(ctx context.Context, e *env) error {
-	a, done, err := e.admin(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	pw, err := readPassword(e.stdin, c.PasswordStdin)
-	if err != nil {
-		return err
-	}
-	if err := a.AddUser(ctx, c.Login, pw); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "user %q added\n", c.Login)
-	return nil
+	return e.withAdmin(ctx, func(a *admin.Admin) error {
+		pw, err := readPassword(e.stdin, c.PasswordStdin)
+		if err != nil {
+			return err
+		}
+		if err := a.AddUser(ctx, c.Login, pw); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "user %q added\n", c.Login)
+		return nil
+	})
 }
 
 type userPasswdCmd struct{ passwordArgs }
 
 func (c *userPasswdCmd) Run(ctx context.Context, e *env) error {
-	a, done, err := e.admin(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	pw, err := readPassword(e.stdin, c.PasswordStdin)
-	if err != nil {
-		return err
-	}
-	if err := a.SetPassword(ctx, c.Login, pw); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "password of %q changed\n", c.Login)
-	return nil
+	return e.withAdmin(ctx, func(a *admin.Admin) error {
+		pw, err := readPassword(e.stdin, c.PasswordStdin)
+		if err != nil {
+			return err
+		}
+		if err := a.SetPassword(ctx, c.Login, pw); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "password of %q changed\n", c.Login)
+		return nil
+	})
 }
 
 type userDisableCmd struct{ loginArg }
@@ -149,35 +135,29 @@ func (c *userEnableCmd) Run(ctx context.Context, e *env) error {
 }
 
 func (e *env) setDisabled(ctx context.Context, login string, disabled bool) error {
-	a, done, err := e.admin(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	if err := a.SetDisabled(ctx, login, disabled); err != nil {
-		return err
-	}
-	state := "enabled"
-	if disabled {
-		state = "disabled"
-	}
-	fmt.Fprintf(e.stdout, "user %q %s\n", login, state)
-	return nil
+	return e.withAdmin(ctx, func(a *admin.Admin) error {
+		if err := a.SetDisabled(ctx, login, disabled); err != nil {
+			return err
+		}
+		state := "enabled"
+		if disabled {
+			state = "disabled"
+		}
+		fmt.Fprintf(e.stdout, "user %q %s\n", login, state)
+		return nil
+	})
 }
 
 type userDeleteCmd struct{ loginArg }
 
 func (c *userDeleteCmd) Run(ctx context.Context, e *env) error {
-	a, done, err := e.admin(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	if err := a.DeleteUser(ctx, c.Login); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "user %q deleted\n", c.Login)
-	return nil
+	return e.withAdmin(ctx, func(a *admin.Admin) error {
+		if err := a.DeleteUser(ctx, c.Login); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "user %q deleted\n", c.Login)
+		return nil
+	})
 }
 
 type userListCmd struct {
@@ -185,24 +165,21 @@ type userListCmd struct {
 }
 
 func (c *userListCmd) Run(ctx context.Context, e *env) error {
-	a, done, err := e.admin(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	list, err := a.ListUsers(ctx, c.Tenant)
-	if err != nil {
-		return err
-	}
-	t := newTable(e.stdout, "LOGIN", "STATE", "CREATED AT", "PASSWORD CHANGED AT")
-	for _, x := range list {
-		state := "enabled"
-		if x.Disabled {
-			state = "disabled"
+	return e.withAdmin(ctx, func(a *admin.Admin) error {
+		list, err := a.ListUsers(ctx, c.Tenant)
+		if err != nil {
+			return err
 		}
-		t.row(x.Login, state, stamp(x.CreatedAt), stamp(x.PasswordChangedAt))
-	}
-	return t.flush()
+		t := newTable(e.stdout, "LOGIN", "STATE", "CREATED AT", "PASSWORD CHANGED AT")
+		for _, x := range list {
+			state := "enabled"
+			if x.Disabled {
+				state = "disabled"
+			}
+			t.row(x.Login, state, stamp(x.CreatedAt), stamp(x.PasswordChangedAt))
+		}
+		return t.flush()
+	})
 }
 
 // readPassword reads the first line of stdin; passwords are never taken from arguments, where

@@ -113,14 +113,7 @@ func (s *Service) ConsumeToken(ctx context.Context, link TokenLink, pin *string,
 	if err != nil {
 		return nil, err
 	}
-	meta := FileMeta{Name: row.Name, ContentType: row.ContentType, SHA256: row.Sha256}
-	if row.Size != nil {
-		meta.Size = *row.Size
-	}
-	if row.StoredAt != nil {
-		meta.ModTime = *row.StoredAt
-	}
-	return &TokenDownload{Download: s.download(meta, row.BlobKey, ErrFileNotFound), s: s, hash: hash}, nil
+	return s.tokenDownload(hash, row.Name, row.ContentType, row.Size, row.Sha256, row.StoredAt, row.BlobKey), nil
 }
 
 // whyNotConsumed explains a consumption that matched no token, counting a wrong PIN.
@@ -171,14 +164,19 @@ func (s *Service) ResumeToken(ctx context.Context, link TokenLink) (*TokenDownlo
 	if err != nil {
 		return nil, err
 	}
-	meta := FileMeta{Name: row.Name, ContentType: row.ContentType, SHA256: row.Sha256}
-	if row.Size != nil {
-		meta.Size = *row.Size
+	return s.tokenDownload(hash, row.Name, row.ContentType, row.Size, row.Sha256, row.StoredAt, row.BlobKey), nil
+}
+
+// tokenDownload is the file of the token with hash, as a stored file entry's row gives it.
+func (s *Service) tokenDownload(hash []byte, name, contentType string, size *int64, sha256 []byte, storedAt *time.Time, key string) *TokenDownload {
+	meta := FileMeta{Name: name, ContentType: contentType, SHA256: sha256}
+	if size != nil {
+		meta.Size = *size
 	}
-	if row.StoredAt != nil {
-		meta.ModTime = *row.StoredAt
+	if storedAt != nil {
+		meta.ModTime = *storedAt
 	}
-	return &TokenDownload{Download: s.download(meta, row.BlobKey, ErrFileNotFound), s: s, hash: hash}, nil
+	return &TokenDownload{Download: s.download(meta, key, ErrFileNotFound), s: s, hash: hash}
 }
 
 // TokenOffer is what the landing page of an unused token shows.
