@@ -19,6 +19,9 @@ type flusher struct {
 
 func newFlusher(f *os.File) *flusher { return &flusher{fd: int(f.Fd())} }
 
+// from makes the flusher start at offset off of the file (an append), flushing from there.
+func (fl *flusher) from(off int64) { fl.started = off }
+
 func (fl *flusher) wrote(total int64) {
 	for total-fl.started >= flushChunk {
 		off := fl.started

@@ -72,6 +72,15 @@ var statusTable = [...]struct {
 	{share.ErrTokenLocked, http.StatusGone},
 	{share.ErrUploadTokenExpired, http.StatusGone},
 	{share.ErrTooLarge, http.StatusRequestEntityTooLarge},
+	// Resumable uploads (tus.go).
+	{errTusLength, http.StatusBadRequest},
+	{errTusMetadata, http.StatusBadRequest},
+	{errTusOffset, http.StatusBadRequest},
+	{share.ErrTusOffsetMismatch, http.StatusConflict},
+	{errTusVersion, http.StatusPreconditionFailed},
+	{share.ErrTusLengthExceeded, http.StatusRequestEntityTooLarge},
+	{errTusContentType, http.StatusUnsupportedMediaType},
+	{share.ErrTusLocked, http.StatusLocked},
 }
 
 // statusOf returns the status of an error of statusTable that err is (or wraps), and that

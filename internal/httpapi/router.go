@@ -94,6 +94,16 @@ func New(d Deps) (*gin.Engine, error) {
 	e.POST("/sessions/:sid/files/:fid/tokens/:token", h.transfer(download), h.tokenLink)
 	e.HEAD("/sessions/:sid/files/:fid/tokens/:token", h.tokenLink)
 	e.DELETE("/sessions/:sid/files/:fid/tokens/:token", h.requireAuth, h.revokeToken)
+
+	// Resumable uploads (tus, docs/behaviour.md §11): creating one needs Basic Auth, or a file
+	// entry's upload token in its metadata; the upload URL /tus/{id} is then the capability.
+	tus := e.Group("/tus", h.tusProtocol)
+	tus.OPTIONS("", h.tusOptions)
+	tus.POST("", h.transfer(upload), h.tusCreate)
+	tus.HEAD("/:id", h.tusHead)
+	tus.PATCH("/:id", h.transfer(upload), h.tusPatch)
+	tus.DELETE("/:id", h.tusTerminate)
+	tus.POST("/:id", h.transfer(upload), h.tusOverride)
 	return e, nil
 }
 

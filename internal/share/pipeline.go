@@ -58,6 +58,12 @@ func (s *Service) Stage(ctx context.Context, kind blob.Kind, body io.Reader, len
 	return &Pending{s: s, key: key, info: info}, nil
 }
 
+// sealed is content that a resumable upload staged over many requests and sealed into the
+// blob under key (see blob.Stager): a Pending like any other from here on.
+func (s *Service) sealed(key string, info blob.Info) *Pending {
+	return &Pending{s: s, key: key, info: info}
+}
+
 // commit runs fn, one statement that makes a row name the blob, on the pool; commitTx runs
 // fn in one transaction. Either way the Pending is done afterwards: when nothing was
 // committed, the blob is discarded, unless the commit may have happened all the same (its
@@ -68,6 +74,12 @@ func (p *Pending) commit(ctx context.Context, fn func(q *dbsqlc.Queries) error) 
 
 func (p *Pending) commitTx(ctx context.Context, fn func(q *dbsqlc.Queries) error) error {
 	return p.settle(ctx, p.s.st.InTx(ctx, fn))
+}
+
+// commitIn is commitTx on the transactions of inTx (the connection that holds a resumable
+// upload's lock).
+func (p *Pending) commitIn(ctx context.Context, inTx func(context.Context, func(*dbsqlc.Queries) error) error, fn func(q *dbsqlc.Queries) error) error {
+	return p.settle(ctx, inTx(ctx, fn))
 }
 
 func (p *Pending) settle(ctx context.Context, err error) error {

@@ -46,6 +46,8 @@ type Limits struct {
 	// TokenResumeWindow is how long after a token's consumption its cut download may be
 	// resumed (until the file has been delivered once).
 	TokenResumeWindow time.Duration
+	// TusExpiry is how long a resumable upload may take, from its creation.
+	TusExpiry time.Duration
 }
 
 // Service implements the product's operations.
@@ -60,6 +62,9 @@ type Service struct {
 func New(st *store.Store, blobs blob.Store, limits Limits, log *slog.Logger) *Service {
 	if limits.UploadURLTTL == 0 {
 		limits.UploadURLTTL = time.Hour
+	}
+	if limits.TusExpiry == 0 {
+		limits.TusExpiry = 24 * time.Hour
 	}
 	return &Service{st: st, blobs: blobs, limits: limits, log: log}
 }
