@@ -367,3 +367,30 @@ func TestTusClientWithUploadURLToken(t *testing.T) {
 		t.Fatalf("token download: sha256 %s, want %s", got, sum)
 	}
 }
+
+// On S3: both instances on one bucket. Every acknowledged offset is in completed parts or
+// stored objects, so the instance that takes over finds it.
+func TestTusClientSurvivesCutsOnS3(t *testing.T) {
+	t.Parallel()
+	tusClientDir(t)
+	m := testutil.StartMinIO(t)
+	bucket := testutil.NewBucketName()
+	sc := tusStart(t, m.Env(bucket)...)
+	sc.metadata = map[string]string{"filename": "on-s3.bin"}
+	sc.headers = map[string]string{"Authorization": tusBasic("alice@acme", "pw")}
+	data, sum := tusRandom(t, tusFileSize)
+	up := sc.run(t, data)
+	id := up[strings.LastIndexByte(up, '/')+1:]
+	if got := tusDownloadSHA256(t, sc.a.url("/uploads/"+id)); got != sum {
+		t.Fatalf("download: sha256 %s, want %s", got, sum)
+	}
+	// Nothing staged is left behind: no tail, no marker, no incomplete multipart upload.
+	for _, o := range m.Objects(t, bucket) {
+		if strings.HasPrefix(o, "t/") {
+			t.Errorf("staging object left: %s", o)
+		}
+	}
+	if u := m.IncompleteUploads(t, bucket); len(u) != 0 {
+		t.Errorf("incomplete multipart uploads left: %v", u)
+	}
+}

@@ -61,6 +61,9 @@ func (d *Disk) Append(ctx context.Context, key string, st Stage, r io.Reader) (S
 		return st, err
 	}
 	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return st, ErrStageLost
+	}
 	if err != nil {
 		return st, storageErr(err)
 	}
@@ -118,6 +121,9 @@ func (d *Disk) Seal(_ context.Context, key string, st Stage) (bool, error) {
 		return true, err
 	}
 	fi, err := os.Stat(sp)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, ErrStageLost
+	}
 	if err != nil {
 		return true, storageErr(err)
 	}

@@ -2,6 +2,7 @@ package blob
 
 import (
 	"context"
+	"errors"
 	"io"
 	"time"
 
@@ -36,6 +37,10 @@ type Stager interface {
 	// for the sweep of staging areas that no upload names any more (left by a crash).
 	WalkStages(ctx context.Context, olderThan time.Time, fn func(key string) error) error
 }
+
+// ErrStageLost is returned by Append and Seal when the staging area is gone (removed, or its
+// multipart upload completed or aborted): the upload cannot go on.
+var ErrStageLost = errors.New("staging area lost")
 
 // Stage is the state of a staging area: how many bytes it holds, and whatever else the store
 // needs to find them again (JSON, kept by the caller with the upload, opaque to it).

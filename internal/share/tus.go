@@ -240,8 +240,14 @@ func (s *Service) AppendTus(ctx context.Context, id uuid.UUID, c TusChunk) (TusU
 	body := io.TeeReader(&limitReader{r: c.Body, left: row.Length - row.UploadOffset, errOver: ErrTusLengthExceeded}, h)
 	old := blob.Stage{Size: row.UploadOffset, Data: row.StageState}
 	st, rerr := s.blobs.Append(ctx, row.BlobKey, old, body)
-	if errors.Is(rerr, ErrTusLengthExceeded) {
+	switch {
+	case errors.Is(rerr, ErrTusLengthExceeded):
 		return up, ErrTusLengthExceeded // nothing of this request is recorded
+	case errors.Is(rerr, blob.ErrStageLost):
+		// Its staged bytes are gone (a commit whose outcome was unknown consumed them): the
+		// upload cannot go on, and a client that finds it gone starts over.
+		s.dropTus(context.WithoutCancel(ctx), held, row)
+		return up, ErrUploadNotFound
 	}
 	// From here on the work goes on when the client goes away: what came in is kept.
 	ctx = context.WithoutCancel(ctx)
@@ -283,6 +289,9 @@ func (s *Service) finishTus(ctx context.Context, held *store.Held, row dbsqlc.Tu
 	if err != nil {
 		if !reusable {
 			s.dropTus(ctx, held, row)
+		}
+		if errors.Is(err, blob.ErrStageLost) {
+			return ErrUploadNotFound
 		}
 		return err
 	}
