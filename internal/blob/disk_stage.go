@@ -34,21 +34,21 @@ func (d *Disk) CreateStage(_ context.Context, key string) (Stage, error) {
 	if err != nil {
 		return Stage{}, err
 	}
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
+	f, err := d.fs.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
 	if err != nil {
 		return Stage{}, storageErr(err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		os.Remove(p)
+		d.fs.Remove(p)
 		return Stage{}, storageErr(err)
 	}
 	if err := f.Close(); err != nil {
-		os.Remove(p)
+		d.fs.Remove(p)
 		return Stage{}, storageErr(err)
 	}
-	if err := syncDir(filepath.Dir(p)); err != nil {
-		os.Remove(p)
+	if err := syncDir(d.fs, filepath.Dir(p)); err != nil {
+		d.fs.Remove(p)
 		return Stage{}, storageErr(err)
 	}
 	return Stage{}, nil
@@ -60,7 +60,7 @@ func (d *Disk) Append(ctx context.Context, key string, st Stage, r io.Reader) (S
 	if err != nil {
 		return st, err
 	}
-	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	f, err := d.fs.OpenFile(p, os.O_RDWR, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return st, ErrStageLost
 	}
@@ -120,7 +120,7 @@ func (d *Disk) Seal(_ context.Context, key string, st Stage) (bool, error) {
 	if err != nil {
 		return true, err
 	}
-	fi, err := os.Stat(sp)
+	fi, err := d.fs.Stat(sp)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, ErrStageLost
 	}
@@ -128,31 +128,31 @@ func (d *Disk) Seal(_ context.Context, key string, st Stage) (bool, error) {
 		return true, storageErr(err)
 	}
 	if fi.Size() != st.Size {
-		if err := truncateSync(sp, st.Size); err != nil {
+		if err := d.truncateSync(sp, st.Size); err != nil {
 			return true, storageErr(err)
 		}
 	}
 	dir := filepath.Dir(dst)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := mkdirAll(d.fs, dir); err != nil {
 		return true, storageErr(err)
 	}
 	// A blob left by an earlier Seal whose commit failed.
-	if err := os.Remove(dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := d.fs.Remove(dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return true, storageErr(err)
 	}
-	if err := os.Link(sp, dst); err != nil {
+	if err := d.fs.Link(sp, dst); err != nil {
 		return true, storageErr(err)
 	}
 	failpoint.Hit("stage.after-link")
-	if err := syncDir(dir); err != nil {
-		os.Remove(dst)
+	if err := syncDir(d.fs, dir); err != nil {
+		d.fs.Remove(dst)
 		return true, storageErr(err)
 	}
 	return true, nil
 }
 
-func truncateSync(p string, size int64) error {
-	f, err := os.OpenFile(p, os.O_RDWR, 0)
+func (d *Disk) truncateSync(p string, size int64) error {
+	f, err := d.fs.OpenFile(p, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
@@ -169,7 +169,7 @@ func (d *Disk) RemoveStage(_ context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := d.fs.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return storageErr(err)
 	}
 	return nil
@@ -177,7 +177,7 @@ func (d *Disk) RemoveStage(_ context.Context, key string) error {
 
 // WalkStages implements Stager.
 func (d *Disk) WalkStages(ctx context.Context, olderThan time.Time, fn func(key string) error) error {
-	entries, err := os.ReadDir(filepath.Join(d.root, tempDir))
+	entries, err := d.fs.ReadDir(filepath.Join(d.root, tempDir))
 	if err != nil {
 		return err
 	}
