@@ -23,6 +23,10 @@ if ! command -v chromium >/dev/null 2>&1; then
 		echo "warning: no chromium on PATH; the browser test will fail: install Debian's package chromium (sudo apt-get install chromium)" >&2
 	fi
 fi
+# The stock tus client of the resumable-upload tests, when Node is there and it is missing.
+if [ ! -d internal/tustest/client/node_modules ] && command -v npm >/dev/null 2>&1; then
+	(cd internal/tustest/client && npm ci --no-audit --no-fund)
+fi
 # `make run`'s throwaway database from a clone that the postgres user cannot enter (as root).
 scripts/test-devdb-0700.sh
 echo "tests use PostgreSQL at ${FILESHARE_TEST_DATABASE_URL%%\?*}"

@@ -66,7 +66,9 @@ WHERE token_hash IN (
     FOR UPDATE SKIP LOCKED);
 
 -- name: BlobKeysReferenced :many
--- Of the given keys, those that a live row still needs.
+-- Of the given keys, those that a live row still needs. A tus upload names its blob's key from
+-- its creation on: the blob appears just before the row that makes it visible.
 SELECT k::text AS blob_key FROM unnest(@keys::text[]) AS k
 WHERE EXISTS (SELECT 1 FROM uploads u WHERE u.blob_key = k AND u.purged_at IS NULL)
-   OR EXISTS (SELECT 1 FROM session_files f WHERE f.blob_key = k);
+   OR EXISTS (SELECT 1 FROM session_files f WHERE f.blob_key = k)
+   OR EXISTS (SELECT 1 FROM tus_uploads tu WHERE tu.blob_key = k);

@@ -56,6 +56,8 @@ type Store interface {
 	SweepTemp(ctx context.Context, olderThan time.Time) (int, error)
 	// Check reports whether the store is usable (for readiness).
 	Check(ctx context.Context) error
+	// Stager receives a blob over many requests (resumable uploads).
+	Stager
 }
 
 // exactReader reads exactly left bytes of r: an r that ends before is io.ErrUnexpectedEOF (a

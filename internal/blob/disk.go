@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -29,6 +30,7 @@ const (
 //	<root>/tmp/         uploads in progress, renamed into blobs/ once durable
 type Disk struct {
 	root string
+	fs   FS
 }
 
 // NewDisk creates the directory layout below root and returns a Disk store.
@@ -37,12 +39,17 @@ func NewDisk(root string) (*Disk, error) {
 	if err != nil {
 		return nil, err
 	}
+	return NewDiskFS(abs, OSFS{})
+}
+
+// NewDiskFS is NewDisk on the file system fsys, root being an absolute path of it.
+func NewDiskFS(root string, fsys FS) (*Disk, error) {
 	for _, d := range []string{blobsDir, tempDir} {
-		if err := os.MkdirAll(filepath.Join(abs, d), 0o750); err != nil {
+		if err := mkdirAll(fsys, filepath.Join(root, d)); err != nil {
 			return nil, fmt.Errorf("data directory: %w", err)
 		}
 	}
-	return &Disk{root: abs}, nil
+	return &Disk{root: root, fs: fsys}, nil
 }
 
 // path maps a key to its file. Keys are made by the server, but a key that could step outside
@@ -60,14 +67,14 @@ func (d *Disk) Put(ctx context.Context, key string, r io.Reader) (info Info, err
 	if err != nil {
 		return Info{}, err
 	}
-	f, err := os.CreateTemp(filepath.Join(d.root, tempDir), "upload-*")
+	f, err := d.fs.CreateTemp(filepath.Join(d.root, tempDir), "upload-*")
 	if err != nil {
 		return Info{}, storageErr(err)
 	}
 	defer func() {
 		if err != nil {
 			f.Close()
-			os.Remove(f.Name())
+			d.fs.Remove(f.Name())
 		}
 	}()
 	h := sha256.New()
@@ -106,28 +113,19 @@ func (d *Disk) Put(ctx context.Context, key string, r io.Reader) (info Info, err
 		return Info{}, storageErr(err)
 	}
 	dir := filepath.Dir(dst)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := mkdirAll(d.fs, dir); err != nil {
 		return Info{}, storageErr(err)
 	}
-	if err := os.Rename(f.Name(), dst); err != nil {
+	if err := d.fs.Rename(f.Name(), dst); err != nil {
 		return Info{}, storageErr(err)
 	}
 	failpoint.Hit("blob.after-rename")
-	if err := syncDir(dir); err != nil {
-		os.Remove(dst)
+	if err := syncDir(d.fs, dir); err != nil {
+		d.fs.Remove(dst)
 		return Info{}, storageErr(err)
 	}
 	failpoint.Hit("blob.after-dirsync")
 	return info, nil
-}
-
-func syncDir(dir string) error {
-	df, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer df.Close()
-	return df.Sync()
 }
 
 func storageErr(err error) error {
@@ -141,7 +139,7 @@ func (d *Disk) Get(_ context.Context, key string, off, length int64) (io.ReadClo
 	if err != nil {
 		return nil, ErrNotFound
 	}
-	f, err := os.Open(p)
+	f, err := d.fs.OpenFile(p, os.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNotFound
 	}
@@ -164,7 +162,7 @@ const sendStep = 256 << 10
 // fileRange is a range of an open file.
 type fileRange struct {
 	exactReader
-	f *os.File
+	f File
 }
 
 // WriteTo sends the range to w in steps of sendStep, each handed to w's ReadFrom as a limited
@@ -195,7 +193,7 @@ func (d *Disk) Delete(_ context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := d.fs.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	return nil
@@ -203,46 +201,50 @@ func (d *Disk) Delete(_ context.Context, key string) error {
 
 // Walk implements Store.
 func (d *Disk) Walk(ctx context.Context, olderThan time.Time, fn func(key string) error) error {
-	base := filepath.Join(d.root, blobsDir)
-	return filepath.WalkDir(base, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
+	return d.walkDir(ctx, filepath.Join(d.root, blobsDir), "", olderThan, fn)
+}
+
+// walkDir walks directory dir, whose files have keys rel/<name>, depth first in name order.
+func (d *Disk) walkDir(ctx context.Context, dir, rel string, olderThan time.Time, fn func(key string) error) error {
+	entries, err := d.fs.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // removed meanwhile
 		}
+		return err
+	}
+	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		key := path.Join(rel, e.Name())
 		if e.IsDir() {
-			return nil
+			if err := d.walkDir(ctx, filepath.Join(dir, e.Name()), key, olderThan, fn); err != nil {
+				return err
+			}
+			continue
 		}
 		fi, err := e.Info()
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				return nil
+				continue
 			}
 			return err
 		}
-		if !fi.ModTime().Before(olderThan) {
-			return nil
+		if !fi.ModTime().Before(olderThan) || !ValidKey(key) {
+			continue
 		}
-		rel, err := filepath.Rel(base, p)
-		if err != nil {
+		if err := fn(key); err != nil {
 			return err
 		}
-		key := filepath.ToSlash(rel)
-		if !ValidKey(key) {
-			return nil
-		}
-		return fn(key)
-	})
+	}
+	return nil
 }
 
 // SweepTemp implements Store.
 func (d *Disk) SweepTemp(ctx context.Context, olderThan time.Time) (int, error) {
 	dir := filepath.Join(d.root, tempDir)
-	entries, err := os.ReadDir(dir)
+	entries, err := d.fs.ReadDir(dir)
 	if err != nil {
 		return 0, err
 	}
@@ -258,7 +260,7 @@ func (d *Disk) SweepTemp(ctx context.Context, olderThan time.Time) (int, error) 
 		if err != nil || !fi.ModTime().Before(olderThan) {
 			continue
 		}
-		if err := os.Remove(filepath.Join(dir, e.Name())); err == nil {
+		if err := d.fs.Remove(filepath.Join(dir, e.Name())); err == nil {
 			n++
 		}
 	}
@@ -267,13 +269,13 @@ func (d *Disk) SweepTemp(ctx context.Context, olderThan time.Time) (int, error) 
 
 // Check implements Store: the data directory must accept a new file.
 func (d *Disk) Check(_ context.Context) error {
-	f, err := os.CreateTemp(filepath.Join(d.root, tempDir), "ready-*")
+	f, err := d.fs.CreateTemp(filepath.Join(d.root, tempDir), "ready-*")
 	if err != nil {
 		return err
 	}
 	name := f.Name()
 	f.Close()
-	return os.Remove(name)
+	return d.fs.Remove(name)
 }
 
 // fillBuffer reads r until buf is full, r ends (io.EOF) or r fails. Unlike io.ReadFull it

@@ -17,9 +17,23 @@ type flusher struct {
 	started int64 // bytes whose write-back has been started
 }
 
-func newFlusher(f *os.File) *flusher { return &flusher{fd: int(f.Fd())} }
+// newFlusher returns a flusher of f; one of a file that is not the operating system's does
+// nothing (the final fsync flushes everything).
+func newFlusher(f File) *flusher {
+	of, ok := f.(*os.File)
+	if !ok {
+		return &flusher{fd: -1}
+	}
+	return &flusher{fd: int(of.Fd())}
+}
+
+// from makes the flusher start at offset off of the file (an append), flushing from there.
+func (fl *flusher) from(off int64) { fl.started = off }
 
 func (fl *flusher) wrote(total int64) {
+	if fl.fd < 0 {
+		return
+	}
 	for total-fl.started >= flushChunk {
 		off := fl.started
 		// Start write-back of the new chunk without waiting…

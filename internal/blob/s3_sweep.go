@@ -43,7 +43,7 @@ func (s *S3) SweepTemp(ctx context.Context, olderThan time.Time) (int, error) {
 			return n, s3Err(err)
 		}
 		for _, u := range res.Uploads {
-			if s.keyOf(u.Key) == "" || !u.Initiated.Before(olderThan) {
+			if s.keyOf(u.Key) == "" || !u.Initiated.Before(olderThan) || s.staging(ctx, u.Key) {
 				continue
 			}
 			active, err := s.partSince(ctx, u.Key, u.UploadID, olderThan)

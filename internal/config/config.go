@@ -31,6 +31,7 @@ type Config struct {
 	BodyMinRate        int64         `name:"body-min-rate" env:"FILESHARE_BODY_MIN_RATE" default:"512" unit:"bytes per second" help:"Least average upload speed, bytes/s, over each body-idle-timeout window."`
 	DBTimeout          time.Duration `name:"db-timeout" env:"FILESHARE_DB_TIMEOUT" default:"2s" help:"Budget of each database call of a request, waiting for a pooled connection included: past it the request answers 503."`
 	TokenResumeWindow  time.Duration `name:"token-resume-window" env:"FILESHARE_TOKEN_RESUME_WINDOW" default:"15m" help:"How long after its consumption a one-time download that was cut may be resumed with Range requests (until the file has been delivered once)."`
+	TusExpiry          time.Duration `name:"tus-expiry" env:"FILESHARE_TUS_EXPIRY" default:"24h" help:"How long a resumable (tus) upload may take from its creation; unfinished, it is then removed with its bytes."`
 	LogLevel           string        `name:"log-level" env:"FILESHARE_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Least severe log level written."`
 
 	// Blob storage (docs/behaviour.md §8). S3 credentials are not settings: they come from the standard
@@ -100,7 +101,10 @@ func (c *Config) Validate() error {
 		errs = append(errs, problem(fmt.Sprintf("tombstone-retention must not be negative, not %s", c.TombstoneRetention), "tombstone-retention"))
 	}
 	if c.WebhookTimeout < 0 {
-		errs = append(errs, errors.New("webhook-timeout must not be negative"))
+		errs = append(errs, problem(fmt.Sprintf("webhook-timeout must not be negative, not %s", c.WebhookTimeout), "webhook-timeout"))
+	}
+	if c.TusExpiry < time.Second {
+		errs = append(errs, problem(fmt.Sprintf("tus-expiry must be at least 1s, not %s", c.TusExpiry), "tus-expiry"))
 	}
 	if c.DBTimeout < 0 {
 		errs = append(errs, problem(fmt.Sprintf("db-timeout must not be negative, not %s", c.DBTimeout), "db-timeout"))

@@ -79,6 +79,15 @@ var statusTable = [...]struct {
 	{webhook.ErrInvalidURL, http.StatusBadRequest},
 	{webhook.ErrInvalidEvents, http.StatusBadRequest},
 	{webhook.ErrNotFound, http.StatusNotFound},
+	// Resumable uploads (tus.go).
+	{errTusLength, http.StatusBadRequest},
+	{errTusMetadata, http.StatusBadRequest},
+	{errTusOffset, http.StatusBadRequest},
+	{share.ErrTusOffsetMismatch, http.StatusConflict},
+	{errTusVersion, http.StatusPreconditionFailed},
+	{share.ErrTusLengthExceeded, http.StatusRequestEntityTooLarge},
+	{errTusContentType, http.StatusUnsupportedMediaType},
+	{share.ErrTusLocked, http.StatusLocked},
 }
 
 // statusOf returns the status of an error of statusTable that err is (or wraps), and that

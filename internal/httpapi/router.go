@@ -113,6 +113,16 @@ func New(d Deps) (*gin.Engine, error) {
 	e.GET("/webhooks/:id", h.requireAuth, h.getWebhook)
 	e.DELETE("/webhooks/:id", h.requireAuth, h.deleteWebhook)
 	e.GET("/webhooks/:id/deliveries", h.requireAuth, h.listWebhookDeliveries)
+
+	// Resumable uploads (tus, docs/behaviour.md §11): creating one needs Basic Auth, or a file
+	// entry's upload token in its metadata; the upload URL /tus/{id} is then the capability.
+	tus := e.Group("/tus", h.tusProtocol)
+	tus.OPTIONS("", h.tusOptions)
+	tus.POST("", h.transfer(upload), h.tusCreate)
+	tus.HEAD("/:id", h.tusHead)
+	tus.PATCH("/:id", h.transfer(upload), h.tusPatch)
+	tus.DELETE("/:id", h.tusTerminate)
+	tus.POST("/:id", h.transfer(upload), h.tusOverride)
 	return e, nil
 }
 

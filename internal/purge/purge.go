@@ -62,6 +62,11 @@ type Result struct {
 	QuotaHolds               int64 `json:"quotaHoldsSwept"`
 	WebhookEventsDeleted     int64 `json:"webhookEventsDeleted"`
 	BlobErrors               int64 `json:"blobErrors"`
+	// TusUploadsExpired counts unfinished resumable uploads removed, TusBytes their bytes.
+	TusUploadsExpired int64 `json:"tusUploadsExpired"`
+	TusBytes          int64 `json:"tusBytes"`
+	// StagesRemoved counts staging areas of resumable uploads that no upload named.
+	StagesRemoved int64 `json:"stagesRemoved"`
 }
 
 // Purger runs purge passes.
@@ -147,8 +152,10 @@ func (p *Purger) RunOnce(ctx context.Context) (Result, error) {
 		{"session tombstones", p.deleteSessionTombstones},
 		{"spent tokens", p.deleteTokens},
 		{"expired upload URLs", p.deleteUploadURLs},
+		{"expired tus uploads", p.expireTus},
 		{"orphan blobs", p.sweepOrphans},
 		{"temp files", p.sweepTemp},
+		{"orphan staging areas", p.sweepStages},
 		{"login failure counters", p.deleteLoginCounters},
 		{"stale quota holds", p.sweepQuotaHolds},
 		{"webhook events", p.deleteWebhookEvents},
@@ -170,6 +177,7 @@ func (p *Purger) RunOnce(ctx context.Context) (Result, error) {
 		"sessions_expired", r.SessionsExpired, "session_tombstones_deleted", r.SessionTombstonesDeleted, "files_deleted", r.FilesDeleted, "file_bytes", r.FileBytes,
 		"tokens_deleted", r.TokensDeleted, "upload_urls_deleted", r.UploadURLsDeleted,
 		"orphans_removed", r.OrphansRemoved, "temp_files_removed", r.TempFilesRemoved,
+		"tus_uploads_expired", r.TusUploadsExpired, "tus_bytes", r.TusBytes, "stages_removed", r.StagesRemoved,
 		"blob_errors", r.BlobErrors, "duration_ms", elapsed.Milliseconds())
 	if p.OnPass != nil {
 		p.OnPass(r, elapsed, err)

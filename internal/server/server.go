@@ -51,10 +51,12 @@ func observePurge(m *metrics.Metrics, r purge.Result, d time.Duration, err error
 		"upload_url":        r.UploadURLsDeleted,
 		"orphan_blob":       r.OrphansRemoved,
 		"temp_file":         r.TempFilesRemoved,
+		"tus_upload":        r.TusUploadsExpired,
+		"staging_area":      r.StagesRemoved,
 	} {
 		m.PurgeRemoved.WithLabelValues(kind).Add(float64(n))
 	}
-	m.PurgeBytes.Add(float64(r.UploadBytes + r.FileBytes))
+	m.PurgeBytes.Add(float64(r.UploadBytes + r.FileBytes + r.TusBytes))
 }
 
 // blobStartTimeout bounds the start-up check of the blob store (the S3 client retries a
@@ -106,6 +108,7 @@ func Assemble(cfg *config.Config, st *store.Store, blobs blob.Store, log *slog.L
 		MaxUploadBytes:     cfg.MaxUploadBytes,
 		TombstoneRetention: cfg.TombstoneRetention,
 		TokenResumeWindow:  cfg.TokenResumeWindow,
+		TusExpiry:          cfg.TusExpiry,
 	}, log, share.WithEvents(outbox))
 	ready := func(ctx context.Context) error {
 		if err := st.Ping(ctx); err != nil {

@@ -243,39 +243,52 @@ func (s *Service) FinishFileUpload(ctx context.Context, u *FileUpload, content *
 	var stored dbsqlc.SessionFile
 	failpoint.Hit("file.before-commit")
 	err := content.commit(ctx, func(q *dbsqlc.Queries, ev *events) error {
-		if u.tokenHash != nil {
-			n, err := q.UploadTokenUse(ctx, dbsqlc.UploadTokenUseParams{TokenHash: u.tokenHash, FileID: u.fid, Addr: addrOrNil(u.addr)})
-			if err != nil {
-				return err
-			}
-			if n == 0 {
-				return errUploadTokenTaken
-			}
-		}
-		size := content.Size()
 		var err error
-		stored, err = q.FileStore(ctx, dbsqlc.FileStoreParams{
-			ID: u.fid, TenantID: u.tenantID, Size: &size, Sha256: content.SHA256(), BlobKey: &content.key,
-		})
-		if err == nil {
-			data := webhook.FileData{
-				SessionID: u.sid, FileID: u.fid, File: webhook.NewFile(stored.Name, stored.ContentType, stored.Size, stored.Sha256), Login: u.login,
-			}
-			if u.login == nil {
-				data.UploaderAddress = webhook.Address(addrOrNil(u.addr))
-			}
-			ev.add(webhook.FileStored, u.tenantID, data)
-		}
+		stored, err = u.store(ctx, q, content, ev)
 		return err
 	})
 	if err != nil {
-		if errors.Is(err, errUploadTokenTaken) || errors.Is(err, store.ErrNotFound) {
-			return File{}, s.whyNotStored(ctx, u.tenantID, u.sid, u.fid)
-		}
-		return File{}, err
+		return File{}, s.notStored(ctx, u, err)
 	}
 	failpoint.Hit("file.after-commit")
 	return fileFromRow(stored, u.expiresAt), nil
+}
+
+// store is FinishFileUpload's part of the transaction that makes content the entry's: the
+// upload token is used up, if there is one, and the entry stored.
+func (u *FileUpload) store(ctx context.Context, q *dbsqlc.Queries, content *Pending, ev *events) (dbsqlc.SessionFile, error) {
+	if u.tokenHash != nil {
+		n, err := q.UploadTokenUse(ctx, dbsqlc.UploadTokenUseParams{TokenHash: u.tokenHash, FileID: u.fid, Addr: addrOrNil(u.addr)})
+		if err != nil {
+			return dbsqlc.SessionFile{}, err
+		}
+		if n == 0 {
+			return dbsqlc.SessionFile{}, errUploadTokenTaken
+		}
+	}
+	size := content.Size()
+	stored, err := q.FileStore(ctx, dbsqlc.FileStoreParams{
+		ID: u.fid, TenantID: u.tenantID, Size: &size, Sha256: content.SHA256(), BlobKey: &content.key,
+	})
+	if err != nil {
+		return stored, err
+	}
+	data := webhook.FileData{
+		SessionID: u.sid, FileID: u.fid, File: webhook.NewFile(stored.Name, stored.ContentType, stored.Size, stored.Sha256), Login: u.login,
+	}
+	if u.login == nil {
+		data.UploaderAddress = webhook.Address(addrOrNil(u.addr))
+	}
+	ev.add(webhook.FileStored, u.tenantID, data)
+	return stored, nil
+}
+
+// notStored explains the failure err of a store's transaction.
+func (s *Service) notStored(ctx context.Context, u *FileUpload, err error) error {
+	if errors.Is(err, errUploadTokenTaken) || errors.Is(err, store.ErrNotFound) {
+		return s.whyNotStored(ctx, u.tenantID, u.sid, u.fid)
+	}
+	return err
 }
 
 var errUploadTokenTaken = errors.New("upload token already used or expired")

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"fileshare/internal/blob"
 	"fileshare/internal/store"
@@ -37,8 +38,10 @@ type Pending struct {
 	info blob.Info
 	done bool
 	// hold is the quota held for the content, when its tenant has a quota: it goes in the
-	// transaction that commits the content, or with Discard.
-	hold *hold
+	// transaction that commits the content, or with Discard — unless keepHold: a resumable
+	// upload keeps its hold while it is in progress, whatever happens to one attempt to seal it.
+	hold     *hold
+	keepHold bool
 }
 
 // Size is the content's length in bytes.
@@ -81,12 +84,25 @@ func (s *Service) Stage(ctx context.Context, kind blob.Kind, body io.Reader, len
 	return &Pending{s: s, key: key, info: info, hold: h}, nil
 }
 
+// sealed is content that a resumable upload staged over many requests and sealed into the
+// blob under key (see blob.Stager): a Pending like any other from here on. The quota its
+// upload held (hold, nil for a tenant without a quota) goes with its commit.
+func (s *Service) sealed(key string, info blob.Info, h *hold) *Pending {
+	return &Pending{s: s, key: key, info: info, hold: h, keepHold: true}
+}
+
 // commit runs fn, which makes a row name the blob, in one transaction with the events it
 // reports (Service.change) and the release of the quota held for the content. The Pending is
 // done afterwards: when nothing was committed, the blob is discarded, unless the commit may
 // have happened all the same (its answer was lost), since a row must never lose its blob.
 func (p *Pending) commit(ctx context.Context, fn func(q *dbsqlc.Queries, ev *events) error) error {
-	return p.settle(ctx, p.s.change(ctx, func(q *dbsqlc.Queries, ev *events) error {
+	return p.commitOn(ctx, p.s.st.Transact, fn)
+}
+
+// commitOn is commit on the transactions of transact (a resumable upload commits on the
+// connection that holds its lock).
+func (p *Pending) commitOn(ctx context.Context, transact func(context.Context, func(pgx.Tx, *dbsqlc.Queries) error) error, fn func(q *dbsqlc.Queries, ev *events) error) error {
+	return p.settle(ctx, p.s.changeOn(ctx, transact, func(q *dbsqlc.Queries, ev *events) error {
 		if err := fn(q, ev); err != nil {
 			return err
 		}
@@ -105,7 +121,9 @@ func (p *Pending) settle(ctx context.Context, err error) error {
 		p.done = true
 		p.s.log.Warn("commit outcome unknown; the blob is left to the orphan sweep", "key", p.key, "err", err)
 		// Safe either way: a committed upload's hold went in its transaction.
-		p.hold.release(ctx)
+		if !p.keepHold {
+			p.hold.release(ctx)
+		}
 	default:
 		p.Discard(ctx)
 	}
@@ -120,7 +138,9 @@ func (p *Pending) Discard(ctx context.Context) {
 	}
 	p.done = true
 	p.s.removeBlob(ctx, p.key)
-	p.hold.release(ctx)
+	if !p.keepHold {
+		p.hold.release(ctx)
+	}
 }
 
 // removeBlob deletes a blob that no row names (any more). A failure is left to the orphan

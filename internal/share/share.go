@@ -51,6 +51,8 @@ type Limits struct {
 	// TokenResumeWindow is how long after a token's consumption its cut download may be
 	// resumed (until the file has been delivered once).
 	TokenResumeWindow time.Duration
+	// TusExpiry is how long a resumable upload may take, from its creation.
+	TusExpiry time.Duration
 }
 
 // Service implements the product's operations.
@@ -74,6 +76,9 @@ func New(st *store.Store, blobs blob.Store, limits Limits, log *slog.Logger, opt
 	if limits.UploadURLTTL == 0 {
 		limits.UploadURLTTL = time.Hour
 	}
+	if limits.TusExpiry == 0 {
+		limits.TusExpiry = 24 * time.Hour
+	}
 	s := &Service{st: st, blobs: blobs, limits: limits, log: log}
 	for _, o := range opts {
 		o(s)
@@ -88,7 +93,12 @@ func New(st *store.Store, blobs blob.Store, limits Limits, log *slog.Logger, opt
 // (docs/behaviour.md §10.3): no event of a change that rolled back, no committed change
 // without its event.
 func (s *Service) change(ctx context.Context, fn func(q *dbsqlc.Queries, ev *events) error) error {
-	return s.st.Transact(ctx, func(tx pgx.Tx, q *dbsqlc.Queries) error {
+	return s.changeOn(ctx, s.st.Transact, fn)
+}
+
+// changeOn is change on the transactions of transact.
+func (s *Service) changeOn(ctx context.Context, transact func(context.Context, func(pgx.Tx, *dbsqlc.Queries) error) error, fn func(q *dbsqlc.Queries, ev *events) error) error {
+	return transact(ctx, func(tx pgx.Tx, q *dbsqlc.Queries) error {
 		var ev events
 		if err := fn(q, &ev); err != nil {
 			return err

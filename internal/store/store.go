@@ -26,6 +26,9 @@ type Options struct {
 	QueryTimeout time.Duration
 	// MaxConns caps the pool; 0 keeps the URL's pool_max_conns, else defaultMaxConns.
 	MaxConns int32
+	// LockConns caps the connections that hold advisory locks (TryLock), each for as long as
+	// a request works under its lock; defaultLockConns when 0. They are opened when needed.
+	LockConns int32
 }
 
 // defaultMaxConns is the pool size unless the URL sets pool_max_conns.
@@ -38,6 +41,7 @@ type Store struct {
 	// Q runs the generated queries on the pool, each call bounded and its errors translated.
 	Q *dbsqlc.Queries
 
+	locks        *pgxpool.Pool
 	queryTimeout time.Duration
 }
 
@@ -74,13 +78,28 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("database unreachable: %w", err)
 	}
-	s := &Store{Pool: pool, queryTimeout: opt.QueryTimeout}
+	lockCfg := cfg.Copy()
+	lockCfg.MaxConns = opt.LockConns
+	if lockCfg.MaxConns <= 0 {
+		lockCfg.MaxConns = defaultLockConns
+	}
+	lockCfg.MinConns = 0
+	lockCfg.MaxConnIdleTime = time.Minute
+	locks, err := pgxpool.NewWithConfig(ctx, lockCfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	s := &Store{Pool: pool, locks: locks, queryTimeout: opt.QueryTimeout}
 	s.Q = dbsqlc.New(executor{db: pool, timeout: opt.QueryTimeout})
 	return s, nil
 }
 
-// Close closes the pool.
-func (s *Store) Close() { s.Pool.Close() }
+// Close closes the pools.
+func (s *Store) Close() {
+	s.locks.Close()
+	s.Pool.Close()
+}
 
 // InTx runs fn in one transaction, committing when it returns nil and rolling back otherwise.
 // fn gets the queries bound to the transaction. Unless ctx already has a deadline, the whole

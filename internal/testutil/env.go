@@ -58,6 +58,7 @@ func DefaultConfig() *config.Config {
 		BodyMinRate:        512,
 		DBTimeout:          2 * time.Second,
 		TokenResumeWindow:  15 * time.Minute,
+		TusExpiry:          24 * time.Hour,
 		LogLevel:           "debug",
 	}
 }

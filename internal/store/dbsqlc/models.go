@@ -93,6 +93,23 @@ type AuditTenant struct {
 	MaxFileBytes int64
 }
 
+// Resumable (tus) uploads in progress or recently completed: who, how far, until when. No token hash.
+type AuditTusUpload struct {
+	ID            uuid.UUID
+	Tenant        string
+	CreatedBy     *string
+	SessionID     pgtype.UUID
+	FileID        pgtype.UUID
+	WithUploadUrl bool
+	Name          *string
+	Length        int64
+	UploadOffset  int64
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	CompletedAt   *time.Time
+	State         string
+}
+
 // Simple uploads, including expired ones kept as tombstones.
 type AuditUpload struct {
 	ID          uuid.UUID
@@ -273,6 +290,46 @@ type Tenant struct {
 	MaxBytes int64
 	// Largest file the tenant may upload, in bytes; 0 = unlimited (the service's own limit still applies).
 	MaxFileBytes int64
+}
+
+// Resumable (tus) uploads: content received over many requests, visible only once the last byte is in. Kept, completed, until expires_at so that clients asking again learn that it is complete.
+type TusUpload struct {
+	// Random UUID; the upload URL is /tus/{id}. For a simple upload it is also the id of the upload it becomes.
+	ID uuid.UUID
+	// The tenant that owns the upload.
+	TenantID int64
+	// Login (name@tenant) of the user who created it; NULL when it was created with an upload URL's token.
+	CreatedBy *string
+	// For the content of a file entry: its session; NULL for a simple upload.
+	SessionID pgtype.UUID
+	// For the content of a file entry: the entry; NULL for a simple upload. Deleting the entry deletes the upload.
+	FileID pgtype.UUID
+	// SHA-256 of the upload URL's token that authorised it, used once the last byte is in; NULL with Basic Auth. The token itself is never stored.
+	UploadTokenHash []byte
+	// Download name of the simple upload it becomes; NULL for a file entry (which has its own).
+	Name *string
+	// Media type of the simple upload it becomes; NULL for a file entry.
+	ContentType *string
+	// Lifetime of the simple upload it becomes, counted from its completion; NULL for a file entry.
+	TtlSeconds *int64
+	// The Upload-Metadata the client sent at creation, without its token, returned on HEAD.
+	Metadata string
+	// Upload-Length: the size of the whole content in bytes.
+	Length int64
+	// Bytes received and durable (fsynced on disk, in completed parts or staged objects on S3); the offset HEAD reports.
+	UploadOffset int64
+	// The SHA-256 state after the first upload_offset bytes, so that no request re-reads what came before.
+	Sha256State []byte
+	// Key the content gets in the blob store once complete; its staging area is named after it.
+	BlobKey string
+	// Where the blob store keeps the bytes received so far (on S3: the multipart upload, its parts and the staged tail).
+	StageState []byte
+	// When the upload was created.
+	CreatedAt time.Time
+	// Upload-Expires: an unfinished upload stops accepting bytes then, and the purge removes it with its bytes.
+	ExpiresAt time.Time
+	// When the last byte came in and the content became visible; NULL while unfinished.
+	CompletedAt *time.Time
 }
 
 // Simple uploads: files shared by a link that works any number of times until expires_at.

@@ -1,0 +1,484 @@
+package share
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/netip"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"fileshare/internal/blob"
+	"fileshare/internal/failpoint"
+	"fileshare/internal/store"
+	"fileshare/internal/store/dbsqlc"
+	"fileshare/internal/webhook"
+)
+
+// Resumable uploads (tus, docs/behaviour.md §11). A tus upload receives its content over any
+// number of requests, on any instance: each request appends to a staging area of the blob
+// store (blob.Stager) and then records, in the upload's row, how many bytes are durable and
+// the SHA-256 state after them. Only the request that brings the last byte goes the rest of
+// the upload pipeline: the staged bytes are sealed into a blob, and one transaction makes it
+// visible (a simple upload, or a file entry's content) and marks the tus upload complete.
+//
+// Requests that change an upload hold its PostgreSQL advisory lock (tusLockKey) on a
+// connection of their own, and run their queries on it; a second request finds the lock taken
+// and is refused (ErrTusLocked) before it reads a byte. The purge takes the same lock, so it
+// never removes an upload that a request is writing.
+
+// Errors of resumable uploads.
+var (
+	ErrTusLocked         = errors.New("upload locked")
+	ErrTusOffsetMismatch = errors.New("offset mismatch")
+	ErrTusLengthExceeded = errors.New("upload length exceeded")
+)
+
+// errTusGone: the upload's row went away under a request (its file entry was deleted).
+var errTusGone = errors.New("tus upload gone")
+
+// TusUpload is the state of a resumable upload, as HEAD and PATCH report it.
+type TusUpload struct {
+	ID     uuid.UUID
+	Length int64
+	// Offset counts the bytes received and durable.
+	Offset int64
+	// Metadata is the Upload-Metadata of the creation, without its token.
+	Metadata  string
+	ExpiresAt time.Time
+	Completed bool
+}
+
+// NewTus describes a resumable upload to create: the content of file entry File, or else a
+// simple upload described by Upload.
+type NewTus struct {
+	Length   int64
+	Metadata string
+	File     *TusFile
+	Upload   NewUpload
+}
+
+// TusFile names a file entry.
+type TusFile struct {
+	SessionID, FileID uuid.UUID
+}
+
+// TusChunk is what one request brings to a resumable upload.
+type TusChunk struct {
+	// Offset is where the client says its bytes go (Upload-Offset).
+	Offset int64
+	Body   io.Reader
+	// Length is the body's announced length, or -1.
+	Length int64
+	// Digests are those of the whole content; they are checked when this request brings the
+	// last byte.
+	Digests Digests
+	// Addr is the client's address, recorded when an upload URL's token is used.
+	Addr netip.Addr
+}
+
+// tusLockKey is the advisory lock of an upload: its id's first 64 bits. The purge computes the
+// same in SQL (TusExpireBatch).
+func tusLockKey(id uuid.UUID) int64 {
+	return int64(binary.BigEndian.Uint64(id[:8]))
+}
+
+// CreateTus creates a resumable upload for who: a user (Principal), or for a file entry also
+// the holder of its upload URL's token. Every refusal that does not depend on the content
+// (credentials, the entry's state, sizes) is made here.
+func (s *Service) CreateTus(ctx context.Context, who Uploader, in NewTus) (_ TusUpload, err error) {
+	if in.Length < 0 {
+		return TusUpload{}, ErrInvalidSize
+	}
+	params := dbsqlc.TusCreateParams{
+		ID: uuid.New(), Metadata: in.Metadata, Length: in.Length,
+		ExpirySeconds: int64(s.limits.TusExpiry / time.Second),
+	}
+	kind := blob.KindUpload
+	var quota Quota
+	if in.File != nil {
+		u, err := s.BeginFileUpload(ctx, who, in.File.SessionID, in.File.FileID)
+		if err != nil {
+			return TusUpload{}, err
+		}
+		quota = u.Quota
+		if limit, errOver := u.Limit(); in.Length > limit {
+			return TusUpload{}, errOver
+		}
+		if u.declared != nil && in.Length != *u.declared {
+			return TusUpload{}, ErrSizeMismatch
+		}
+		kind = blob.KindFile
+		params.TenantID, params.UploadTokenHash = u.tenantID, u.tokenHash
+		params.SessionID = pgUUID(u.sid)
+		params.FileID = pgUUID(u.fid)
+	} else {
+		if who.Principal == nil {
+			return TusUpload{}, ErrUploadTokenInvalid
+		}
+		quota = QuotaOf(*who.Principal)
+		if limit, _ := quota.FileLimit(s.limits.MaxUploadBytes, ErrTooLarge); in.Length > limit {
+			return TusUpload{}, ErrTooLarge
+		}
+		ttl := in.Upload.TTLSeconds
+		if ttl == 0 {
+			ttl = int64(s.limits.UploadTTL / time.Second)
+		}
+		name, ct := in.Upload.Name, in.Upload.ContentType
+		params.TenantID = who.Principal.TenantID
+		params.Name, params.ContentType, params.TtlSeconds = &name, &ct, &ttl
+	}
+	if who.Principal != nil {
+		params.CreatedBy = &who.Principal.Login
+	}
+	// The whole Upload-Length is held against the tenant's quota while the upload is in
+	// progress; the hold, named by the upload's id, goes with its commit, its termination or
+	// its expiry.
+	if quota.MaxBytes > 0 {
+		h := &hold{s: s, id: params.ID, tenantID: quota.TenantID}
+		if err := h.grow(ctx, in.Length); err != nil {
+			return TusUpload{}, err
+		}
+		defer func() {
+			if err != nil {
+				h.release(ctx)
+			}
+		}()
+	}
+	params.Sha256State = hashState(sha256.New())
+	params.BlobKey = blob.NewKey(kind)
+	st, err := s.blobs.CreateStage(ctx, params.BlobKey)
+	if err != nil {
+		return TusUpload{}, err
+	}
+	params.StageState = stageData(st)
+	row, err := s.st.Q.TusCreate(ctx, params)
+	if err != nil {
+		s.removeStage(ctx, params.BlobKey)
+		if errors.Is(err, store.ErrReferenceMissing) {
+			return TusUpload{}, ErrFileNotFound // deleted meanwhile
+		}
+		return TusUpload{}, err
+	}
+	return TusUpload{
+		ID: row.ID, Length: row.Length, Offset: row.UploadOffset, Metadata: row.Metadata, ExpiresAt: row.ExpiresAt,
+	}, nil
+}
+
+// GetTus returns an upload's state (HEAD). An unfinished upload past its expiry answers as
+// expired until the purge removes it.
+func (s *Service) GetTus(ctx context.Context, id uuid.UUID) (TusUpload, error) {
+	row, err := s.st.Q.TusGet(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return TusUpload{}, ErrUploadNotFound
+	}
+	if err != nil {
+		return TusUpload{}, err
+	}
+	if err := tusExpired(row); err != nil {
+		return TusUpload{}, err
+	}
+	return tusFromRow(row), nil
+}
+
+// tusExpired is the error of an unfinished upload past its expiry, or whose file entry's
+// session expired (which answers as on every route below it).
+func tusExpired(r dbsqlc.TusGetRow) error {
+	switch {
+	case r.CompletedAt != nil:
+		return nil
+	case r.SessionExpired:
+		return ErrSessionExpired
+	case r.Expired:
+		return ErrUploadExpired
+	}
+	return nil
+}
+
+func tusFromRow(r dbsqlc.TusGetRow) TusUpload {
+	return TusUpload{
+		ID: r.ID, Length: r.Length, Offset: r.UploadOffset, Metadata: r.Metadata, ExpiresAt: r.ExpiresAt,
+		Completed: r.CompletedAt != nil,
+	}
+}
+
+// AppendTus adds a request's bytes to an upload (PATCH, or the body of the creation). The
+// offset it reports counts only durable bytes; when the request breaks off, the bytes that
+// came in are kept and the body's error returned. The request that brings the last byte makes
+// the content visible, or fails and leaves the upload where it was before it (so it can be
+// sent again), or, when the content can never be stored (the entry was stored meanwhile, its
+// session expired…), removes the upload.
+func (s *Service) AppendTus(ctx context.Context, id uuid.UUID, c TusChunk) (TusUpload, error) {
+	held, err := s.st.TryLock(ctx, tusLockKey(id))
+	if errors.Is(err, store.ErrLocked) {
+		return TusUpload{}, ErrTusLocked
+	}
+	if err != nil {
+		return TusUpload{}, err
+	}
+	defer held.Release()
+	row, err := held.Q.TusGet(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return TusUpload{}, ErrUploadNotFound
+	}
+	if err != nil {
+		return TusUpload{}, err
+	}
+	up := tusFromRow(row)
+	switch {
+	case row.CompletedAt != nil:
+		// Sent again after its answer was lost: nothing more to take.
+		if c.Offset != row.Length {
+			return up, ErrTusOffsetMismatch
+		}
+		if c.Length > 0 {
+			return up, ErrTusLengthExceeded
+		}
+		return up, nil
+	case tusExpired(row) != nil:
+		return up, tusExpired(row)
+	case c.Offset != row.UploadOffset:
+		return up, ErrTusOffsetMismatch
+	case c.Length > row.Length-row.UploadOffset:
+		return up, ErrTusLengthExceeded
+	}
+	h, err := restoreHash(row.Sha256State)
+	if err != nil {
+		return up, err
+	}
+	body := io.TeeReader(&limitReader{r: c.Body, left: row.Length - row.UploadOffset, errOver: ErrTusLengthExceeded}, h)
+	old := blob.Stage{Size: row.UploadOffset, Data: row.StageState}
+	st, rerr := s.blobs.Append(ctx, row.BlobKey, old, body)
+	switch {
+	case errors.Is(rerr, ErrTusLengthExceeded):
+		return up, ErrTusLengthExceeded // nothing of this request is recorded
+	case errors.Is(rerr, blob.ErrStageLost):
+		// Its staged bytes are gone (a commit whose outcome was unknown consumed them): the
+		// upload cannot go on, and a client that finds it gone starts over.
+		s.dropTus(context.WithoutCancel(ctx), held, row)
+		return up, ErrUploadNotFound
+	}
+	// From here on the work goes on when the client goes away: what came in is kept.
+	ctx = context.WithoutCancel(ctx)
+	if st.Size < row.Length || (rerr != nil && st.Size == old.Size) {
+		if st.Size > old.Size {
+			failpoint.Hit("tus.before-advance")
+			n, err := held.Q.TusAdvance(ctx, dbsqlc.TusAdvanceParams{
+				ID: id, OldOffset: old.Size, NewOffset: st.Size, Sha256State: hashState(h), StageState: stageData(st),
+			})
+			if err != nil {
+				return up, err
+			}
+			if n == 0 {
+				return up, ErrUploadNotFound
+			}
+			up.Offset = st.Size
+			failpoint.Hit("tus.after-advance")
+		}
+		return up, rerr
+	}
+	// The last byte is in (whatever the body did after it).
+	if err := s.finishTus(ctx, held, row, st, h, c); err != nil {
+		return up, err
+	}
+	up.Offset, up.Completed = row.Length, true
+	return up, nil
+}
+
+// finishTus seals the staged bytes into the blob and commits it, checking the client's
+// digests first.
+func (s *Service) finishTus(ctx context.Context, held *store.Held, row dbsqlc.TusGetRow, st blob.Stage, h hash.Hash, c TusChunk) error {
+	var sum [32]byte
+	copy(sum[:], h.Sum(nil))
+	if c.Digests.SHA256 != nil && !bytes.Equal(c.Digests.SHA256, sum[:]) {
+		return ErrDigestMismatch // the bytes of this request are not recorded
+	}
+	failpoint.Hit("tus.before-seal")
+	reusable, err := s.blobs.Seal(ctx, row.BlobKey, st)
+	if err != nil {
+		if !reusable {
+			s.dropTus(ctx, held, row)
+		}
+		if errors.Is(err, blob.ErrStageLost) {
+			return ErrUploadNotFound
+		}
+		return err
+	}
+	// The quota held for the upload (when its tenant has one) goes with the commit.
+	content := s.sealed(row.BlobKey, blob.Info{Size: st.Size, SHA256: sum}, &hold{s: s, id: row.ID, tenantID: row.TenantID})
+	defer content.Discard(ctx)
+	if c.Digests.SHA512 != nil {
+		// SHA-512 is not kept up as the bytes come in (it would cost every upload more than
+		// twice the hashing); the sealed blob is read once more instead, only when asked.
+		got, err := s.blobSHA512(ctx, row.BlobKey, st.Size)
+		if err == nil && !bytes.Equal(got, c.Digests.SHA512) {
+			err = ErrDigestMismatch
+		}
+		if err != nil {
+			content.Discard(ctx)
+			if !reusable {
+				s.dropTus(ctx, held, row)
+			}
+			return err
+		}
+	}
+	complete := func(ctx context.Context, q *dbsqlc.Queries) error {
+		n, err := q.TusComplete(ctx, dbsqlc.TusCompleteParams{
+			ID: row.ID, OldOffset: row.UploadOffset, Sha256State: hashState(h), StageState: stageData(st),
+		})
+		if err == nil && n == 0 {
+			err = errTusGone
+		}
+		return err
+	}
+	failpoint.Hit("tus.before-commit")
+	if row.FileID.Valid {
+		u := &FileUpload{
+			tenantID: row.TenantID, sid: row.SessionID.Bytes, fid: row.FileID.Bytes,
+			tokenHash: row.UploadTokenHash, addr: c.Addr,
+		}
+		if row.CreatedBy != nil {
+			u.login = row.CreatedBy
+		}
+		err = content.commitOn(ctx, held.Transact, func(q *dbsqlc.Queries, ev *events) error {
+			if _, err := u.store(ctx, q, content, ev); err != nil {
+				return err
+			}
+			return complete(ctx, q)
+		})
+		if err != nil && !errors.Is(err, errTusGone) {
+			err = s.notStored(ctx, u, err)
+		}
+	} else {
+		err = content.commitOn(ctx, held.Transact, func(q *dbsqlc.Queries, ev *events) error {
+			up, err := q.UploadCreate(ctx, dbsqlc.UploadCreateParams{
+				ID: row.ID, TenantID: row.TenantID, CreatedBy: deref(row.CreatedBy), Name: deref(row.Name),
+				ContentType: deref(row.ContentType), Size: st.Size, Sha256: sum[:], BlobKey: row.BlobKey,
+				TtlSeconds: *row.TtlSeconds,
+			})
+			if err != nil {
+				return err
+			}
+			ev.add(webhook.UploadStored, row.TenantID, uploadEvent(up.ID, up.Name, up.ContentType, up.Size, up.Sha256, up.CreatedBy, up.ExpiresAt, row.CreatedBy))
+			return complete(ctx, q)
+		})
+	}
+	if err != nil {
+		switch {
+		case errors.Is(err, errTusGone):
+			return ErrUploadNotFound
+		case store.OutcomeUnknown(err):
+			// It may have been committed: the upload is left as it is (a HEAD tells).
+		case errors.Is(err, store.ErrUnavailable) && reusable:
+			// Try again later: the staged bytes are still there.
+		default:
+			// It can never be stored (the entry was stored meanwhile, its session expired…),
+			// or its staged bytes are gone.
+			s.dropTus(ctx, held, row)
+		}
+		return err
+	}
+	failpoint.Hit("tus.after-commit")
+	s.removeStage(ctx, row.BlobKey)
+	return nil
+}
+
+// blobSHA512 reads a blob to compute its SHA-512.
+func (s *Service) blobSHA512(ctx context.Context, key string, size int64) ([]byte, error) {
+	r, err := s.blobs.Get(ctx, key, 0, size)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	h := sha512.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return nil, err
+	}
+	return h.Sum(nil), nil
+}
+
+// dropTus removes an unfinished upload that can never be completed: its row, then its staged
+// bytes.
+func (s *Service) dropTus(ctx context.Context, held *store.Held, row dbsqlc.TusGetRow) {
+	if _, err := held.Q.TusDelete(ctx, row.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Warn("removing a tus upload failed; the purge removes it when it expires", "id", row.ID, "err", err)
+		return
+	}
+	s.removeStage(ctx, row.BlobKey)
+}
+
+// TerminateTus removes an upload at once with its staged bytes (tus termination). The content
+// of a completed upload is not touched: it belongs to its simple upload or file entry now.
+func (s *Service) TerminateTus(ctx context.Context, id uuid.UUID) error {
+	held, err := s.st.TryLock(ctx, tusLockKey(id))
+	if errors.Is(err, store.ErrLocked) {
+		return ErrTusLocked
+	}
+	if err != nil {
+		return err
+	}
+	defer held.Release()
+	row, err := held.Q.TusDelete(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrUploadNotFound
+	}
+	if err != nil {
+		return err
+	}
+	s.removeStage(ctx, row.BlobKey)
+	if row.CompletedAt == nil {
+		// A blob sealed by a commit that failed.
+		s.removeBlob(ctx, row.BlobKey)
+	}
+	return nil
+}
+
+// removeStage removes a staging area; a failure is left to the purge's sweep.
+func (s *Service) removeStage(ctx context.Context, key string) {
+	if err := s.blobs.RemoveStage(context.WithoutCancel(ctx), key); err != nil {
+		s.log.Warn("removing staged bytes failed; the purge will remove them", "key", key, "err", err)
+	}
+}
+
+func hashState(h hash.Hash) []byte {
+	b, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		panic(fmt.Sprintf("sha256 state: %v", err)) // cannot happen: the state is in memory
+	}
+	return b
+}
+
+func restoreHash(state []byte) (hash.Hash, error) {
+	h := sha256.New()
+	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
+		return nil, fmt.Errorf("tus upload's sha256 state: %w", err)
+	}
+	return h, nil
+}
+
+// stageData is a Stage's data for its jsonb column, which holds an empty object when the store
+// keeps nothing.
+func stageData(st blob.Stage) []byte {
+	if len(st.Data) == 0 {
+		return []byte("{}")
+	}
+	return st.Data
+}
+
+func pgUUID(id uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: true} }
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
