@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -339,5 +340,71 @@ func TestAppPasswords(t *testing.T) {
 		if logs := l.Logs.String(); strings.Contains(logs, ci) || strings.Contains(logs, rtc) || strings.Contains(logs, wrong) {
 			t.Fatal("an application password reached the log")
 		}
+	}
+}
+
+// Resumable uploads hold their whole Upload-Length against the quota from their creation:
+// 50 concurrent creations of 1 MiB into a tenant with 10 MiB left, over two instances, let at
+// most 10 through (507 quota exceeded at once for the others); completing them stores exactly
+// what was held, and a termination gives its bytes back.
+func TestQuotaTusUploads(t *testing.T) {
+	t.Parallel()
+	e := quotaEnv(t, 10*mib, 0)
+	twin := e.Twin()
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		created []string
+		refused int
+		start   = make(chan struct{})
+	)
+	for i := range 50 {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			on := e
+			if i%2 == 1 {
+				on = twin
+			}
+			<-start
+			r := on.Do(tuRequest(on, http.MethodPost, "/tus", sessAlice, nil, "Upload-Length", strconv.Itoa(mib), "Upload-Metadata", tuMeta("filename", "t.bin")))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case r.StatusCode == http.StatusCreated:
+				created = append(created, r.Header.Get("Location"))
+			case r.StatusCode == http.StatusInsufficientStorage && strings.Contains(string(r.Body), `"quota exceeded"`):
+				refused++
+			default:
+				t.Errorf("tus creation %d: %d %s", i, r.StatusCode, r.Body)
+			}
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+	if len(created) != 10 || refused != 40 {
+		t.Fatalf("%d created, %d refused; want 10 and 40", len(created), refused)
+	}
+	// While they are in progress, their bytes count.
+	if u := quotaGetUsage(t, e, sessAlice); u.Bytes != 10*mib {
+		t.Fatalf("usage with 10 uploads in progress: %d", u.Bytes)
+	}
+	// A termination gives its bytes back at once.
+	if r := e.Do(tuRequest(e, http.MethodDelete, created[0], "", nil)); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("termination: %d %s", r.StatusCode, r.Body)
+	}
+	if u := quotaGetUsage(t, e, sessAlice); u.Bytes != 9*mib {
+		t.Fatalf("usage after a termination: %d", u.Bytes)
+	}
+	data := bytes.Repeat([]byte("t"), mib)
+	for _, url := range created[1:] {
+		tuWantOffset(t, tuPatch(twin, url, 0, data), mib)
+	}
+	stored, holds := quotaStoredBytes(t, e)
+	if stored != 9*mib || holds != 0 {
+		t.Fatalf("after completing 9 uploads: %d bytes stored, %d holds left", stored, holds)
+	}
+	if u := quotaGetUsage(t, e, sessAlice); u.Bytes != 9*mib || u.Uploads != 9 {
+		t.Fatalf("usage %+v, want 9 MiB in 9 uploads", u)
 	}
 }
