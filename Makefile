@@ -31,7 +31,7 @@ STRESS_REPORT := $(CURDIR)/bin/stress-report.txt
 stress:
 	@mkdir -p bin && rm -f $(STRESS_REPORT)
 	FILESHARE_STRESS_REPORT=$(STRESS_REPORT) scripts/stress.sh
-	FILESHARE_POWERCUT=1 FILESHARE_STRESS_REPORT=$(STRESS_REPORT) $(GO) test -count=1 -timeout 30m -run '^TestPowerCutRandomised$$' ./internal/reliability/
+	FILESHARE_STRESS_REPORT=$(STRESS_REPORT) $(GO) test -tags stress -count=1 -timeout 30m -run '^TestPowerCutRandomised$$' ./internal/reliability/
 	FILESHARE_STRESS=1 FILESHARE_STRESS_REPORT=$(STRESS_REPORT) $(GO) test -tags stress -count=1 -parallel 1 -timeout 30m \
 		-run '^(TestAuthTimingUnknownLoginVsWrongPassword|TestBadPasswordFloodIsBounded)$$' ./internal/httpapi/
 	FILESHARE_STRESS_REPORT=$(STRESS_REPORT) $(MAKE) fuzz-long

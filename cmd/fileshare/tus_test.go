@@ -47,10 +47,10 @@ func tusClientDir(t *testing.T) (node, dir string) {
 	dir = filepath.Join(filepath.Dir(here), "..", "..", "internal", "tustest", "client")
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node is not installed: the tus client test needs Node 18 or later")
+		t.Fatal("node is not installed: the tus client test needs Node 18 or later (Debian package nodejs)")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "tus-js-client")); err != nil {
-		t.Skipf("tus-js-client is not installed: run `npm ci` in %s (scripts/test.sh does)", dir)
+		t.Fatalf("tus-js-client is not installed: run `npm ci` in %s (scripts/test.sh does)", dir)
 	}
 	return node, dir
 }
@@ -164,6 +164,7 @@ type tusEvent struct {
 	Message  string `json:"message"`
 	Status   int    `json:"status"`
 	Method   string `json:"method"`
+	Offset   *string `json:"offset"`
 }
 
 // tusScenario is one run of the client against two instances, A and B.

@@ -268,7 +268,11 @@ func (h *handlers) guardBody(c *gin.Context) {
 		// nothing, or too much, is cut.
 		_ = b.rc.Flush()
 		_ = b.rc.SetReadDeadline(time.Now().Add(unreadBodyGrace))
-		_, _ = io.CopyN(io.Discard, b.ReadCloser, unreadBodyDrain)
+		if b.n == 0 {
+			// Only a body refused before its first byte: one that broke off while being read
+			// has a connection that is going away anyway.
+			_, _ = io.CopyN(io.Discard, b.ReadCloser, unreadBodyDrain)
+		}
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -372,30 +371,4 @@ func TestPowerCutAtEveryStep(t *testing.T) {
 		round++
 	}
 	figure(t, "power cut at each of the %d steps of a simple upload, a session file PUT and two tus uploads, and 20 torn cuts: every acknowledgement kept", total)
-}
-
-// TestPowerCutRandomised is the long run of `make stress`: random sizes, random cut points,
-// torn writes.
-func TestPowerCutRandomised(t *testing.T) {
-	if os.Getenv("FILESHARE_POWERCUT") != "1" {
-		t.Skip("the long power-cut run is part of make stress (FILESHARE_POWERCUT=1)")
-	}
-	rounds := 500
-	if n, err := strconv.Atoi(os.Getenv("FILESHARE_POWERCUT_ROUNDS")); err == nil && n > 0 {
-		rounds = n
-	}
-	st := pcStore(t)
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, seed>>1))
-	cuts := 0
-	start := time.Now()
-	for round := range rounds {
-		// Cut somewhere in the scenario (about 70 steps), or past it now and then.
-		if _, cut := pcRound(t, st, round, 1+rng.IntN(90), rng, rng.IntN(2) == 0); cut {
-			cuts++
-		}
-	}
-	figure(t, "%d rounds (seed %d), %d cut mid-scenario, half with torn writes, in %s: every acknowledgement kept, nothing half-written visible",
-		rounds, seed, cuts, time.Since(start).Round(time.Second))
 }
