@@ -158,12 +158,12 @@ func (b *tusCountingBody) Read(buf []byte) (int, error) {
 
 // tusEvent is a line of the client's output.
 type tusEvent struct {
-	Event    string `json:"event"`
-	Accepted int64  `json:"accepted"`
-	URL      string `json:"url"`
-	Message  string `json:"message"`
-	Status   int    `json:"status"`
-	Method   string `json:"method"`
+	Event    string  `json:"event"`
+	Accepted int64   `json:"accepted"`
+	URL      string  `json:"url"`
+	Message  string  `json:"message"`
+	Status   int     `json:"status"`
+	Method   string  `json:"method"`
 	Offset   *string `json:"offset"`
 }
 
