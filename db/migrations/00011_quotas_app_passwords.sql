@@ -23,6 +23,21 @@ COMMENT ON COLUMN quota_reservations.tenant_id IS 'The tenant whose quota holds 
 COMMENT ON COLUMN quota_reservations.bytes IS 'Bytes held: the announced size, or what has streamed so far.';
 COMMENT ON COLUMN quota_reservations.created_at IS 'When the upload started; the purge sweeps reservations left by a crash a day later.';
 
+-- A resumable upload holds its Upload-Length (a reservation named by its id) until it is
+-- sealed; however its row goes — termination, expiry, or with its file entry or session — its
+-- hold goes with it.
+-- +goose StatementBegin
+CREATE FUNCTION tus_uploads_release_hold() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM quota_reservations WHERE id = OLD.id;
+    RETURN OLD;
+END
+$$;
+-- +goose StatementEnd
+COMMENT ON FUNCTION tus_uploads_release_hold() IS 'Releases the quota held by a resumable upload whose row is deleted.';
+CREATE TRIGGER tus_uploads_release_hold AFTER DELETE ON tus_uploads
+    FOR EACH ROW EXECUTE FUNCTION tus_uploads_release_hold();
+
 -- A tenant's usage is summed from its live rows: these keep the sums to index-only scans.
 CREATE INDEX uploads_tenant_live_idx ON uploads (tenant_id, expires_at) INCLUDE (size) WHERE purged_at IS NULL;
 CREATE INDEX session_files_tenant_stored_idx ON session_files (tenant_id, session_id) INCLUDE (size) WHERE state = 'stored';
@@ -67,6 +82,8 @@ $$;
 -- +goose StatementEnd
 
 -- +goose Down
+DROP TRIGGER tus_uploads_release_hold ON tus_uploads;
+DROP FUNCTION tus_uploads_release_hold();
 DROP VIEW audit.app_passwords;
 DROP VIEW audit.tenants;
 CREATE VIEW audit.tenants AS

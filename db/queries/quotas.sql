@@ -25,7 +25,10 @@ DELETE FROM quota_reservations WHERE id = @id;
 
 -- name: QuotaSweep :execrows
 -- Reservations older than the given age were left by a crash.
-DELETE FROM quota_reservations WHERE created_at < now() - sqlc.arg(max_age_seconds)::bigint * interval '1 second';
+-- A resumable upload's hold lives as long as the upload (its expiry is configurable): never swept.
+DELETE FROM quota_reservations r
+WHERE r.created_at < now() - sqlc.arg(max_age_seconds)::bigint * interval '1 second'
+  AND NOT EXISTS (SELECT 1 FROM tus_uploads t WHERE t.id = r.id);
 
 -- name: TenantUsage :one
 SELECT t.max_bytes, t.max_file_bytes,

@@ -116,3 +116,10 @@ FROM session_files f
 WHERE t.token_hash = @token_hash AND t.delivered_at IS NULL AND f.id = t.file_id
 RETURNING t.ref, t.tenant_id, t.file_id, t.session_id, t.consumed_by_addr, t.bytes_sent,
           f.name, f.content_type, f.size, f.sha256;
+
+-- name: DownloadTokenUnconsume :exec
+-- Gives back a token whose consuming answer could not send a byte (its file could not be
+-- opened): it was spent on nothing.
+UPDATE download_tokens
+SET consumed_at = NULL, consumed_by_addr = NULL
+WHERE token_hash = @token_hash AND bytes_sent = 0 AND delivered_at IS NULL;

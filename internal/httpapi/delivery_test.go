@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -408,10 +410,8 @@ func dlLock(t *testing.T, e *testutil.Env, tok dlToken) {
 	for i := range 4 {
 		testutil.WantError(t, dlCurl(e, http.MethodGet, tok.URL, "Fileshare-Pin", dlWrongPIN(t, tok.PIN, i)), http.StatusForbidden, "wrong pin")
 	}
-	r := dlCurl(e, http.MethodGet, tok.URL, "Fileshare-Pin", dlWrongPIN(t, tok.PIN, 4))
-	if r.StatusCode != http.StatusForbidden && r.StatusCode != http.StatusGone {
-		t.Fatalf("fifth wrong PIN: %d %s", r.StatusCode, r.Body)
-	}
+	// The fifth is a wrong PIN like the others, and locks the token.
+	testutil.WantError(t, dlCurl(e, http.MethodGet, tok.URL, "Fileshare-Pin", dlWrongPIN(t, tok.PIN, 4)), http.StatusForbidden, "wrong pin")
 	testutil.WantError(t, dlCurl(e, http.MethodGet, tok.URL, "Fileshare-Pin", tok.PIN), http.StatusGone, "download token locked")
 }
 
@@ -718,9 +718,9 @@ func TestTokenPIN(t *testing.T) {
 			t.Fatalf("a wrong guess answered %d %s", r.status, r.body)
 		}
 	}
-	// The fifth wrong PIN locks the token: four answers say wrong pin, the rest locked.
-	if wrong != 4 || lockedAnswers != 16 {
-		t.Fatalf("%d × wrong pin and %d × locked, want 4 and 16", wrong, lockedAnswers)
+	// Five wrong PINs count, each answered as one; the fifth locks the token: the rest locked.
+	if wrong != 5 || lockedAnswers != 15 {
+		t.Fatalf("%d × wrong pin and %d × locked, want 5 and 15", wrong, lockedAnswers)
 	}
 	if n := testutil.QueryInt(t, e, `SELECT pin_failures FROM download_tokens WHERE token_hash = $1`, dlTokenHash(lock)); n != 5 {
 		t.Fatalf("pin_failures %d, want exactly 5", n)
@@ -1242,5 +1242,24 @@ func TestTokenAuditView(t *testing.T) {
 			t.Fatal(err)
 		}
 		read(tx)
+	}
+}
+
+// A consuming request whose file cannot be opened (its blob went missing) sends nothing: the
+// token is given back, not spent on the error.
+func TestTokenNotSpentOnAnError(t *testing.T) {
+	t.Parallel()
+	e := sessNewEnv(t)
+	s := sessCreateSession(t, e, sessAlice, nil)
+	f := sessStoredFile(t, e, sessAlice, s.ID, "gone.bin", []byte("soon gone"))
+	tok := dlCreateToken(t, e, s.ID, f.ID, false)
+	for _, b := range testutil.BlobFiles(t, e.DataDir) {
+		if err := os.Remove(filepath.Join(e.DataDir, "blobs", b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.WantError(t, dlCurl(e, http.MethodGet, tok.URL), http.StatusNotFound, "file not found")
+	if st := dlWantState(t, e, tok, "unused"); st.ConsumedAt != nil {
+		t.Fatalf("the token is marked consumed: %+v", st)
 	}
 }

@@ -57,19 +57,19 @@ func (h *handlers) serveFile(c *gin.Context, d *share.Download, oneTime bool) {
 // serveToken sends a token's file: all of it to the request that consumed the token, or the
 // range br of it (status 206) to one that resumes a cut download. What went out is recorded
 // on the token, and whether it was the file's last byte (the token is then delivered). It
-// reports whether the last byte went out.
-func (h *handlers) serveToken(c *gin.Context, td *share.TokenDownload, status int, br byteRange) bool {
+// reports whether the answer started (its status line went out) and whether the last byte did.
+func (h *handlers) serveToken(c *gin.Context, td *share.TokenDownload, status int, br byteRange) (started, lastByte bool) {
 	setValidators(c, td.Download, true)
 	setContentHeaders(c, td.Download)
 	s := &sender{h: h, c: c, d: td.Download, idle: h.bodyIdle}
 	defer s.done()
 	s.single(status, br)
 	c.Set(sentKey, s.sent)
-	lastByte := s.started && !s.aborted && s.sent == br.length && br.start+br.length == td.Size
+	lastByte = s.started && !s.aborted && s.sent == br.length && br.start+br.length == td.Size
 	if err := td.Sent(c.Request.Context(), s.sent, lastByte); err != nil {
 		h.log.Warn("recording a token's delivery failed", "path", redactPath(c.Request.URL.Path), "err", err)
 	}
-	return lastByte
+	return s.started, lastByte
 }
 
 // setValidators sets the headers that identify the content and say how it may be cached, and

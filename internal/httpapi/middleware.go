@@ -317,6 +317,9 @@ func (b *guardedBody) Read(p []byte) (int, error) {
 	case err == io.EOF && b.atEOF != nil:
 		b.atEOF()
 		b.atEOF = nil
+		// The server reads on in the background once a body is done, to see the client go
+		// away: the idle deadline must not cut that read (and cancel the request) later on.
+		_ = b.rc.SetReadDeadline(time.Time{})
 	case err != nil && errors.Is(err, os.ErrDeadlineExceeded):
 		err = errBodyTooSlow
 	}

@@ -408,3 +408,31 @@ func TestQuotaTusUploads(t *testing.T) {
 		t.Fatalf("usage %+v, want 9 MiB in 9 uploads", u)
 	}
 }
+
+// The hold of a resumable upload of a file entry goes with the entry, and with its session.
+func TestQuotaTusHoldGoesWithItsEntry(t *testing.T) {
+	t.Parallel()
+	e := quotaEnv(t, 10*mib, 0)
+	for _, drop := range []string{"file", "session"} {
+		s := sessCreateSession(t, e, sessAlice, nil)
+		f := sessCreateFile(t, e, sessAlice, s.ID, map[string]any{"name": "t.bin"})
+		r := e.Do(tuRequest(e, http.MethodPost, "/tus", sessAlice, nil, "Upload-Length", strconv.Itoa(4*mib),
+			"Upload-Metadata", tuMeta("sessionId", s.ID, "fileId", f.ID)))
+		if r.StatusCode != http.StatusCreated {
+			t.Fatalf("tus creation: %d %s", r.StatusCode, r.Body)
+		}
+		if u := quotaGetUsage(t, e, sessAlice); u.Bytes != 4*mib {
+			t.Fatalf("usage with the upload in progress: %d", u.Bytes)
+		}
+		path := "/sessions/" + s.ID
+		if drop == "file" {
+			path += "/files/" + f.ID
+		}
+		if r := sessCall(t, e, http.MethodDelete, path, sessAlice, nil); r.StatusCode != http.StatusNoContent {
+			t.Fatalf("DELETE %s: %d", path, r.StatusCode)
+		}
+		if u := quotaGetUsage(t, e, sessAlice); u.Bytes != 0 {
+			t.Fatalf("usage after deleting the %s: %d, want 0", drop, u.Bytes)
+		}
+	}
+}

@@ -108,8 +108,16 @@ func (h *handlers) consumeToken(c *gin.Context, link share.TokenLink, html bool)
 		h.metrics.TokenEvents.WithLabelValues("consumed").Inc()
 		// The consuming answer is always the whole file: a Range or a condition would spend
 		// the token on a part, a 304 or a 412.
-		if h.serveToken(c, td, http.StatusOK, byteRange{0, td.Size}) {
+		started, delivered := h.serveToken(c, td, http.StatusOK, byteRange{0, td.Size})
+		if delivered {
 			h.metrics.TokenEvents.WithLabelValues("delivered").Inc()
+		}
+		if !started {
+			// The file could not be opened (the store failed, the blob went): nothing was
+			// sent, so the token is given back rather than spent on an error.
+			if err := td.Unconsume(ctx); err != nil {
+				h.log.Warn("giving an unsent token back failed", "path", redactPath(c.Request.URL.Path), "err", err)
+			}
 		}
 		return
 	case errors.Is(err, share.ErrTokenUsed):
@@ -117,13 +125,13 @@ func (h *handlers) consumeToken(c *gin.Context, link share.TokenLink, html bool)
 			h.resumeToken(c, link, br, html)
 			return
 		}
-	case errors.Is(err, share.ErrWrongPIN):
-		h.metrics.TokenEvents.WithLabelValues("wrong_pin").Inc()
 	case errors.Is(err, share.ErrTokenLockedNow):
 		// The fifth wrong PIN: counted, and the token's lock (once; a request refused by a
 		// locked token is no event of the token).
 		h.metrics.TokenEvents.WithLabelValues("wrong_pin").Inc()
 		h.metrics.TokenEvents.WithLabelValues("locked").Inc()
+	case errors.Is(err, share.ErrWrongPIN):
+		h.metrics.TokenEvents.WithLabelValues("wrong_pin").Inc()
 	}
 	h.failToken(c, err, html, &link)
 }
@@ -144,7 +152,7 @@ func (h *handlers) resumeToken(c *gin.Context, link share.TokenLink, br byteRang
 	}
 	br.length = min(br.length, td.Size-br.start)
 	h.metrics.TokenEvents.WithLabelValues("resumed").Inc()
-	if h.serveToken(c, td, http.StatusPartialContent, br) {
+	if _, delivered := h.serveToken(c, td, http.StatusPartialContent, br); delivered {
 		h.metrics.TokenEvents.WithLabelValues("delivered").Inc()
 	}
 }
@@ -192,8 +200,12 @@ func requestPIN(c *gin.Context) (*string, error) {
 		return nil, nil
 	}
 	b, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxFormBytes))
-	if err != nil {
-		return nil, bodyErr(err)
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return nil, errJSONTooLarge // "request body too large"
+	case err != nil:
+		return nil, errInvalidForm
 	}
 	form, err := url.ParseQuery(string(b))
 	if err != nil {

@@ -28,8 +28,9 @@ var (
 	ErrWrongPIN     = errors.New("wrong pin")
 	// ErrTokenNotUnused refuses to revoke a token that is no longer unused.
 	ErrTokenNotUnused = errors.New("download token already used")
-	// ErrTokenLockedNow is ErrTokenLocked for the wrong PIN that locked the token.
-	ErrTokenLockedNow = fmt.Errorf("%w by this wrong pin", ErrTokenLocked)
+	// ErrTokenLockedNow is the fifth wrong PIN: a wrong PIN like the others (403), after which
+	// the token is locked for good (410 ErrTokenLocked).
+	ErrTokenLockedNow = fmt.Errorf("%w, the fifth: the token is now locked", ErrWrongPIN)
 )
 
 // TokenLink names a token as its URL does.
@@ -77,6 +78,12 @@ func (d *TokenDownload) Sent(ctx context.Context, n int64, lastByte bool) error 
 		})
 		return nil
 	})
+}
+
+// Unconsume gives the token back when its consuming answer sent nothing (its file could not
+// be opened): a token is spent on a download, not on an error.
+func (d *TokenDownload) Unconsume(ctx context.Context) error {
+	return d.s.st.Q.DownloadTokenUnconsume(context.WithoutCancel(ctx), d.hash)
 }
 
 // ConsumeToken takes a one-time token and returns its file. Exactly one of any number of

@@ -62,14 +62,14 @@ func (s *Service) CreateFile(ctx context.Context, p auth.Principal, sid uuid.UUI
 	if in.Size != nil && (*in.Size < 0 || *in.Size > s.limits.MaxUploadBytes) {
 		return File{}, ErrInvalidSize
 	}
+	sess, err := s.GetSession(ctx, p, sid)
+	if err != nil {
+		return File{}, err
+	}
 	if in.Size != nil {
 		if err := s.fits(ctx, QuotaOf(p), *in.Size); err != nil {
 			return File{}, err
 		}
-	}
-	sess, err := s.GetSession(ctx, p, sid)
-	if err != nil {
-		return File{}, err
 	}
 	row, err := s.st.Q.FileCreate(ctx, dbsqlc.FileCreateParams{
 		ID: uuid.New(), SessionID: sid, TenantID: p.TenantID, Name: name,

@@ -38,10 +38,13 @@ func (q *Queries) QuotaReserve(ctx context.Context, arg QuotaReserveParams) erro
 }
 
 const quotaSweep = `-- name: QuotaSweep :execrows
-DELETE FROM quota_reservations WHERE created_at < now() - $1::bigint * interval '1 second'
+DELETE FROM quota_reservations r
+WHERE r.created_at < now() - $1::bigint * interval '1 second'
+  AND NOT EXISTS (SELECT 1 FROM tus_uploads t WHERE t.id = r.id)
 `
 
 // Reservations older than the given age were left by a crash.
+// A resumable upload's hold lives as long as the upload (its expiry is configurable): never swept.
 func (q *Queries) QuotaSweep(ctx context.Context, maxAgeSeconds int64) (int64, error) {
 	result, err := q.db.Exec(ctx, quotaSweep, maxAgeSeconds)
 	if err != nil {

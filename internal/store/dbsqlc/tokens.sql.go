@@ -499,6 +499,19 @@ func (q *Queries) DownloadTokenRevoke(ctx context.Context, arg DownloadTokenRevo
 	return i, err
 }
 
+const downloadTokenUnconsume = `-- name: DownloadTokenUnconsume :exec
+UPDATE download_tokens
+SET consumed_at = NULL, consumed_by_addr = NULL
+WHERE token_hash = $1 AND bytes_sent = 0 AND delivered_at IS NULL
+`
+
+// Gives back a token whose consuming answer could not send a byte (its file could not be
+// opened): it was spent on nothing.
+func (q *Queries) DownloadTokenUnconsume(ctx context.Context, tokenHash []byte) error {
+	_, err := q.db.Exec(ctx, downloadTokenUnconsume, tokenHash)
+	return err
+}
+
 const uploadTokenCreate = `-- name: UploadTokenCreate :one
 INSERT INTO upload_tokens (token_hash, file_id, session_id, tenant_id, created_by, expires_at)
 SELECT $1, f.id, f.session_id, f.tenant_id, $2,
