@@ -260,26 +260,27 @@ func (h *handlers) guardBody(c *gin.Context) {
 	c.Request.Body = b
 	c.Set(bodyKey, b)
 	c.Next()
-	if b.atEOF != nil {
-		// An answer given before the body was read. The answer goes out first; then what the
-		// client is still sending is read and dropped, for a moment and up to a bound, so that
-		// closing the connection does not reset it under a client that writes its whole body
-		// before it reads (it would see the reset, not the answer). A client that sends
-		// nothing, or too much, is cut.
-		_ = b.rc.Flush()
+	if b.atEOF != nil && !b.broken && c.GetHeader("Expect") == "" {
+		// An answer given before the body was read to its end (a refusal, or a route that
+		// takes no body) to a client that sends its body without waiting for an answer: what
+		// it is still sending is read and dropped, briefly and up to a bound, before the answer
+		// goes out and the connection closes, so that the client finishes writing and reads
+		// the answer instead of a reset. A client that sends nothing is cut at once; one that
+		// asked "Expect: 100-continue" was never asked for its body.
 		_ = b.rc.SetReadDeadline(time.Now().Add(unreadBodyGrace))
-		if b.n == 0 {
-			// Only a body refused before its first byte: one that broke off while being read
-			// has a connection that is going away anyway.
-			_, _ = io.CopyN(io.Discard, b.ReadCloser, unreadBodyDrain)
-		}
+		_, _ = io.CopyN(io.Discard, b.ReadCloser, unreadBodyDrain)
+	}
+	if b.atEOF != nil {
+		// The server reads what is left of the body before it closes the connection: let that
+		// read end at once.
+		_ = b.rc.SetReadDeadline(time.Now())
 	}
 }
 
 // unreadBodyGrace and unreadBodyDrain bound how long, and how much of a body the answer did
 // not need, the server goes on reading.
 const (
-	unreadBodyGrace = time.Second
+	unreadBodyGrace = 250 * time.Millisecond
 	unreadBodyDrain = 8 << 20
 )
 
@@ -298,12 +299,16 @@ type guardedBody struct {
 	windowBytes  int64
 	n            int64
 	atEOF        func()
+	// broken is set when a read failed (the client went away, or stalled): such a body is
+	// not drained.
+	broken bool
 }
 
 func (b *guardedBody) Read(p []byte) (int, error) {
 	now := time.Now()
 	if now.Sub(b.windowStart) >= b.idle {
 		if b.windowBytes < b.minPerWindow {
+			b.broken = true
 			return 0, errBodyTooSlow
 		}
 		b.windowStart, b.windowBytes = now, 0
@@ -313,6 +318,9 @@ func (b *guardedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	b.windowBytes += int64(n)
 	b.n += int64(n)
+	if err != nil && err != io.EOF {
+		b.broken = true
+	}
 	switch {
 	case err == io.EOF && b.atEOF != nil:
 		b.atEOF()
