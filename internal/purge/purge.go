@@ -348,6 +348,19 @@ func (p *Purger) deleteUploadURLs(ctx context.Context, r *Result) error {
 // sweepOrphans removes blobs older than the grace period that no live row references. The grace
 // period covers an upload between its blob's rename and its row's commit.
 func (p *Purger) sweepOrphans(ctx context.Context, r *Result) error {
+	return p.sweepUnreferenced(ctx, p.blobs.Walk, p.st.Q.BlobKeysReferenced, func(k string) {
+		p.deleteBlob(ctx, r, k)
+		r.OrphansRemoved++
+	})
+}
+
+// sweepUnreferenced walks the keys older than the grace period, asks the database which of
+// them rows still reference, a batch at a time, and removes the others.
+func (p *Purger) sweepUnreferenced(ctx context.Context,
+	walk func(context.Context, time.Time, func(string) error) error,
+	referenced func(context.Context, []string) ([]string, error),
+	remove func(key string),
+) error {
 	var batch []string
 	flush := func() error {
 		if len(batch) == 0 {
@@ -355,7 +368,7 @@ func (p *Purger) sweepOrphans(ctx context.Context, r *Result) error {
 		}
 		bctx, cancel := context.WithTimeout(ctx, p.opt.BatchTimeout)
 		defer cancel()
-		live, err := p.st.Q.BlobKeysReferenced(bctx, batch)
+		live, err := referenced(bctx, batch)
 		if err != nil {
 			return err
 		}
@@ -365,14 +378,13 @@ func (p *Purger) sweepOrphans(ctx context.Context, r *Result) error {
 		}
 		for _, k := range batch {
 			if !keep[k] {
-				p.deleteBlob(ctx, r, k)
-				r.OrphansRemoved++
+				remove(k)
 			}
 		}
 		batch = batch[:0]
 		return nil
 	}
-	err := p.blobs.Walk(ctx, time.Now().Add(-p.opt.OrphanGrace), func(key string) error {
+	err := walk(ctx, time.Now().Add(-p.opt.OrphanGrace), func(key string) error {
 		batch = append(batch, key)
 		if len(batch) >= p.opt.BatchSize {
 			return flush()

@@ -2,7 +2,6 @@ package purge
 
 import (
 	"context"
-	"time"
 
 	"github.com/google/uuid"
 )
@@ -44,44 +43,12 @@ func (p *Purger) expireTus(ctx context.Context, r *Result) error {
 // by a crash between a staging area's creation and its row, or between a row's deletion and
 // its staging area's.
 func (p *Purger) sweepStages(ctx context.Context, r *Result) error {
-	var batch []string
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
+	return p.sweepUnreferenced(ctx, p.blobs.WalkStages, p.st.Q.TusKeysReferenced, func(k string) {
+		if err := p.blobs.RemoveStage(ctx, k); err != nil {
+			r.BlobErrors++
+			p.log.Warn("purge: removing an orphaned staging area failed", "key", k, "err", err)
+			return
 		}
-		bctx, cancel := context.WithTimeout(ctx, p.opt.BatchTimeout)
-		defer cancel()
-		live, err := p.st.Q.TusKeysReferenced(bctx, batch)
-		if err != nil {
-			return err
-		}
-		keep := make(map[string]bool, len(live))
-		for _, k := range live {
-			keep[k] = true
-		}
-		for _, k := range batch {
-			if keep[k] {
-				continue
-			}
-			if err := p.blobs.RemoveStage(ctx, k); err != nil {
-				r.BlobErrors++
-				p.log.Warn("purge: removing an orphaned staging area failed", "key", k, "err", err)
-				continue
-			}
-			r.StagesRemoved++
-		}
-		batch = batch[:0]
-		return nil
-	}
-	err := p.blobs.WalkStages(ctx, time.Now().Add(-p.opt.OrphanGrace), func(key string) error {
-		batch = append(batch, key)
-		if len(batch) >= p.opt.BatchSize {
-			return flush()
-		}
-		return nil
+		r.StagesRemoved++
 	})
-	if err != nil {
-		return err
-	}
-	return flush()
 }
