@@ -145,3 +145,18 @@ func (m *Metrics) RegisterPool(pool *pgxpool.Pool) {
 		counter("fileshare_db_pool_acquire_wait_seconds_total", "Time spent waiting for a connection.", func(s *pgxpool.Stat) float64 { return s.AcquireDuration().Seconds() }),
 	)
 }
+
+// RegisterUploadCache exports the lookups of the in-memory upload rows that downloads use.
+func (m *Metrics) RegisterUploadCache(lookups func() (hits, misses uint64)) {
+	counter := func(result string, pick func(hits, misses uint64) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "fileshare_upload_cache_lookups_total",
+			Help:        "Downloads of simple uploads that looked for the upload's row in memory, by result (hit: served without a database query).",
+			ConstLabels: prometheus.Labels{"result": result},
+		}, func() float64 { return float64(pick(lookups())) })
+	}
+	m.Registry.MustRegister(
+		counter("hit", func(h, _ uint64) uint64 { return h }),
+		counter("miss", func(_, mi uint64) uint64 { return mi }),
+	)
+}

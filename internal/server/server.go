@@ -12,6 +12,7 @@ import (
 
 	"fileshare/internal/auth"
 	"fileshare/internal/blob"
+	"fileshare/internal/coherence"
 	"fileshare/internal/config"
 	"fileshare/internal/httpapi"
 	"fileshare/internal/metrics"
@@ -32,6 +33,9 @@ type App struct {
 	Metrics *metrics.Metrics
 	// Webhooks delivers the events of the tenants' webhooks (a background worker like Purger).
 	Webhooks *webhook.Dispatcher
+	// Coherence keeps the instance's in-memory upload rows coherent with the other instances;
+	// until it runs, downloads read every row from the database.
+	Coherence *coherence.Bus
 }
 
 func observePurge(m *metrics.Metrics, r purge.Result, d time.Duration, err error) {
@@ -101,6 +105,7 @@ func Assemble(cfg *config.Config, st *store.Store, blobs blob.Store, log *slog.L
 	m.RegisterPool(st.Pool)
 	wm := webhook.NewMetrics(m.Registry)
 	outbox := webhook.NewOutbox(st, wm)
+	bus := coherence.New(st, log, coherence.Options{})
 	svc := share.New(st, blobs, share.Limits{
 		UploadTTL:          config.Seconds(cfg.UploadTTL),
 		SessionTTL:         config.Seconds(cfg.SessionTTL),
@@ -109,7 +114,8 @@ func Assemble(cfg *config.Config, st *store.Store, blobs blob.Store, log *slog.L
 		TombstoneRetention: cfg.TombstoneRetention,
 		TokenResumeWindow:  cfg.TokenResumeWindow,
 		TusExpiry:          cfg.TusExpiry,
-	}, log, share.WithEvents(outbox))
+	}, log, share.WithEvents(outbox), share.WithCoherence(bus))
+	m.RegisterUploadCache(svc.UploadCacheLookups)
 	ready := func(ctx context.Context) error {
 		if err := st.Ping(ctx); err != nil {
 			return fmt.Errorf("database: %w", err)
@@ -136,7 +142,22 @@ func Assemble(cfg *config.Config, st *store.Store, blobs blob.Store, log *slog.L
 		DatabaseURL: cfg.DatabaseURL, Timeout: cfg.WebhookTimeout, AllowPrivate: cfg.WebhookAllowPrivate,
 		RetryBase: cfg.WebhookRetryBase,
 	}, log, wm)
-	return &App{Handler: h, Store: st, Blobs: blobs, Service: svc, Authn: authn, Purger: purger, Metrics: m, Webhooks: dispatcher}, nil
+	return &App{Handler: h, Store: st, Blobs: blobs, Service: svc, Authn: authn, Purger: purger, Metrics: m, Webhooks: dispatcher, Coherence: bus}, nil
+}
+
+// StartCoherence runs the instance's cache coherence session until ctx ends or the returned
+// function is called (which waits for it to end its session).
+func (a *App) StartCoherence(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.Coherence.Run(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // PurgeOptions are the purge settings of cfg.
@@ -204,6 +225,8 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	log.Info("serving", append([]any{"addr", ln.Addr().String()}, where...)...)
 	app.Purger.Start(ctx)
 	defer app.Purger.Stop()
+	stopCoherence := app.StartCoherence(ctx)
+	defer stopCoherence()
 	if err := app.Webhooks.Start(ctx); err != nil {
 		return err
 	}

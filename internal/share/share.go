@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"fileshare/internal/blob"
+	"fileshare/internal/coherence"
 	"fileshare/internal/store"
 	"fileshare/internal/store/dbsqlc"
 	"fileshare/internal/webhook"
@@ -62,6 +63,10 @@ type Service struct {
 	limits Limits
 	log    *slog.Logger
 	events *webhook.Outbox
+	// bus and uploads keep live uploads' rows in memory for downloads, coherent across
+	// instances (package coherence); nil without a bus.
+	bus     *coherence.Bus
+	uploads *coherence.Cache[cachedUpload]
 }
 
 // Option changes a Service.
@@ -70,6 +75,15 @@ type Option func(*Service)
 // WithEvents records the events of the changes in outbox (the server's, with its metrics);
 // by default the Service makes an outbox of its own.
 func WithEvents(outbox *webhook.Outbox) Option { return func(s *Service) { s.events = outbox } }
+
+// WithCoherence keeps live uploads' rows in memory, kept coherent with every instance
+// through b (which the caller runs).
+func WithCoherence(b *coherence.Bus) Option {
+	return func(s *Service) {
+		s.bus = b
+		s.uploads = coherence.NewCache[cachedUpload](b, uploadCacheSize)
+	}
+}
 
 // New returns a Service.
 func New(st *store.Store, blobs blob.Store, limits Limits, log *slog.Logger, opts ...Option) *Service {

@@ -83,8 +83,29 @@ func uploadFromRow(r dbsqlc.Upload) Upload {
 	}
 }
 
-// OpenUpload returns a live upload's content, for a download.
+// uploadCacheSize bounds the upload rows an instance keeps in memory (a few hundred bytes
+// each).
+const uploadCacheSize = 50_000
+
+// expiryMargin: an upload whose expiry is this close (by the estimate of the database's clock)
+// is decided by the database, not served from memory.
+const expiryMargin = time.Second
+
+// cachedUpload is what a download of a live upload needs of its row.
+type cachedUpload struct {
+	meta      FileMeta
+	key       string
+	expiresAt time.Time
+}
+
+// OpenUpload returns a live upload's content, for a download. A live upload's row never
+// changes, so an instance keeps it in memory (docs/behaviour.md §13): a deletion reaches every
+// instance before it is answered, and an upload near its expiry is looked up again.
 func (s *Service) OpenUpload(ctx context.Context, id uuid.UUID) (*Download, error) {
+	if c, ok := s.uploads.Get(id); ok && s.servable(c.expiresAt) {
+		return s.download(c.meta, c.key, ErrUploadNotFound), nil
+	}
+	fill := s.uploads.StartFill()
 	row, err := s.st.Q.UploadGet(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrUploadNotFound
@@ -99,13 +120,31 @@ func (s *Service) OpenUpload(ctx context.Context, id uuid.UUID) (*Download, erro
 		return nil, ErrUploadExpired
 	}
 	meta := FileMeta{Name: row.Name, ContentType: row.ContentType, Size: row.Size, SHA256: row.Sha256, ModTime: row.CreatedAt}
+	if s.servable(row.ExpiresAt) {
+		s.uploads.Put(fill, id, cachedUpload{meta: meta, key: row.BlobKey, expiresAt: row.ExpiresAt})
+	}
 	return s.download(meta, row.BlobKey, ErrUploadNotFound), nil
 }
 
-// DeleteUpload deletes an upload of p's tenant at once: the row first, then the blob.
+// UploadCacheLookups counts the downloads of simple uploads served from memory (hits) and
+// those that read their row from the database while the cache was in service (misses).
+func (s *Service) UploadCacheLookups() (hits, misses uint64) { return s.uploads.Lookups() }
+
+// servable reports whether an upload that expires at exp may be served from memory now.
+func (s *Service) servable(exp time.Time) bool {
+	return s.bus.DBNow().Add(expiryMargin).Before(exp)
+}
+
+// DeleteUpload deletes an upload of p's tenant at once: the row first, then the blob. It
+// returns once no instance serves the upload any more.
 func (s *Service) DeleteUpload(ctx context.Context, p auth.Principal, id uuid.UUID) error {
+	change := s.bus.Begin()
+	defer change.Done()
 	var row dbsqlc.UploadDeleteRow
 	err := s.change(ctx, func(q *dbsqlc.Queries, ev *events) error {
+		if err := change.Tag(ctx, q); err != nil {
+			return err
+		}
 		var err error
 		row, err = q.UploadDelete(ctx, dbsqlc.UploadDeleteParams{ID: id, TenantID: p.TenantID})
 		if err == nil {
@@ -117,6 +156,10 @@ func (s *Service) DeleteUpload(ctx context.Context, p auth.Principal, id uuid.UU
 		return ErrUploadNotFound
 	}
 	if err != nil {
+		return err
+	}
+	s.uploads.Drop(id)
+	if err := change.Wait(ctx); err != nil {
 		return err
 	}
 	if row.PurgedAt == nil {

@@ -104,11 +104,21 @@ func start(t testing.TB, cfg *config.Config) *Env {
 		t.Fatalf("server: %v", err)
 	}
 	e.App = app
+	t.Cleanup(app.StartCoherence(context.Background()))
 	e.Server = httptest.NewServer(app.Handler)
 	t.Cleanup(e.Server.Close)
 	e.URL = e.Server.URL
 	e.Admin = admin.New(st, FastHash)
 	return e
+}
+
+// Settle returns once every instance on e's database has applied the announcements of
+// changes committed so far (a change made outside the service, as an operator's psql would).
+func (e *Env) Settle() {
+	e.T.Helper()
+	if err := e.App.Coherence.Barrier(context.Background()); err != nil {
+		e.T.Fatalf("cache barrier: %v", err)
+	}
 }
 
 // AddTenant adds a tenant (fails the test on error).

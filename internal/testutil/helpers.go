@@ -282,10 +282,12 @@ func QueryInt(t testing.TB, e *Env, query string, args ...any) int64 {
 	return n
 }
 
-// Exec runs a statement on e's database.
+// Exec runs a statement on e's database, like an operator in psql, and returns once every
+// running instance has heard of the upload rows it changed.
 func Exec(t testing.TB, e *Env, query string, args ...any) {
 	t.Helper()
 	if _, err := e.Store.Pool.Exec(context.Background(), query, args...); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
+	e.Settle()
 }

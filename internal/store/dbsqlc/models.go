@@ -186,6 +186,16 @@ type AuthFailure struct {
 	LockedUntil *time.Time
 }
 
+// Listening sessions of instances that cache upload rows; live while lease_until is in the future.
+type CacheSession struct {
+	// Random UUID of one listening session (a reconnection registers a new one).
+	ID uuid.UUID
+	// Until when the session may serve from its cache without renewing.
+	LeaseUntil time.Time
+	// When the session registered.
+	StartedAt time.Time
+}
+
 // One-time download tokens: each works for exactly one download.
 type DownloadToken struct {
 	// SHA-256 of the token, which is never stored itself: a reader of the database cannot use it.

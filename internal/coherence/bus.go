@@ -1,0 +1,392 @@
+// Package coherence lets every instance keep rows that never change in memory — the metadata
+// of simple uploads, read by every download — while a deletion, made on any instance, still
+// takes effect on all of them before it is answered (docs/behaviour.md §13).
+//
+// The rules, each needed for that promise:
+//
+//   - Every change of an upload row that a cache could still serve is announced by a trigger
+//     in PostgreSQL (NOTIFY, sent when the transaction commits), whoever makes it.
+//   - Each instance listens on a connection of its own. Every listening session registers
+//     under a fresh id with a lease that it renews each second on that same connection, and
+//     it serves from its memory only while its lease holds: a session that stops hearing from
+//     PostgreSQL stops serving from memory before its lease runs out.
+//   - PostgreSQL delivers a notification before the answer of any statement that began after
+//     the notifying commit, so a renewal that follows a deletion brings its announcement with
+//     it; the announcement is applied before the lease is extended.
+//   - A fill (a row read from the database, then kept) is dropped when an invalidation was
+//     applied while it was being read.
+//   - The deleting request, after its commit, waits until every session with a live lease has
+//     acknowledged the announcement, or has lost its lease; whatever happens, one lease after
+//     the commit no session can still serve what was deleted.
+package coherence
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"fileshare/internal/store"
+	"fileshare/internal/store/dbsqlc"
+)
+
+// Channel is the PostgreSQL notification channel of announcements and acknowledgements.
+const Channel = "fileshare_cache"
+
+const (
+	// defaultLease is how long a session may serve from memory after a renewal began, and so
+	// the longest a deletion waits for a session that stopped answering.
+	defaultLease = 5 * time.Second
+	// defaultRenew is how often a session renews its lease.
+	defaultRenew = time.Second
+	// leaseMargin is taken off the lease on the instance's side, for the time a renewal takes
+	// to reach the database.
+	leaseMargin = 500 * time.Millisecond
+	// stillLivePoll is how often a waiting deletion checks whether the sessions it waits for
+	// still hold their leases.
+	stillLivePoll = 250 * time.Millisecond
+)
+
+// Options tune a Bus; zero values take the defaults.
+type Options struct {
+	Lease time.Duration
+	Renew time.Duration
+}
+
+// Bus is an instance's end of the announcements: it keeps the instance's listening session
+// and lease, applies invalidations to its caches, acknowledges them, and collects the
+// acknowledgements of its own deletions.
+type Bus struct {
+	st    *store.Store
+	log   *slog.Logger
+	lease time.Duration
+	renew time.Duration
+	base  time.Time // origin of the monotonic clock readings below
+
+	validUntil atomic.Int64 // nanoseconds since base; the session's lease as this side sees it
+	skew       atomic.Int64 // the database's clock minus ours, nanoseconds (an estimate)
+
+	mu      sync.Mutex
+	caches  []invalidator
+	waiters map[string]*waiter
+}
+
+type invalidator interface {
+	invalidate(ids []uuid.UUID, all bool)
+}
+
+type waiter struct {
+	acked map[uuid.UUID]bool
+	wake  chan struct{}
+}
+
+// New returns a Bus on st; Run makes it work.
+func New(st *store.Store, log *slog.Logger, opt Options) *Bus {
+	if opt.Lease <= 0 {
+		opt.Lease = defaultLease
+	}
+	if opt.Renew <= 0 {
+		opt.Renew = defaultRenew
+	}
+	return &Bus{st: st, log: log, lease: opt.Lease, renew: opt.Renew, base: time.Now(), waiters: map[string]*waiter{}}
+}
+
+func (b *Bus) mono() int64 { return int64(time.Since(b.base)) }
+
+// Serving reports whether the instance may answer from its caches now.
+func (b *Bus) Serving() bool {
+	return b != nil && b.mono() < b.validUntil.Load()
+}
+
+// DBNow estimates the database's clock, which decides expiry.
+func (b *Bus) DBNow() time.Time {
+	if b == nil {
+		return time.Now()
+	}
+	return time.Now().Add(time.Duration(b.skew.Load()))
+}
+
+// Run keeps a listening session until ctx ends, opening a new one whenever the last was lost.
+// Between sessions nothing is served from memory.
+func (b *Bus) Run(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	var last uuid.UUID // a session whose row may be left (its connection was lost)
+	for {
+		began := time.Now()
+		err := b.session(ctx, &last)
+		b.stopServing()
+		if ctx.Err() != nil {
+			return
+		}
+		b.log.Warn("cache coherence session lost; serving downloads from the database until it is back", "err", err)
+		if time.Since(began) > time.Minute {
+			backoff = 100 * time.Millisecond
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+func (b *Bus) stopServing() {
+	b.validUntil.Store(0)
+	b.invalidate(nil, true)
+}
+
+func (b *Bus) invalidate(ids []uuid.UUID, all bool) {
+	b.mu.Lock()
+	caches := b.caches
+	b.mu.Unlock()
+	for _, c := range caches {
+		c.invalidate(ids, all)
+	}
+}
+
+// session listens, registers a fresh session and keeps its lease until ctx ends or the
+// connection fails. *last is the previous session, if its row may still be there: it served
+// nothing since it was lost, so its row goes at once rather than holding deletions up until
+// its lease runs out.
+func (b *Bus) session(ctx context.Context, last *uuid.UUID) error {
+	l, err := b.st.Listen(ctx, Channel)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	// Whatever was kept before this session listened may have been deleted unheard.
+	b.stopServing()
+	if *last != uuid.Nil {
+		if err := l.Q.CacheSessionEnd(ctx, *last); err != nil {
+			return err
+		}
+		*last = uuid.Nil
+	}
+	id := uuid.New()
+	*last = id
+	defer func() {
+		b.stopServing()
+		end, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		if l.Q.CacheSessionEnd(end, id) == nil {
+			*last = uuid.Nil
+		}
+	}()
+	if err := l.Q.CacheSessionSweep(ctx); err != nil {
+		return err
+	}
+	for {
+		start := b.mono()
+		sent := time.Now()
+		dbNow, err := l.Q.CacheSessionRenew(ctx, dbsqlc.CacheSessionRenewParams{ID: id, LeaseMs: b.lease.Milliseconds()})
+		if err != nil {
+			return err
+		}
+		rtt := time.Since(sent)
+		b.skew.Store(int64(dbNow.Sub(sent.Add(rtt / 2))))
+		// What was announced before the renewal came with its answer: applied before the
+		// lease is extended.
+		if err := b.drain(ctx, l, id); err != nil {
+			return err
+		}
+		b.validUntil.Store(start + int64(b.lease-leaseMargin))
+		if err := b.listenUntil(ctx, l, id, time.Now().Add(b.renew)); err != nil {
+			return err
+		}
+	}
+}
+
+// drain applies the notifications already received, without waiting for more.
+func (b *Bus) drain(ctx context.Context, l *store.Listener, id uuid.UUID) error {
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	for {
+		n, err := l.Wait(done)
+		if errors.Is(err, store.ErrNoNotification) {
+			return ctx.Err()
+		}
+		if err != nil {
+			return err
+		}
+		if err := b.handle(ctx, l, id, n.Payload); err != nil {
+			return err
+		}
+	}
+}
+
+// listenUntil applies notifications as they arrive until the deadline.
+func (b *Bus) listenUntil(ctx context.Context, l *store.Listener, id uuid.UUID, deadline time.Time) error {
+	for {
+		wctx, cancel := context.WithDeadline(ctx, deadline)
+		n, err := l.Wait(wctx)
+		cancel()
+		if errors.Is(err, store.ErrNoNotification) {
+			return ctx.Err()
+		}
+		if err != nil {
+			return err
+		}
+		if err := b.handle(ctx, l, id, n.Payload); err != nil {
+			return err
+		}
+	}
+}
+
+// handle applies one notification: "inv NONCE IDS" invalidates (and is acknowledged when a
+// deletion waits for it), "ack NONCE SESSION" is a session's acknowledgement.
+func (b *Bus) handle(ctx context.Context, l *store.Listener, self uuid.UUID, payload string) error {
+	kind, rest, _ := strings.Cut(payload, " ")
+	nonce, arg, _ := strings.Cut(rest, " ")
+	switch kind {
+	case "inv":
+		ids, all := parseIDs(arg)
+		b.invalidate(ids, all)
+		if nonce != "-" && nonce != "" {
+			return l.Notify(ctx, Channel, "ack "+nonce+" "+self.String())
+		}
+	case "ack":
+		session, err := uuid.Parse(arg)
+		if err != nil {
+			return nil
+		}
+		b.mu.Lock()
+		if w := b.waiters[nonce]; w != nil {
+			w.acked[session] = true
+			select {
+			case w.wake <- struct{}{}:
+			default:
+			}
+		}
+		b.mu.Unlock()
+	}
+	return nil
+}
+
+// parseIDs reads a comma-separated list of ids; "*", or anything unreadable, means all.
+func parseIDs(s string) (ids []uuid.UUID, all bool) {
+	if s == "" {
+		return nil, false
+	}
+	for part := range strings.SplitSeq(s, ",") {
+		id, err := uuid.Parse(part)
+		if err != nil {
+			return nil, true
+		}
+		ids = append(ids, id)
+	}
+	return ids, false
+}
+
+// Change is a deletion (or any change of cached rows) that waits for the caches: Begin before
+// the transaction, Tag inside it, Wait after its commit, Done in the end.
+type Change struct {
+	b     *Bus
+	nonce string
+	w     *waiter
+}
+
+// Begin starts a change; on a nil Bus (no caches anywhere) it does nothing.
+func (b *Bus) Begin() *Change {
+	if b == nil {
+		return nil
+	}
+	var r [16]byte
+	_, _ = rand.Read(r[:])
+	c := &Change{b: b, nonce: hex.EncodeToString(r[:]), w: &waiter{acked: map[uuid.UUID]bool{}, wake: make(chan struct{}, 1)}}
+	b.mu.Lock()
+	b.waiters[c.nonce] = c.w
+	b.mu.Unlock()
+	return c
+}
+
+// Tag marks the transaction of q, so that the announcements of its changes carry this
+// change's nonce and are acknowledged.
+func (c *Change) Tag(ctx context.Context, q *dbsqlc.Queries) error {
+	if c == nil {
+		return nil
+	}
+	return q.CacheNonceSet(ctx, c.nonce)
+}
+
+// Wait returns once every session that held a lease after the commit has acknowledged the
+// change or lost its lease: from then on, no instance serves what the change removed. It
+// waits at most one lease.
+func (c *Change) Wait(ctx context.Context) error {
+	if c == nil {
+		return nil
+	}
+	limit := time.NewTimer(c.b.lease)
+	defer limit.Stop()
+	live, err := c.b.st.Q.CacheSessionsLive(ctx)
+	if err != nil {
+		// Not knowing who listens, wait until any lease granted before the commit is over.
+		c.b.log.Warn("cache sessions unknown; a deletion waits for the leases to run out", "err", err)
+		select {
+		case <-limit.C:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	poll := time.NewTicker(stillLivePoll)
+	defer poll.Stop()
+	for {
+		live = c.unacked(live)
+		if len(live) == 0 {
+			return nil
+		}
+		select {
+		case <-c.w.wake:
+		case <-poll.C:
+			if still, err := c.b.st.Q.CacheSessionsStillLive(ctx, live); err == nil {
+				live = still
+			}
+		case <-limit.C:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (c *Change) unacked(sessions []uuid.UUID) []uuid.UUID {
+	c.b.mu.Lock()
+	defer c.b.mu.Unlock()
+	out := sessions[:0]
+	for _, s := range sessions {
+		if !c.w.acked[s] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Barrier returns once every live session has applied the announcements of all the changes
+// committed before it was called: an announcement of its own, which sessions receive in
+// commit order, is acknowledged by each.
+func (b *Bus) Barrier(ctx context.Context) error {
+	c := b.Begin()
+	defer c.Done()
+	if err := b.st.Q.CacheNotify(ctx, dbsqlc.CacheNotifyParams{Channel: Channel, Payload: "inv " + c.nonce + " "}); err != nil {
+		return err
+	}
+	return c.Wait(ctx)
+}
+
+// Done forgets the change.
+func (c *Change) Done() {
+	if c == nil {
+		return
+	}
+	c.b.mu.Lock()
+	delete(c.b.waiters, c.nonce)
+	c.b.mu.Unlock()
+}
