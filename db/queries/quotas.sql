@@ -46,3 +46,6 @@ WHERE name = @name;
 
 -- name: TenantIDByName :one
 SELECT id FROM tenants WHERE name = @name;
+
+-- name: QuotaReleaseMany :exec
+DELETE FROM quota_reservations WHERE id = ANY(@ids::uuid[]);

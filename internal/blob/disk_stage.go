@@ -76,7 +76,9 @@ func (d *Disk) Append(ctx context.Context, key string, st Stage, r io.Reader) (S
 	if _, err := f.Seek(st.Size, io.SeekStart); err != nil {
 		return st, storageErr(err)
 	}
-	buf := make([]byte, copyBuffer)
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	buf := *bp
 	flush := newFlusher(f)
 	flush.from(st.Size)
 	size := st.Size

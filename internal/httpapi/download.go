@@ -8,6 +8,7 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -132,11 +133,41 @@ func (s *sender) single(status int, br byteRange) {
 	}
 	hd.Set("Content-Type", s.d.ContentType)
 	hd.Set("Content-Length", strconv.FormatInt(br.length, 10))
+	if body != nil && br.length <= smallBody {
+		s.small(status, body, br.length)
+		return
+	}
 	s.c.Status(status)
 	s.c.Writer.WriteHeaderNow()
 	s.started = true
 	if body != nil {
 		s.copy(body)
+	}
+}
+
+// smallBody is the largest answer read into memory and written with its headers: one write
+// to the connection instead of a flush of the headers and a zero-copy transfer.
+const smallBody = 16 << 10
+
+var smallBuffers = sync.Pool{New: func() any { b := make([]byte, smallBody); return &b }}
+
+// small answers a content of n ≤ smallBody bytes from body. It is read before the status line
+// goes out, so that a read error is still an error answer.
+func (s *sender) small(status int, body io.Reader, n int64) {
+	bp := smallBuffers.Get().(*[]byte)
+	defer smallBuffers.Put(bp)
+	buf := (*bp)[:n]
+	if _, err := io.ReadFull(body, buf); err != nil {
+		s.fail(err)
+		return
+	}
+	s.c.Status(status)
+	s.started = true
+	_ = http.NewResponseController(s.c.Writer).SetWriteDeadline(time.Now().Add(s.idle))
+	m, err := s.c.Writer.Write(buf)
+	s.sent += int64(m)
+	if err != nil {
+		s.abort(err)
 	}
 }
 

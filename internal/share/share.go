@@ -67,6 +67,8 @@ type Service struct {
 	// instances (package coherence); nil without a bus.
 	bus     *coherence.Bus
 	uploads *coherence.Cache[cachedUpload]
+	// group commits concurrent simple uploads together.
+	group uploadGroup
 }
 
 // Option changes a Service.
@@ -94,6 +96,7 @@ func New(st *store.Store, blobs blob.Store, limits Limits, log *slog.Logger, opt
 		limits.TusExpiry = 24 * time.Hour
 	}
 	s := &Service{st: st, blobs: blobs, limits: limits, log: log}
+	s.group.s = s
 	for _, o := range opts {
 		o(s)
 	}

@@ -46,25 +46,17 @@ func (s *Service) CreateUpload(ctx context.Context, p auth.Principal, content *P
 		ttl = int64(s.limits.UploadTTL / time.Second)
 	}
 	failpoint.Hit("upload.before-commit")
-	var row dbsqlc.Upload
-	err := content.commit(ctx, func(q *dbsqlc.Queries, ev *events) error {
-		var err error
-		row, err = q.UploadCreate(ctx, dbsqlc.UploadCreateParams{
-			ID:          uuid.New(),
-			TenantID:    p.TenantID,
-			CreatedBy:   p.Login,
-			Name:        in.Name,
-			ContentType: in.ContentType,
-			Size:        content.Size(),
-			Sha256:      content.SHA256(),
-			BlobKey:     content.key,
-			TtlSeconds:  ttl,
-		})
-		if err == nil {
-			ev.add(webhook.UploadStored, p.TenantID, uploadEvent(row.ID, row.Name, row.ContentType, row.Size, row.Sha256, row.CreatedBy, row.ExpiresAt, &p.Login))
-		}
-		return err
-	})
+	row, err := s.group.commit(&groupedUpload{ctx: ctx, content: content, login: p.Login, params: dbsqlc.UploadCreateParams{
+		ID:          uuid.New(),
+		TenantID:    p.TenantID,
+		CreatedBy:   p.Login,
+		Name:        in.Name,
+		ContentType: in.ContentType,
+		Size:        content.Size(),
+		Sha256:      content.SHA256(),
+		BlobKey:     content.key,
+		TtlSeconds:  ttl,
+	}})
 	if err != nil {
 		return Upload{}, err
 	}

@@ -20,6 +20,15 @@ func (q *Queries) QuotaRelease(ctx context.Context, id uuid.UUID) error {
 	return err
 }
 
+const quotaReleaseMany = `-- name: QuotaReleaseMany :exec
+DELETE FROM quota_reservations WHERE id = ANY($1::uuid[])
+`
+
+func (q *Queries) QuotaReleaseMany(ctx context.Context, ids []uuid.UUID) error {
+	_, err := q.db.Exec(ctx, quotaReleaseMany, ids)
+	return err
+}
+
 const quotaReserve = `-- name: QuotaReserve :exec
 INSERT INTO quota_reservations (id, tenant_id, bytes) VALUES ($1, $2, $3)
 ON CONFLICT (id) DO UPDATE SET bytes = quota_reservations.bytes + EXCLUDED.bytes

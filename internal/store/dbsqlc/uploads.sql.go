@@ -60,6 +60,76 @@ func (q *Queries) UploadCreate(ctx context.Context, arg UploadCreateParams) (Upl
 	return i, err
 }
 
+const uploadCreateMany = `-- name: UploadCreateMany :many
+WITH u AS (
+    SELECT unnest($1::uuid[]) AS id, unnest($2::bigint[]) AS tenant_id,
+           unnest($3::text[]) AS created_by, unnest($4::text[]) AS name,
+           unnest($5::text[]) AS content_type, unnest($6::bigint[]) AS size,
+           unnest($7::bytea[]) AS sha256, unnest($8::text[]) AS blob_key,
+           unnest($9::bigint[]) AS ttl_seconds
+)
+INSERT INTO uploads (id, tenant_id, created_by, name, content_type, size, sha256, blob_key, expires_at)
+SELECT u.id, u.tenant_id, u.created_by, u.name, u.content_type, u.size, u.sha256, u.blob_key,
+       now() + u.ttl_seconds * interval '1 second'
+FROM u
+RETURNING id, tenant_id, created_by, name, content_type, size, sha256, blob_key, created_at, expires_at, purged_at
+`
+
+type UploadCreateManyParams struct {
+	Ids          []uuid.UUID
+	TenantIds    []int64
+	CreatedBy    []string
+	Names        []string
+	ContentTypes []string
+	Sizes        []int64
+	Sha256s      [][]byte
+	BlobKeys     []string
+	TtlSeconds   []int64
+}
+
+// The commits of concurrent uploads, grouped into one statement (share.uploadGroup).
+func (q *Queries) UploadCreateMany(ctx context.Context, arg UploadCreateManyParams) ([]Upload, error) {
+	rows, err := q.db.Query(ctx, uploadCreateMany,
+		arg.Ids,
+		arg.TenantIds,
+		arg.CreatedBy,
+		arg.Names,
+		arg.ContentTypes,
+		arg.Sizes,
+		arg.Sha256s,
+		arg.BlobKeys,
+		arg.TtlSeconds,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Upload
+	for rows.Next() {
+		var i Upload
+		if err := rows.Scan(
+			&i.ID,
+			&i.TenantID,
+			&i.CreatedBy,
+			&i.Name,
+			&i.ContentType,
+			&i.Size,
+			&i.Sha256,
+			&i.BlobKey,
+			&i.CreatedAt,
+			&i.ExpiresAt,
+			&i.PurgedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const uploadDelete = `-- name: UploadDelete :one
 DELETE FROM uploads WHERE id = $1 AND tenant_id = $2
 RETURNING blob_key, purged_at, name, content_type, size, sha256, created_by, expires_at
