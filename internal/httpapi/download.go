@@ -117,6 +117,15 @@ type sender struct {
 // Content-Range.
 func (s *sender) single(status int, br byteRange) {
 	hd := s.c.Writer.Header()
+	if s.c.Request.Method != http.MethodHead && br.length <= smallBody {
+		if status == http.StatusPartialContent {
+			hd.Set("Content-Range", br.contentRange(s.d.Size))
+		}
+		hd.Set("Content-Type", s.d.ContentType)
+		hd.Set("Content-Length", strconv.FormatInt(br.length, 10))
+		s.small(status, br)
+		return
+	}
 	var body io.ReadCloser
 	if s.c.Request.Method != http.MethodHead {
 		// Fetched before the status line goes out: a blob that went missing, or a store that
@@ -133,10 +142,6 @@ func (s *sender) single(status int, br byteRange) {
 	}
 	hd.Set("Content-Type", s.d.ContentType)
 	hd.Set("Content-Length", strconv.FormatInt(br.length, 10))
-	if body != nil && br.length <= smallBody {
-		s.small(status, body, br.length)
-		return
-	}
 	s.c.Status(status)
 	s.c.Writer.WriteHeaderNow()
 	s.started = true
@@ -151,13 +156,13 @@ const smallBody = 16 << 10
 
 var smallBuffers = sync.Pool{New: func() any { b := make([]byte, smallBody); return &b }}
 
-// small answers a content of n ≤ smallBody bytes from body. It is read before the status line
+// small answers the range br (at most smallBody bytes), read whole before the status line
 // goes out, so that a read error is still an error answer.
-func (s *sender) small(status int, body io.Reader, n int64) {
+func (s *sender) small(status int, br byteRange) {
 	bp := smallBuffers.Get().(*[]byte)
 	defer smallBuffers.Put(bp)
-	buf := (*bp)[:n]
-	if _, err := io.ReadFull(body, buf); err != nil {
+	buf := (*bp)[:br.length]
+	if err := s.d.ReadAt(s.c.Request.Context(), br.start, buf); err != nil {
 		s.fail(err)
 		return
 	}

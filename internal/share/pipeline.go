@@ -210,6 +210,25 @@ func (d *Download) Open(ctx context.Context, off, length int64) (io.ReadCloser, 
 	return r, nil
 }
 
+// ReadAt reads len(p) bytes of the content from off into p: for small answers, read whole
+// before they are sent.
+func (d *Download) ReadAt(ctx context.Context, off int64, p []byte) error {
+	var err error
+	if sr, ok := d.blobs.(blob.SmallReader); ok {
+		err = sr.ReadAt(ctx, d.key, off, p)
+	} else {
+		var r io.ReadCloser
+		if r, err = d.blobs.Get(ctx, d.key, off, int64(len(p))); err == nil {
+			_, err = io.ReadFull(r, p)
+			r.Close()
+		}
+	}
+	if err != nil {
+		return errBlobGone(err, d.notFound)
+	}
+	return nil
+}
+
 func (s *Service) download(meta FileMeta, key string, notFound error) *Download {
 	return &Download{FileMeta: meta, key: key, blobs: s.blobs, notFound: notFound}
 }
