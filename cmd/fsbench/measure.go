@@ -304,7 +304,7 @@ func (b *bench) smallUploads() result {
 			return err
 		}))
 	}
-	return loadRow("1 KiB durable uploads (POST /uploads)", fsR, ngR, 0.5)
+	return loadRow("1 KiB durable uploads (POST /uploads)", fsR, ngR, 0.3)
 }
 
 func loadRow(name string, fsR, ngR []loadResult, target float64) result {

@@ -9,6 +9,7 @@ import (
 
 	"fileshare/internal/auth"
 	"fileshare/internal/blob"
+	"fileshare/internal/coherence"
 	"fileshare/internal/store"
 	"fileshare/internal/store/dbsqlc"
 )
@@ -62,18 +63,36 @@ func (a *Admin) ListTenants(ctx context.Context) ([]Tenant, error) {
 	return out, nil
 }
 
-// DeleteTenant deletes a tenant with its users, uploads and sessions, then their blobs.
+// DeleteTenant deletes a tenant with its users, uploads and sessions, then their blobs. It
+// returns once no running instance serves the tenant's uploads from memory any more.
 func (a *Admin) DeleteTenant(ctx context.Context, blobs blob.Store, name string) error {
 	keys, err := a.st.Q.TenantBlobKeys(ctx, name)
 	if err != nil {
 		return err
 	}
-	n, err := a.st.Q.TenantDelete(ctx, name)
+	w, err := coherence.Watch(ctx, a.st)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	change := w.Begin()
+	defer change.Done()
+	var n int64
+	err = a.st.InTx(ctx, func(q *dbsqlc.Queries) error {
+		if err := change.Tag(ctx, q); err != nil {
+			return err
+		}
+		n, err = q.TenantDelete(ctx, name)
+		return err
+	})
 	if err != nil {
 		return err
 	}
 	if n == 0 {
 		return fmt.Errorf("tenant %q does not exist", name)
+	}
+	if err := change.Wait(ctx); err != nil {
+		return err
 	}
 	var errs []error
 	for _, k := range keys {

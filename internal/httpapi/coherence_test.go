@@ -237,3 +237,24 @@ func TestRowDeletedInPsqlLeavesTheCaches(t *testing.T) {
 		}
 	}
 }
+
+// Deleting a tenant (the operator's command) returns once no instance serves its uploads from
+// memory.
+func TestTenantDeletionLeavesTheCaches(t *testing.T) {
+	t.Parallel()
+	a := testutil.NewEnv(t)
+	a.AddUser("alice@acme", "pw")
+	b := a.Twin()
+	up := upCreate(a, "alice@acme", "pw", testutil.FilePart("x.txt", []byte("x")))
+	path := "/uploads/" + up.ID
+	cohWarm(t, a, path)
+	cohWarm(t, b, path)
+	if err := a.Admin.DeleteTenant(context.Background(), a.App.Blobs, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []*testutil.Env{a, b} {
+		if r := upGet(e, http.MethodGet, path); r.StatusCode != http.StatusNotFound {
+			t.Fatalf("after the tenant's deletion: %d, want 404", r.StatusCode)
+		}
+	}
+}
