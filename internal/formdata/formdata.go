@@ -105,9 +105,9 @@ type Reader struct {
 	// unreadable. Every NextPart returns it from then on.
 	err error
 
-	// delim is "\r\n--boundary--"; nl, nlDashBoundary, dashBoundary and dashBoundaryDash
-	// are its pieces. nl and nlDashBoundary lose their "\r" when the first boundary line ends
-	// in a bare LF.
+	// nl, nlDashBoundary, dashBoundary and dashBoundaryDash are pieces of
+	// "\r\n--boundary--": "\r\n", "\r\n--boundary", "--boundary", "--boundary--". nl and
+	// nlDashBoundary lose their "\r" when the first boundary line ends in a bare LF.
 	nl, nlDashBoundary, dashBoundary, dashBoundaryDash []byte
 
 	part      *Part
