@@ -140,6 +140,7 @@ func (h *handlers) putFile(c *gin.Context) {
 			h.fail(c, err)
 			return
 		}
+		defer form.close()
 		body, length = form.file, -1
 	}
 	body, sum512 := digests.Watch(body)

@@ -1,15 +1,14 @@
 package httpapi
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
 	"mime"
-	"mime/multipart"
 	"net/http"
 
 	"fileshare/internal/blob"
+	"fileshare/internal/formdata"
 	"fileshare/internal/share"
 )
 
@@ -25,9 +24,10 @@ const (
 	maxFieldBytes = 1024
 	// multipartOverhead is what the body may carry beyond the file itself.
 	multipartOverhead = 1 << 20
-	// bodyBuffer is the read buffer under a multipart body: the multipart parser reads in
-	// 4 KiB steps, which would otherwise each be a system call.
-	bodyBuffer = 256 << 10
+	// maxHeaderBytes bounds a part's header block. A browser's takes a few hundred bytes, but
+	// a very long file name is cut to a safe one rather than refused (TestHostileFileNames
+	// sends one of 1 MiB), as when mime/multipart, which allowed 10 MiB, read these bodies.
+	maxHeaderBytes = 2 << 20
 )
 
 var (
@@ -44,9 +44,10 @@ func isMultipart(r *http.Request) bool {
 }
 
 // uploadForm is a multipart upload body being read: the fields before the file part, the file
-// part itself, then (finish) the rest.
+// part itself, then (finish) the rest. Its reader's buffer comes from a pool: finish gives it
+// back, and so does close, which the handler defers for the paths that never reach finish.
 type uploadForm struct {
-	mr    *multipart.Reader
+	mr    *formdata.Reader
 	parts int
 	// file is the content, to be read to its end before finish.
 	file io.Reader
@@ -56,16 +57,22 @@ type uploadForm struct {
 }
 
 // openForm reads a multipart body up to its file part. A body that is not multipart carries
-// no file part.
-func openForm(r *http.Request) (*uploadForm, error) {
+// no file part. A form it returns must be closed; when it fails, there is none to close.
+func openForm(r *http.Request) (_ *uploadForm, err error) {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || (mt != "multipart/form-data" && mt != "multipart/mixed") || params["boundary"] == "" {
 		return nil, share.ErrFileRequired
 	}
 	f := &uploadForm{
-		mr:     multipart.NewReader(bufio.NewReaderSize(r.Body, bodyBuffer), params["boundary"]),
+		mr:     formdata.NewReader(r.Body, params["boundary"]),
 		fields: map[string]string{},
 	}
+	f.mr.MaxHeaderBytes = maxHeaderBytes
+	defer func() {
+		if err != nil {
+			f.close()
+		}
+	}()
 	for {
 		part, err := f.next()
 		if err == io.EOF {
@@ -89,8 +96,10 @@ func openForm(r *http.Request) (*uploadForm, error) {
 	}
 }
 
-// finish reads the parts after the file part: more fields, and no second file.
+// finish reads the parts after the file part: more fields, and no second file. It closes
+// the form: the body is done with, whatever the outcome.
 func (f *uploadForm) finish() error {
+	defer f.close()
 	for {
 		part, err := f.next()
 		if err == io.EOF {
@@ -108,7 +117,19 @@ func (f *uploadForm) finish() error {
 	}
 }
 
-func (f *uploadForm) next() (*multipart.Part, error) {
+// close gives the body's buffer back to the pool. Nothing may read the form afterwards: the
+// handlers defer it as soon as openForm returns, so it runs when they return, after Stage
+// (which reads the file part in the handler's goroutine, to its end or to an error; the blob
+// stores copy what they keep) and after finish. The fields, name and content type stay valid.
+// close may be called more than once, and on a nil form.
+func (f *uploadForm) close() {
+	if f != nil && f.mr != nil {
+		f.mr.Release()
+		f.mr = nil
+	}
+}
+
+func (f *uploadForm) next() (*formdata.Part, error) {
 	part, err := f.mr.NextPart()
 	if err == io.EOF {
 		return nil, io.EOF
@@ -123,7 +144,7 @@ func (f *uploadForm) next() (*multipart.Part, error) {
 	return part, nil
 }
 
-func (f *uploadForm) readField(p *multipart.Part) error {
+func (f *uploadForm) readField(p *formdata.Part) error {
 	b, err := io.ReadAll(io.LimitReader(p, maxFieldBytes+1))
 	if err != nil {
 		return bodyErr(err)

@@ -29,6 +29,7 @@ func (h *handlers) createUpload(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	defer form.close()
 	file, sum512 := digests.Watch(form.file)
 	content, err := h.svc.Stage(ctx, blob.KindUpload, file, -1, limit, share.ErrTooLarge, quota)
 	if err != nil {
