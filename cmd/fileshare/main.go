@@ -11,12 +11,14 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kong"
 
 	"fileshare/internal/admin"
 	"fileshare/internal/auth"
 	"fileshare/internal/config"
+	"fileshare/internal/logwriter"
 	"fileshare/internal/store"
 )
 
@@ -62,16 +64,24 @@ func main() {
 		}
 		parser.FatalIfErrorf(err)
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: parseLevel(c.LogLevel)}))
+	// Log lines are written in batches, at most logFlush after they were logged: one write per
+	// request would be a system call on every request's path.
+	logs := logwriter.New(os.Stderr, logFlush)
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: parseLevel(c.LogLevel)}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	e := &env{cfg: &c.Config, log: log, stdin: os.Stdin, stdout: os.Stdout}
 	kctx.BindTo(ctx, (*context.Context)(nil))
-	if err := kctx.Run(e); err != nil {
+	err = kctx.Run(e)
+	logs.Close()
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "fileshare: %s\n", oneLine(err))
 		os.Exit(1)
 	}
 }
+
+// logFlush bounds how long a log line waits in memory before it is written.
+const logFlush = 20 * time.Millisecond
 
 func parseLevel(s string) slog.Level {
 	var l slog.Level
