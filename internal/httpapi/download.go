@@ -73,33 +73,71 @@ func (h *handlers) serveToken(c *gin.Context, td *share.TokenDownload, status in
 	return s.started, lastByte
 }
 
-// setValidators sets the headers that identify the content and say how it may be cached, and
-// returns its entity tag.
-func setValidators(c *gin.Context, d *share.Download, oneTime bool) string {
-	hd := c.Writer.Header()
+// derived are the header values of a download that follow from its metadata alone: computed
+// once per upload kept in memory (share.Download.Memo), not on each of its downloads.
+type derived struct {
+	etag                                                  string
+	etagV, digest, lastModified, disposition, contentType []string
+}
+
+// Header values that never change. Header slices are only ever replaced, never written into,
+// so the answers may share them.
+var (
+	hvNoStore    = []string{"no-store"}
+	hvNoCache    = []string{"private, no-cache"}
+	hvNosniff    = []string{"nosniff"}
+	hvSandbox    = []string{"sandbox; default-src 'none'"}
+	hvNoReferrer = []string{"no-referrer"}
+	hvBytes      = []string{"bytes"}
+)
+
+func derive(d *share.Download) *derived {
+	if d.Memo != nil {
+		if x, ok := d.Memo.Load().(*derived); ok {
+			return x
+		}
+	}
 	etag := `"` + hex.EncodeToString(d.SHA256) + `"`
-	hd.Set("ETag", etag)
-	hd.Set("Repr-Digest", share.ReprDigest(d.SHA256))
-	if oneTime {
-		hd.Set("Cache-Control", "no-store")
-	} else {
-		// Revalidate every time: a deleted or expired upload must stop being served at once.
-		hd.Set("Cache-Control", "private, no-cache")
+	x := &derived{
+		etag: etag, etagV: []string{etag}, digest: []string{share.ReprDigest(d.SHA256)},
+		disposition: []string{ContentDisposition(d.Name)}, contentType: []string{d.ContentType},
 	}
 	if !d.ModTime.IsZero() {
-		hd.Set("Last-Modified", d.ModTime.UTC().Format(http.TimeFormat))
+		x.lastModified = []string{d.ModTime.UTC().Format(http.TimeFormat)}
 	}
-	return etag
+	if d.Memo != nil {
+		d.Memo.Store(x)
+	}
+	return x
+}
+
+// setValidators sets the headers that identify the content and say how it may be cached, and
+// returns its entity tag. (The keys are written in their canonical form, as Header.Set would.)
+func setValidators(c *gin.Context, d *share.Download, oneTime bool) string {
+	hd := c.Writer.Header()
+	x := derive(d)
+	hd["Etag"] = x.etagV
+	hd["Repr-Digest"] = x.digest
+	if oneTime {
+		hd["Cache-Control"] = hvNoStore
+	} else {
+		// Revalidate every time: a deleted or expired upload must stop being served at once.
+		hd["Cache-Control"] = hvNoCache
+	}
+	if x.lastModified != nil {
+		hd["Last-Modified"] = x.lastModified
+	}
+	return x.etag
 }
 
 // setContentHeaders sets the headers of an answer that carries the content.
 func setContentHeaders(c *gin.Context, d *share.Download) {
 	hd := c.Writer.Header()
-	hd.Set("Content-Disposition", ContentDisposition(d.Name))
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Content-Security-Policy", "sandbox; default-src 'none'")
-	hd.Set("Referrer-Policy", "no-referrer")
-	hd.Set("Accept-Ranges", "bytes")
+	hd["Content-Disposition"] = derive(d).disposition
+	hd["X-Content-Type-Options"] = hvNosniff
+	hd["Content-Security-Policy"] = hvSandbox
+	hd["Referrer-Policy"] = hvNoReferrer
+	hd["Accept-Ranges"] = hvBytes
 }
 
 // sender writes a download's answer.
@@ -121,7 +159,7 @@ func (s *sender) single(status int, br byteRange) {
 		if status == http.StatusPartialContent {
 			hd.Set("Content-Range", br.contentRange(s.d.Size))
 		}
-		hd.Set("Content-Type", s.d.ContentType)
+		hd["Content-Type"] = derive(s.d).contentType
 		hd.Set("Content-Length", strconv.FormatInt(br.length, 10))
 		s.small(status, br)
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync/atomic"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -195,6 +196,9 @@ func errBlobGone(err, notFound error) error {
 // range of it.
 type Download struct {
 	FileMeta
+	// Memo is where the HTTP layer keeps what it derives from FileMeta (header values): one
+	// slot shared by every download of an upload kept in memory, a fresh one otherwise.
+	Memo     *atomic.Value
 	key      string
 	blobs    blob.Store
 	notFound error
@@ -230,5 +234,5 @@ func (d *Download) ReadAt(ctx context.Context, off int64, p []byte) error {
 }
 
 func (s *Service) download(meta FileMeta, key string, notFound error) *Download {
-	return &Download{FileMeta: meta, key: key, blobs: s.blobs, notFound: notFound}
+	return &Download{FileMeta: meta, Memo: new(atomic.Value), key: key, blobs: s.blobs, notFound: notFound}
 }

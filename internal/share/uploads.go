@@ -3,6 +3,7 @@ package share
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -88,6 +89,7 @@ type cachedUpload struct {
 	meta      FileMeta
 	key       string
 	expiresAt time.Time
+	memo      *atomic.Value
 }
 
 // OpenUpload returns a live upload's content, for a download. A live upload's row never
@@ -95,7 +97,9 @@ type cachedUpload struct {
 // instance before it is answered, and an upload near its expiry is looked up again.
 func (s *Service) OpenUpload(ctx context.Context, id uuid.UUID) (*Download, error) {
 	if c, ok := s.uploads.Get(id); ok && s.servable(c.expiresAt) {
-		return s.download(c.meta, c.key, ErrUploadNotFound), nil
+		d := s.download(c.meta, c.key, ErrUploadNotFound)
+		d.Memo = c.memo
+		return d, nil
 	}
 	fill := s.uploads.StartFill()
 	row, err := s.st.Q.UploadGet(ctx, id)
@@ -112,10 +116,11 @@ func (s *Service) OpenUpload(ctx context.Context, id uuid.UUID) (*Download, erro
 		return nil, ErrUploadExpired
 	}
 	meta := FileMeta{Name: row.Name, ContentType: row.ContentType, Size: row.Size, SHA256: row.Sha256, ModTime: row.CreatedAt}
+	d := s.download(meta, row.BlobKey, ErrUploadNotFound)
 	if s.servable(row.ExpiresAt) {
-		s.uploads.Put(fill, id, cachedUpload{meta: meta, key: row.BlobKey, expiresAt: row.ExpiresAt})
+		s.uploads.Put(fill, id, cachedUpload{meta: meta, key: row.BlobKey, expiresAt: row.ExpiresAt, memo: d.Memo})
 	}
-	return s.download(meta, row.BlobKey, ErrUploadNotFound), nil
+	return d, nil
 }
 
 // UploadCacheLookups counts the downloads of simple uploads served from memory (hits) and
