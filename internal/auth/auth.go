@@ -99,17 +99,29 @@ func (a *Authenticator) Authenticate(ctx context.Context, login, password, clien
 	// Failures count per user, not per spelling: "bob" and "bob@default" are one login. A login
 	// that names no user is counted as sent (the limiter hashes it).
 	key := login
-	if name, tenant, err := ParseLogin(login); err == nil {
+	name, tenant, perr := ParseLogin(login)
+	if perr == nil {
 		key = name + "@" + tenant
 	}
-	wait, failed, err := a.limiter.Check(ctx, key, clientAddr)
+	var (
+		wait   time.Duration
+		failed bool
+		user   *userLookup
+		err    error
+	)
+	if shared, ok := a.limiter.(*SharedLimiter); ok && perr == nil {
+		// The throttle state and the user in one query.
+		wait, failed, user, err = shared.checkWithUser(ctx, key, clientAddr, tenant, name, AppPasswordHash(password))
+	} else {
+		wait, failed, err = a.limiter.Check(ctx, key, clientAddr)
+	}
 	if err != nil {
 		return Principal{}, err
 	}
 	if wait > 0 {
 		return Principal{}, &ThrottledError{RetryAfter: wait}
 	}
-	p, err := a.verify(ctx, login, password)
+	p, err := a.verify(ctx, login, password, user)
 	switch {
 	case err == nil:
 		if failed {
@@ -126,23 +138,37 @@ func (a *Authenticator) Authenticate(ctx context.Context, login, password, clien
 	return Principal{}, err
 }
 
-func (a *Authenticator) verify(ctx context.Context, login, password string) (Principal, error) {
+// userLookup is the user a login names, looked up already (found false: there is none).
+type userLookup struct {
+	row   dbsqlc.UserGetForAuthRow
+	found bool
+}
+
+// verify checks password for login; user is the login's user when it was looked up already.
+func (a *Authenticator) verify(ctx context.Context, login, password string, user *userLookup) (Principal, error) {
 	name, tenant, err := ParseLogin(login)
 	if err != nil {
 		return Principal{}, ErrUnauthorized
 	}
-	appHash := AppPasswordHash(password)
-	u, err := a.st.Q.UserGetForAuth(ctx, dbsqlc.UserGetForAuthParams{Tenant: tenant, Name: name, AppHash: appHash})
-	if errors.Is(err, store.ErrNotFound) {
+	if user == nil {
+		u, err := a.st.Q.UserGetForAuth(ctx, dbsqlc.UserGetForAuthParams{Tenant: tenant, Name: name, AppHash: AppPasswordHash(password)})
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			user = &userLookup{}
+		case err != nil:
+			return Principal{}, err
+		default:
+			user = &userLookup{row: u, found: true}
+		}
+	}
+	if !user.found {
 		// Same cost as a wrong password, so response times do not tell which logins exist.
 		if _, err := a.slowVerify(ctx, a.dummy, password); err != nil {
 			return Principal{}, err
 		}
 		return Principal{}, ErrUnauthorized
 	}
-	if err != nil {
-		return Principal{}, err
-	}
+	u := user.row
 	canonical := name + "@" + tenant
 	p := Principal{UserID: u.ID, TenantID: u.TenantID, Login: canonical, Quota: Quota{MaxBytes: u.MaxBytes, MaxFileBytes: u.MaxFileBytes}}
 	if u.AppPasswordID != nil {

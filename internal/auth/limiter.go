@@ -55,6 +55,22 @@ func (l *SharedLimiter) Check(ctx context.Context, login, addr string) (time.Dur
 	return time.Duration(r.WaitSeconds * float64(time.Second)), r.LoginFailed, nil
 }
 
+// checkWithUser is Check that also looks up the user a login names, in the same query.
+func (l *SharedLimiter) checkWithUser(ctx context.Context, login, addr, tenant, name string, appHash []byte) (time.Duration, bool, *userLookup, error) {
+	r, err := l.st.Q.AuthLookup(ctx, dbsqlc.AuthLookupParams{
+		LoginKey: loginKey(login, addr), AddrKey: addrKey(addr), AppHash: appHash, Tenant: tenant, Name: name,
+	})
+	if err != nil {
+		return 0, false, nil, err
+	}
+	u := &userLookup{found: r.Found, row: dbsqlc.UserGetForAuthRow{
+		ID: r.UserID, TenantID: r.TenantID, PasswordHash: r.PasswordHash, Disabled: r.Disabled,
+		AppPasswordID: r.AppPasswordID, AppPasswordUsedAt: r.AppPasswordUsedAt,
+		MaxBytes: r.MaxBytes, MaxFileBytes: r.MaxFileBytes,
+	}}
+	return time.Duration(r.WaitSeconds * float64(time.Second)), r.LoginFailed, u, nil
+}
+
 // Fail implements Limiter: the login's counter for this address and the address's counter
 // are raised in one transaction.
 func (l *SharedLimiter) Fail(ctx context.Context, login, addr string) error {

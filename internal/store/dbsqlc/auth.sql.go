@@ -7,7 +7,81 @@ package dbsqlc
 
 import (
 	"context"
+	"time"
 )
+
+const authLookup = `-- name: AuthLookup :one
+SELECT th.wait_seconds, th.login_failed,
+       (u.id IS NOT NULL)::bool AS found,
+       coalesce(u.id, 0)::bigint AS user_id, coalesce(u.tenant_id, 0)::bigint AS tenant_id,
+       coalesce(u.password_hash, '')::text AS password_hash, coalesce(u.disabled, false)::bool AS disabled,
+       u.app_password_id, u.app_password_used_at,
+       coalesce(u.max_bytes, 0)::bigint AS max_bytes, coalesce(u.max_file_bytes, 0)::bigint AS max_file_bytes
+FROM (
+    SELECT coalesce((SELECT max(date_part('epoch', f.locked_until - now())) FROM auth_failures f
+                     WHERE f.key IN ($1::text, $2::text) AND f.locked_until > now()), 0)::float8 AS wait_seconds,
+           EXISTS (SELECT 1 FROM auth_failures f WHERE f.key = $1::text)::bool AS login_failed
+) th
+LEFT JOIN (
+    SELECT u.id, u.tenant_id, u.password_hash, (u.disabled_at IS NOT NULL) AS disabled,
+           ap.id AS app_password_id, ap.last_used_at AS app_password_used_at,
+           t.max_bytes, t.max_file_bytes
+    FROM users u
+    JOIN tenants t ON t.id = u.tenant_id
+    LEFT JOIN app_passwords ap ON ap.user_id = u.id AND ap.hash = $3
+    WHERE t.name = $4::text AND u.name = $5::text
+) u ON true
+`
+
+type AuthLookupParams struct {
+	LoginKey string
+	AddrKey  string
+	AppHash  []byte
+	Tenant   string
+	Name     string
+}
+
+type AuthLookupRow struct {
+	WaitSeconds       float64
+	LoginFailed       bool
+	Found             bool
+	UserID            int64
+	TenantID          int64
+	PasswordHash      string
+	Disabled          bool
+	AppPasswordID     *int64
+	AppPasswordUsedAt *time.Time
+	MaxBytes          int64
+	MaxFileBytes      int64
+}
+
+// Every authenticated request's one query: the throttle state of the login from the client's
+// address (as AuthThrottleCheck) and the user the login names (as UserGetForAuth); found is
+// false when there is no such user.
+func (q *Queries) AuthLookup(ctx context.Context, arg AuthLookupParams) (AuthLookupRow, error) {
+	row := q.db.QueryRow(ctx, authLookup,
+		arg.LoginKey,
+		arg.AddrKey,
+		arg.AppHash,
+		arg.Tenant,
+		arg.Name,
+	)
+	var i AuthLookupRow
+	err := row.Scan(
+		&i.WaitSeconds,
+		&i.LoginFailed,
+		&i.Found,
+		&i.UserID,
+		&i.TenantID,
+		&i.PasswordHash,
+		&i.Disabled,
+		&i.AppPasswordID,
+		&i.AppPasswordUsedAt,
+		&i.MaxBytes,
+		&i.MaxFileBytes,
+	)
+	return i, err
+}
 
 const authThrottleCheck = `-- name: AuthThrottleCheck :one
 SELECT coalesce((SELECT max(date_part('epoch', f.locked_until - now())) FROM auth_failures f
