@@ -160,3 +160,21 @@ func (m *Metrics) RegisterUploadCache(lookups func() (hits, misses uint64)) {
 		counter("miss", func(_, mi uint64) uint64 { return mi }),
 	)
 }
+
+// RegisterGroupCommits exports how many uploads were committed together (share.uploadGroup).
+func (m *Metrics) RegisterGroupCommits(stats func() (transactions, uploads, failed int64)) {
+	m.Registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "fileshare_upload_group_commits_total",
+			Help: "Transactions that committed several simple uploads together.",
+		}, func() float64 { t, _, _ := stats(); return float64(t) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "fileshare_upload_group_commit_uploads_total",
+			Help: "Simple uploads committed in a transaction shared with others.",
+		}, func() float64 { _, u, _ := stats(); return float64(u) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "fileshare_upload_group_commit_failures_total",
+			Help: "Group transactions that failed; their uploads were then committed one by one.",
+		}, func() float64 { _, _, f := stats(); return float64(f) }),
+	)
+}

@@ -116,6 +116,7 @@ func Assemble(cfg *config.Config, st *store.Store, blobs blob.Store, log *slog.L
 		TusExpiry:          cfg.TusExpiry,
 	}, log, share.WithEvents(outbox), share.WithCoherence(bus))
 	m.RegisterUploadCache(svc.UploadCacheLookups)
+	m.RegisterGroupCommits(svc.GroupCommits)
 	ready := func(ctx context.Context) error {
 		if err := st.Ping(ctx); err != nil {
 			return fmt.Errorf("database: %w", err)

@@ -3,6 +3,7 @@ package share
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -24,7 +25,14 @@ const maxGroup = 128
 // When a group's transaction fails, each of its uploads is committed on its own, so that one
 // bad row (a tenant removed meanwhile) fails only its own upload.
 type uploadGroup struct {
-	s       *Service
+	s *Service
+	// grouped counts the transactions that committed more than one upload, and the uploads
+	// they committed.
+	grouped, groupedUploads atomic.Int64
+	// failed counts the group transactions that failed, whose uploads were then committed one
+	// by one.
+	failed atomic.Int64
+
 	mu      sync.Mutex
 	queue   []*groupedUpload
 	running bool
@@ -99,7 +107,12 @@ func (g *uploadGroup) run(batch []*groupedUpload) {
 	}
 	ctx := context.WithoutCancel(live[0].ctx)
 	err := g.s.commitUploads(ctx, live)
+	if err == nil {
+		g.grouped.Add(1)
+		g.groupedUploads.Add(int64(len(live)))
+	}
 	if err != nil && !store.OutcomeUnknown(err) {
+		g.failed.Add(1)
 		for _, u := range live {
 			u.err = g.s.commitUploadAlone(u)
 			close(u.done)
@@ -110,6 +123,13 @@ func (g *uploadGroup) run(batch []*groupedUpload) {
 		u.err = u.content.settle(u.ctx, err)
 		close(u.done)
 	}
+}
+
+// GroupCommits counts the transactions that committed several simple uploads together, the
+// uploads they committed, and the group transactions that failed (their uploads were then
+// committed one by one).
+func (s *Service) GroupCommits() (transactions, uploads, failed int64) {
+	return s.group.grouped.Load(), s.group.groupedUploads.Load(), s.group.failed.Load()
 }
 
 // commitUploadAlone commits one upload in a transaction of its own.
