@@ -336,9 +336,11 @@ func TestScaleOut(t *testing.T) {
 	if _, err := db.Exec(context.Background(), `UPDATE sessions SET created_at = now() - interval '2 hours', expires_at = now() - interval '1 hour' WHERE id = ANY($1::uuid[])`, expiredSessions); err != nil {
 		t.Fatal(err)
 	}
+	// A row is marked purged first, its blob removed right after: both are waited for.
 	testutil.Eventually(t, 30*time.Second, "the instances to purge what expired", func() bool {
 		return count(`SELECT count(*) FROM uploads WHERE purged_at IS NULL AND id = ANY($1::uuid[])`, expiredIDs) == 0 &&
-			count(`SELECT count(*) FROM sessions WHERE purged_at IS NULL AND id = ANY($1::uuid[])`, expiredSessions) == 0
+			count(`SELECT count(*) FROM sessions WHERE purged_at IS NULL AND id = ANY($1::uuid[])`, expiredSessions) == 0 &&
+			len(m.Objects(t, bucket)) == 2
 	})
 	for _, id := range expiredIDs {
 		if a := c.on(c.pick(), http.MethodGet, "/uploads/"+id, "", "", nil); a.status != http.StatusGone || a.message() != "upload expired" {
