@@ -642,13 +642,7 @@ func TestServe(t *testing.T) {
 	}
 	// …and streaming into a temp file, when SIGTERM comes.
 	testutil.Eventually(t, 30*time.Second, "the in-flight upload's temp file", func() bool {
-		entries, _ := os.ReadDir(filepath.Join(dataDir, "tmp"))
-		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), "upload-") {
-				return true
-			}
-		}
-		return false
+		return len(testutil.TempFiles(t, dataDir)) > 0
 	})
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -271,18 +271,25 @@ func TestOrphanAndTempSweepRespectGrace(t *testing.T) {
 	}
 	neededFile := filepath.Join(e.DataDir, "blobs", filepath.FromSlash(key))
 	os.Chtimes(neededFile, old, old)
-	// Temp files: one left by a crash, one being written now.
-	oldTemp := filepath.Join(e.DataDir, "tmp", "upload-crashed")
-	freshTemp := filepath.Join(e.DataDir, "tmp", "upload-inprogress")
-	os.WriteFile(oldTemp, []byte("x"), 0o640)
+	// Uploads in progress: one left by a crash and one being written now, in a blob
+	// directory, and the same in tmp/ (where earlier versions wrote them).
+	shard := filepath.Join(e.DataDir, "blobs", "u", "ab")
+	os.MkdirAll(shard, 0o750)
+	oldTemp := filepath.Join(shard, ".upload-crashed")
+	freshTemp := filepath.Join(shard, ".upload-inprogress")
+	oldLegacy := filepath.Join(e.DataDir, "tmp", "upload-crashed")
+	freshLegacy := filepath.Join(e.DataDir, "tmp", "upload-inprogress")
+	for _, p := range []string{oldTemp, freshTemp, oldLegacy, freshLegacy} {
+		os.WriteFile(p, []byte("x"), 0o640)
+	}
 	os.Chtimes(oldTemp, old, old)
-	os.WriteFile(freshTemp, []byte("x"), 0o640)
+	os.Chtimes(oldLegacy, old, old)
 
 	res := runOnce(t, e.App.Purger)
-	if res.OrphansRemoved != 1 || res.TempFilesRemoved != 1 {
-		t.Fatalf("result %+v, want 1 orphan and 1 temp file", res)
+	if res.OrphansRemoved != 1 || res.TempFilesRemoved != 2 {
+		t.Fatalf("result %+v, want 1 orphan and 2 temp files", res)
 	}
-	for p, want := range map[string]bool{oldOrphan: false, freshOrphan: true, needed: true, neededFile: true, oldTemp: false, freshTemp: true} {
+	for p, want := range map[string]bool{oldOrphan: false, freshOrphan: true, needed: true, neededFile: true, oldTemp: false, freshTemp: true, oldLegacy: false, freshLegacy: true} {
 		if exists(p) != want {
 			t.Errorf("%s exists = %v, want %v", p, !want, want)
 		}

@@ -213,8 +213,8 @@ func testDiskFull(t *testing.T, f fullFixture) {
 		t.Error("file after space returned: downloaded content differs")
 	}
 	checkStorage(t, st, f.dataDir, nil)
-	if entries, _ := os.ReadDir(filepath.Join(f.dataDir, "tmp")); len(entries) != 0 {
-		t.Errorf("temp files left: %d", len(entries))
+	if left := testutil.TempFiles(t, f.dataDir); len(left) != 0 {
+		t.Errorf("temp files left: %v", left)
 	}
 	figure(t, "%s: 3 uploads past the free space (POST, raw PUT, multipart PUT) → 507; no row, no blob, no temp file left, entry still pending; once space was freed both stored and downloaded intact", f.kind)
 }

@@ -304,8 +304,8 @@ func (m *pcMachine) check(st *store.Store, tenant string, acks pcAcks, what stri
 		t.Fatalf("%s: purge: %v", what, err)
 	}
 	whole()
-	for p := range m.fsys.Files("/data/tmp") {
-		if strings.Contains(p, "/upload-") {
+	for p := range m.fsys.Files("/data") {
+		if strings.Contains(p, "/upload-") || strings.Contains(p, "/.upload-") {
 			t.Fatalf("%s: temp file %s left after the purge", what, p)
 		}
 	}

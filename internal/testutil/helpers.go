@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -248,7 +249,13 @@ func Files(t testing.TB, dir string) []string {
 // below dataDir/blobs).
 func BlobFiles(t testing.TB, dataDir string) []string {
 	t.Helper()
-	return Files(t, filepath.Join(dataDir, "blobs"))
+	var out []string
+	for _, f := range Files(t, filepath.Join(dataDir, "blobs")) {
+		if !strings.HasPrefix(path.Base(f), ".upload-") {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // Entries lists the names of the entries of dir (files and folders, not below), in lexical
@@ -266,10 +273,18 @@ func Entries(t testing.TB, dir string) []string {
 	return out
 }
 
-// TempFiles lists every entry of the data directory's temp folder, dataDir/tmp.
+// TempFiles lists what uploads in progress left: every entry of dataDir/tmp (the staging of
+// resumable uploads), and the uploads in progress in the blob directories, as
+// "blobs/<kind>/<xx>/.upload-…".
 func TempFiles(t testing.TB, dataDir string) []string {
 	t.Helper()
-	return Entries(t, filepath.Join(dataDir, "tmp"))
+	out := Entries(t, filepath.Join(dataDir, "tmp"))
+	for _, f := range Files(t, filepath.Join(dataDir, "blobs")) {
+		if strings.HasPrefix(path.Base(f), ".upload-") {
+			out = append(out, "blobs/"+f)
+		}
+	}
+	return out
 }
 
 // QueryInt runs a query of e's database that returns one integer.
