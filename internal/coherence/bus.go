@@ -25,6 +25,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -72,6 +73,7 @@ type Bus struct {
 
 	validUntil atomic.Int64 // nanoseconds since base; the session's lease as this side sees it
 	skew       atomic.Int64 // the database's clock minus ours, nanoseconds (an estimate)
+	heard      atomic.Value // the last heartbeat this instance heard ("beat SESSION N")
 
 	mu      sync.Mutex
 	caches  []invalidator
@@ -183,6 +185,7 @@ func (b *Bus) session(ctx context.Context, last *uuid.UUID) error {
 	if err := l.Q.CacheSessionSweep(ctx); err != nil {
 		return err
 	}
+	var beats int
 	for {
 		start := b.mono()
 		sent := time.Now()
@@ -192,12 +195,28 @@ func (b *Bus) session(ctx context.Context, last *uuid.UUID) error {
 		}
 		rtt := time.Since(sent)
 		b.skew.Store(int64(dbNow.Sub(sent.Add(rtt / 2))))
-		// What was announced before the renewal came with its answer: applied before the
-		// lease is extended.
+		// A heartbeat that this session must hear itself: behind a pooler that does not
+		// carry notifications (PgBouncer in transaction mode), or on a listening connection
+		// that lost its LISTEN, the renewals would succeed while announcements go unheard.
+		beats++
+		beat := fmt.Sprintf("beat %s %d", id, beats)
+		if err := l.Notify(ctx, Channel, beat); err != nil {
+			return err
+		}
+		// What was announced before the renewal came with its answer, and a session's own
+		// notification comes with the answer of the statement that sent it: applied before
+		// the lease is extended.
 		if err := b.drain(ctx, l, id); err != nil {
 			return err
 		}
-		b.validUntil.Store(start + int64(b.lease-leaseMargin))
+		if b.heard.Load() == beat {
+			b.validUntil.Store(start + int64(b.lease-leaseMargin))
+		} else {
+			if b.Serving() || beats == 1 {
+				b.log.Warn("cache coherence: the listening connection does not hear its own notifications (a pooler in transaction mode?); serving downloads from the database")
+			}
+			b.stopServing()
+		}
 		if err := b.listenUntil(ctx, l, id, time.Now().Add(b.renew)); err != nil {
 			return err
 		}
@@ -251,6 +270,11 @@ func (b *Bus) handle(ctx context.Context, l *store.Listener, self uuid.UUID, pay
 		b.invalidate(ids, all)
 		if nonce != "-" && nonce != "" {
 			return l.Notify(ctx, Channel, "ack "+nonce+" "+self.String())
+		}
+	case "beat":
+		// "beat SESSION N": every session hears every beat, and keeps its own.
+		if nonce == self.String() {
+			b.heard.Store(payload)
 		}
 	case "ack":
 		session, err := uuid.Parse(arg)
