@@ -70,6 +70,9 @@ type Bus struct {
 	lease time.Duration
 	renew time.Duration
 	base  time.Time // origin of the monotonic clock readings below
+	// listen is the channel the session listens on: Channel, which its announcements,
+	// acknowledgements and heartbeats are sent on (tests listen elsewhere, to be deaf).
+	listen string
 
 	validUntil atomic.Int64 // nanoseconds since base; the session's lease as this side sees it
 	skew       atomic.Int64 // the database's clock minus ours, nanoseconds (an estimate)
@@ -97,7 +100,7 @@ func New(st *store.Store, log *slog.Logger, opt Options) *Bus {
 	if opt.Renew <= 0 {
 		opt.Renew = defaultRenew
 	}
-	return &Bus{st: st, log: log, lease: opt.Lease, renew: opt.Renew, base: time.Now(), waiters: map[string]*waiter{}}
+	return &Bus{st: st, log: log, lease: opt.Lease, renew: opt.Renew, base: time.Now(), listen: Channel, waiters: map[string]*waiter{}}
 }
 
 func (b *Bus) mono() int64 { return int64(time.Since(b.base)) }
@@ -159,7 +162,7 @@ func (b *Bus) invalidate(ids []uuid.UUID, all bool) {
 // nothing since it was lost, so its row goes at once rather than holding deletions up until
 // its lease runs out.
 func (b *Bus) session(ctx context.Context, last *uuid.UUID) error {
-	l, err := b.st.Listen(ctx, Channel)
+	l, err := b.st.Listen(ctx, b.listen)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,5 @@
+package coherence
+
+// ListenOn makes b's sessions listen on channel instead of Channel: deaf to their own
+// heartbeats, as behind a pooler that drops notifications.
+func ListenOn(b *Bus, channel string) { b.listen = channel }
