@@ -1,10 +1,3 @@
--- name: AuthThrottleCheck :one
--- Seconds to wait before the login may be tried from the address (0 when not throttled), and
--- whether the login has failures to reset on success.
-SELECT coalesce((SELECT max(date_part('epoch', f.locked_until - now())) FROM auth_failures f
-                  WHERE f.key IN (sqlc.arg(login_key)::text, sqlc.arg(addr_key)::text) AND f.locked_until > now()), 0)::float8 AS wait_seconds,
-       EXISTS (SELECT 1 FROM auth_failures f WHERE f.key = sqlc.arg(login_key)::text)::bool AS login_failed;
-
 -- name: AuthThrottleFailLogin :exec
 INSERT INTO auth_failures AS a (key, failures, window_start, last_failure_at, locked_until)
 VALUES (sqlc.arg(login_key)::text, 1, now(), now(),
@@ -37,9 +30,9 @@ WHERE last_failure_at < now() - sqlc.arg(max_age_ms)::float8 * interval '1 milli
   AND (locked_until IS NULL OR locked_until < now());
 
 -- name: AuthLookup :one
--- Every authenticated request's one query: the throttle state of the login from the client's
--- address (as AuthThrottleCheck) and the user the login names (as UserGetForAuth); found is
--- false when there is no such user.
+-- Every authenticated request's one query: seconds to wait before the login may be tried from
+-- the address (0 when not throttled), whether the login has failures to reset on success, and
+-- the user the login names (as UserGetForAuth); found is false when there is no such user.
 SELECT th.wait_seconds, th.login_failed,
        (u.id IS NOT NULL)::bool AS found,
        coalesce(u.id, 0)::bigint AS user_id, coalesce(u.tenant_id, 0)::bigint AS tenant_id,

@@ -47,7 +47,7 @@ type Quota struct {
 // Authenticator checks Basic credentials.
 type Authenticator struct {
 	st      *store.Store
-	limiter Limiter
+	limiter *SharedLimiter
 	// hashSlots bounds concurrent argon2 work, so a flood of bad passwords cannot take all CPU
 	// and memory.
 	hashSlots chan struct{}
@@ -75,7 +75,7 @@ type cachedCred struct {
 const maxCached = 10_000
 
 // New returns an Authenticator over st that throttles failures with limiter.
-func New(st *store.Store, limiter Limiter) (*Authenticator, error) {
+func New(st *store.Store, limiter *SharedLimiter) (*Authenticator, error) {
 	dummy, err := HashPassword("dummy password for unknown logins", DefaultParams)
 	if err != nil {
 		return nil, err
@@ -103,25 +103,21 @@ func (a *Authenticator) Authenticate(ctx context.Context, login, password, clien
 	if perr == nil {
 		key = name + "@" + tenant
 	}
-	var (
-		wait   time.Duration
-		failed bool
-		user   *userLookup
-		err    error
-	)
-	if shared, ok := a.limiter.(*SharedLimiter); ok && perr == nil {
-		// The throttle state and the user in one query.
-		wait, failed, user, err = shared.checkWithUser(ctx, key, clientAddr, tenant, name, AppPasswordHash(password))
-	} else {
-		wait, failed, err = a.limiter.Check(ctx, key, clientAddr)
-	}
+	// The throttle state and the user the login names, in one query (a login that does not
+	// parse names nobody).
+	wait, failed, user, err := a.limiter.check(ctx, key, clientAddr, tenant, name, AppPasswordHash(password))
 	if err != nil {
 		return Principal{}, err
 	}
 	if wait > 0 {
 		return Principal{}, &ThrottledError{RetryAfter: wait}
 	}
-	p, err := a.verify(ctx, login, password, user)
+	var p Principal
+	if perr != nil {
+		err = ErrUnauthorized
+	} else {
+		p, err = a.verify(ctx, name, tenant, password, user)
+	}
 	switch {
 	case err == nil:
 		if failed {
@@ -138,29 +134,14 @@ func (a *Authenticator) Authenticate(ctx context.Context, login, password, clien
 	return Principal{}, err
 }
 
-// userLookup is the user a login names, looked up already (found false: there is none).
+// userLookup is the user a login names (found false: there is none).
 type userLookup struct {
 	row   dbsqlc.UserGetForAuthRow
 	found bool
 }
 
-// verify checks password for login; user is the login's user when it was looked up already.
-func (a *Authenticator) verify(ctx context.Context, login, password string, user *userLookup) (Principal, error) {
-	name, tenant, err := ParseLogin(login)
-	if err != nil {
-		return Principal{}, ErrUnauthorized
-	}
-	if user == nil {
-		u, err := a.st.Q.UserGetForAuth(ctx, dbsqlc.UserGetForAuthParams{Tenant: tenant, Name: name, AppHash: AppPasswordHash(password)})
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			user = &userLookup{}
-		case err != nil:
-			return Principal{}, err
-		default:
-			user = &userLookup{row: u, found: true}
-		}
-	}
+// verify checks password for the user name@tenant, as looked up.
+func (a *Authenticator) verify(ctx context.Context, name, tenant, password string, user userLookup) (Principal, error) {
 	if !user.found {
 		// Same cost as a wrong password, so response times do not tell which logins exist.
 		if _, err := a.slowVerify(ctx, a.dummy, password); err != nil {

@@ -10,17 +10,6 @@ import (
 	"fileshare/internal/store/dbsqlc"
 )
 
-// Limiter keeps the failed-login state that throttling decides on.
-type Limiter interface {
-	// Check returns how long login must wait before it may be tried from addr (0 when it may
-	// now), and whether the login has failures from addr that a success must reset.
-	Check(ctx context.Context, login, addr string) (wait time.Duration, failed bool, err error)
-	// Fail records a failed attempt of login from addr.
-	Fail(ctx context.Context, login, addr string) error
-	// Succeed resets the failures of login from addr.
-	Succeed(ctx context.Context, login, addr string) error
-}
-
 // SharedLimiter keeps the failure counters in PostgreSQL, so that every instance of the service
 // throttles alike: spreading guesses over instances gains nothing. It applies Thresholds. A
 // success costs nothing extra unless the login had failures from that address.
@@ -46,24 +35,23 @@ func addrKey(addr string) string { return "addr:" + addr }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// Check implements Limiter.
+// Check returns how long login must wait before it may be tried from addr (0 when it may
+// now), and whether the login has failures from addr that a success must reset.
 func (l *SharedLimiter) Check(ctx context.Context, login, addr string) (time.Duration, bool, error) {
-	r, err := l.st.Q.AuthThrottleCheck(ctx, dbsqlc.AuthThrottleCheckParams{LoginKey: loginKey(login, addr), AddrKey: addrKey(addr)})
-	if err != nil {
-		return 0, false, err
-	}
-	return time.Duration(r.WaitSeconds * float64(time.Second)), r.LoginFailed, nil
+	wait, failed, _, err := l.check(ctx, login, addr, "", "", nil)
+	return wait, failed, err
 }
 
-// checkWithUser is Check that also looks up the user a login names, in the same query.
-func (l *SharedLimiter) checkWithUser(ctx context.Context, login, addr, tenant, name string, appHash []byte) (time.Duration, bool, *userLookup, error) {
+// check is Check that also looks up the user name@tenant (with the application password
+// whose hash is appHash, when any), in the same query.
+func (l *SharedLimiter) check(ctx context.Context, login, addr, tenant, name string, appHash []byte) (time.Duration, bool, userLookup, error) {
 	r, err := l.st.Q.AuthLookup(ctx, dbsqlc.AuthLookupParams{
 		LoginKey: loginKey(login, addr), AddrKey: addrKey(addr), AppHash: appHash, Tenant: tenant, Name: name,
 	})
 	if err != nil {
-		return 0, false, nil, err
+		return 0, false, userLookup{}, err
 	}
-	u := &userLookup{found: r.Found, row: dbsqlc.UserGetForAuthRow{
+	u := userLookup{found: r.Found, row: dbsqlc.UserGetForAuthRow{
 		ID: r.UserID, TenantID: r.TenantID, PasswordHash: r.PasswordHash, Disabled: r.Disabled,
 		AppPasswordID: r.AppPasswordID, AppPasswordUsedAt: r.AppPasswordUsedAt,
 		MaxBytes: r.MaxBytes, MaxFileBytes: r.MaxFileBytes,
@@ -71,7 +59,7 @@ func (l *SharedLimiter) checkWithUser(ctx context.Context, login, addr, tenant, 
 	return time.Duration(r.WaitSeconds * float64(time.Second)), r.LoginFailed, u, nil
 }
 
-// Fail implements Limiter: the login's counter for this address and the address's counter
+// Fail records a failed attempt of login from addr: the login's counter for this address and the address's counter
 // are raised in one transaction.
 func (l *SharedLimiter) Fail(ctx context.Context, login, addr string) error {
 	return l.st.InTx(ctx, func(q *dbsqlc.Queries) error {
@@ -87,7 +75,7 @@ func (l *SharedLimiter) Fail(ctx context.Context, login, addr string) error {
 	})
 }
 
-// Succeed implements Limiter.
+// Succeed resets the failures of login from addr.
 func (l *SharedLimiter) Succeed(ctx context.Context, login, addr string) error {
 	return l.st.Q.AuthThrottleReset(ctx, loginKey(login, addr))
 }

@@ -209,7 +209,7 @@ func (b *Bus) session(ctx context.Context, last *uuid.UUID) error {
 		// What was announced before the renewal came with its answer, and a session's own
 		// notification comes with the answer of the statement that sent it: applied before
 		// the lease is extended.
-		if err := b.drain(ctx, l, id); err != nil {
+		if err := b.apply(ctx, l, id, time.Time{}); err != nil {
 			return err
 		}
 		if b.heard.Load() == beat {
@@ -220,32 +220,15 @@ func (b *Bus) session(ctx context.Context, last *uuid.UUID) error {
 			}
 			b.stopServing()
 		}
-		if err := b.listenUntil(ctx, l, id, time.Now().Add(b.renew)); err != nil {
+		if err := b.apply(ctx, l, id, time.Now().Add(b.renew)); err != nil {
 			return err
 		}
 	}
 }
 
-// drain applies the notifications already received, without waiting for more.
-func (b *Bus) drain(ctx context.Context, l *store.Listener, id uuid.UUID) error {
-	done, cancel := context.WithCancel(ctx)
-	cancel()
-	for {
-		n, err := l.Wait(done)
-		if errors.Is(err, store.ErrNoNotification) {
-			return ctx.Err()
-		}
-		if err != nil {
-			return err
-		}
-		if err := b.handle(ctx, l, id, n.Payload); err != nil {
-			return err
-		}
-	}
-}
-
-// listenUntil applies notifications as they arrive until the deadline.
-func (b *Bus) listenUntil(ctx context.Context, l *store.Listener, id uuid.UUID, deadline time.Time) error {
+// apply applies notifications as they arrive until the deadline; with a deadline passed, only
+// those already received.
+func (b *Bus) apply(ctx context.Context, l *store.Listener, id uuid.UUID, deadline time.Time) error {
 	for {
 		wctx, cancel := context.WithDeadline(ctx, deadline)
 		n, err := l.Wait(wctx)

@@ -155,35 +155,30 @@ type sender struct {
 // Content-Range.
 func (s *sender) single(status int, br byteRange) {
 	hd := s.c.Writer.Header()
-	if s.c.Request.Method != http.MethodHead && br.length <= smallBody {
-		if status == http.StatusPartialContent {
-			hd.Set("Content-Range", br.contentRange(s.d.Size))
-		}
-		hd["Content-Type"] = derive(s.d).contentType
-		hd.Set("Content-Length", strconv.FormatInt(br.length, 10))
-		s.small(status, br)
-		return
+	if status == http.StatusPartialContent {
+		hd.Set("Content-Range", br.contentRange(s.d.Size))
 	}
-	var body io.ReadCloser
-	if s.c.Request.Method != http.MethodHead {
+	hd["Content-Type"] = derive(s.d).contentType
+	hd.Set("Content-Length", strconv.FormatInt(br.length, 10))
+	switch {
+	case s.c.Request.Method == http.MethodHead:
+		s.c.Status(status)
+		s.c.Writer.WriteHeaderNow()
+		s.started = true
+	case br.length <= smallBody:
+		s.small(status, br)
+	default:
 		// Fetched before the status line goes out: a blob that went missing, or a store that
 		// fails, still gets an error answer rather than a truncated file.
-		var err error
-		if body, err = s.d.Open(s.c.Request.Context(), br.start, br.length); err != nil {
+		body, err := s.d.Open(s.c.Request.Context(), br.start, br.length)
+		if err != nil {
 			s.fail(err)
 			return
 		}
 		defer body.Close()
-	}
-	if status == http.StatusPartialContent {
-		hd.Set("Content-Range", br.contentRange(s.d.Size))
-	}
-	hd.Set("Content-Type", s.d.ContentType)
-	hd.Set("Content-Length", strconv.FormatInt(br.length, 10))
-	s.c.Status(status)
-	s.c.Writer.WriteHeaderNow()
-	s.started = true
-	if body != nil {
+		s.c.Status(status)
+		s.c.Writer.WriteHeaderNow()
+		s.started = true
 		s.copy(body)
 	}
 }
@@ -271,7 +266,7 @@ func (s *sender) multi(ranges []byteRange) {
 // fail answers an error instead of the content: nothing has been sent yet.
 func (s *sender) fail(err error) {
 	hd := s.c.Writer.Header()
-	for _, k := range []string{"Content-Length", "Content-Range", "Content-Disposition", "Accept-Ranges", "ETag", "Last-Modified"} {
+	for _, k := range []string{"Content-Type", "Content-Length", "Content-Range", "Content-Disposition", "Accept-Ranges", "ETag", "Last-Modified"} {
 		hd.Del(k)
 	}
 	s.h.fail(s.c, err)

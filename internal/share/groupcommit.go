@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"fileshare/internal/store"
 	"fileshare/internal/store/dbsqlc"
@@ -97,14 +96,14 @@ func (g *uploadGroup) run(batch []*groupedUpload) {
 	if len(live) == 0 {
 		return
 	}
-	// The group's transaction belongs to no single request: a client that goes away does
-	// not take the others' commits with it.
 	if len(live) == 1 {
 		u := live[0]
 		u.err = g.s.commitUploadAlone(u)
 		close(u.done)
 		return
 	}
+	// The group's transaction belongs to no single request: a client that goes away does
+	// not take the others' commits with it.
 	ctx := context.WithoutCancel(live[0].ctx)
 	err := g.s.commitUploads(ctx, live)
 	if err == nil {
@@ -138,7 +137,7 @@ func (s *Service) commitUploadAlone(u *groupedUpload) error {
 		var err error
 		u.row, err = q.UploadCreate(u.ctx, u.params)
 		if err == nil {
-			ev.add(webhook.UploadStored, u.params.TenantID, uploadEvent(u.row.ID, u.row.Name, u.row.ContentType, u.row.Size, u.row.Sha256, u.row.CreatedBy, u.row.ExpiresAt, &u.login))
+			ev.uploadStored(u.row, u.login)
 		}
 		return err
 	})
@@ -161,7 +160,7 @@ func (s *Service) commitUploads(ctx context.Context, batch []*groupedUpload) err
 			holds = append(holds, h.id)
 		}
 	}
-	return s.st.Transact(ctx, func(tx pgx.Tx, q *dbsqlc.Queries) error {
+	return s.change(ctx, func(q *dbsqlc.Queries, ev *events) error {
 		rows, err := q.UploadCreateMany(ctx, p)
 		if err != nil {
 			return err
@@ -170,21 +169,22 @@ func (s *Service) commitUploads(ctx context.Context, batch []*groupedUpload) err
 		for _, r := range rows {
 			byID[r.ID] = r
 		}
-		var ev events
 		for _, u := range batch {
 			r, ok := byID[u.params.ID]
 			if !ok {
 				return store.ErrNotFound
 			}
 			u.row = r
-			ev.add(webhook.UploadStored, r.TenantID, uploadEvent(r.ID, r.Name, r.ContentType, r.Size, r.Sha256, r.CreatedBy, r.ExpiresAt, &u.login))
-		}
-		if err := s.events.Record(ctx, tx, q, ev...); err != nil {
-			return err
+			ev.uploadStored(r, u.login)
 		}
 		if len(holds) > 0 {
 			return q.QuotaReleaseMany(ctx, holds)
 		}
 		return nil
 	})
+}
+
+// uploadStored reports the upload of row r by login.
+func (e *events) uploadStored(r dbsqlc.Upload, login string) {
+	e.add(webhook.UploadStored, r.TenantID, uploadEvent(r.ID, r.Name, r.ContentType, r.Size, r.Sha256, r.CreatedBy, r.ExpiresAt, &login))
 }

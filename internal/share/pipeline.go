@@ -197,7 +197,7 @@ func errBlobGone(err, notFound error) error {
 type Download struct {
 	FileMeta
 	// Memo is where the HTTP layer keeps what it derives from FileMeta (header values): one
-	// slot shared by every download of an upload kept in memory, a fresh one otherwise.
+	// slot shared by every download of an upload kept in memory; nil otherwise.
 	Memo     *atomic.Value
 	key      string
 	blobs    blob.Store
@@ -217,22 +217,12 @@ func (d *Download) Open(ctx context.Context, off, length int64) (io.ReadCloser, 
 // ReadAt reads len(p) bytes of the content from off into p: for small answers, read whole
 // before they are sent.
 func (d *Download) ReadAt(ctx context.Context, off int64, p []byte) error {
-	var err error
-	if sr, ok := d.blobs.(blob.SmallReader); ok {
-		err = sr.ReadAt(ctx, d.key, off, p)
-	} else {
-		var r io.ReadCloser
-		if r, err = d.blobs.Get(ctx, d.key, off, int64(len(p))); err == nil {
-			_, err = io.ReadFull(r, p)
-			r.Close()
-		}
-	}
-	if err != nil {
+	if err := blob.ReadAt(ctx, d.blobs, d.key, off, p); err != nil {
 		return errBlobGone(err, d.notFound)
 	}
 	return nil
 }
 
 func (s *Service) download(meta FileMeta, key string, notFound error) *Download {
-	return &Download{FileMeta: meta, Memo: new(atomic.Value), key: key, blobs: s.blobs, notFound: notFound}
+	return &Download{FileMeta: meta, key: key, blobs: s.blobs, notFound: notFound}
 }

@@ -117,7 +117,8 @@ func (s *Service) OpenUpload(ctx context.Context, id uuid.UUID) (*Download, erro
 	}
 	meta := FileMeta{Name: row.Name, ContentType: row.ContentType, Size: row.Size, SHA256: row.Sha256, ModTime: row.CreatedAt}
 	d := s.download(meta, row.BlobKey, ErrUploadNotFound)
-	if s.servable(row.ExpiresAt) {
+	if s.uploads != nil && s.servable(row.ExpiresAt) {
+		d.Memo = new(atomic.Value)
 		s.uploads.Put(fill, id, cachedUpload{meta: meta, key: row.BlobKey, expiresAt: row.ExpiresAt, memo: d.Memo})
 	}
 	return d, nil

@@ -55,9 +55,9 @@ type AuthLookupRow struct {
 	MaxFileBytes      int64
 }
 
-// Every authenticated request's one query: the throttle state of the login from the client's
-// address (as AuthThrottleCheck) and the user the login names (as UserGetForAuth); found is
-// false when there is no such user.
+// Every authenticated request's one query: seconds to wait before the login may be tried from
+// the address (0 when not throttled), whether the login has failures to reset on success, and
+// the user the login names (as UserGetForAuth); found is false when there is no such user.
 func (q *Queries) AuthLookup(ctx context.Context, arg AuthLookupParams) (AuthLookupRow, error) {
 	row := q.db.QueryRow(ctx, authLookup,
 		arg.LoginKey,
@@ -80,31 +80,6 @@ func (q *Queries) AuthLookup(ctx context.Context, arg AuthLookupParams) (AuthLoo
 		&i.MaxBytes,
 		&i.MaxFileBytes,
 	)
-	return i, err
-}
-
-const authThrottleCheck = `-- name: AuthThrottleCheck :one
-SELECT coalesce((SELECT max(date_part('epoch', f.locked_until - now())) FROM auth_failures f
-                  WHERE f.key IN ($1::text, $2::text) AND f.locked_until > now()), 0)::float8 AS wait_seconds,
-       EXISTS (SELECT 1 FROM auth_failures f WHERE f.key = $1::text)::bool AS login_failed
-`
-
-type AuthThrottleCheckParams struct {
-	LoginKey string
-	AddrKey  string
-}
-
-type AuthThrottleCheckRow struct {
-	WaitSeconds float64
-	LoginFailed bool
-}
-
-// Seconds to wait before the login may be tried from the address (0 when not throttled), and
-// whether the login has failures to reset on success.
-func (q *Queries) AuthThrottleCheck(ctx context.Context, arg AuthThrottleCheckParams) (AuthThrottleCheckRow, error) {
-	row := q.db.QueryRow(ctx, authThrottleCheck, arg.LoginKey, arg.AddrKey)
-	var i AuthThrottleCheckRow
-	err := row.Scan(&i.WaitSeconds, &i.LoginFailed)
 	return i, err
 }
 
