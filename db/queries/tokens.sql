@@ -28,9 +28,10 @@ RETURNING *;
 
 -- name: DownloadTokenConsume :one
 -- The one-time download: one conditional UPDATE, so of any number of concurrent requests for a
--- token exactly one sees it unused and takes it. A token with a PIN is taken only with it.
+-- token exactly one sees it unused and takes it. A token with a PIN is taken only with it. The
+-- delivery's secret (its hash) is set with it: only its holder may resume the download.
 UPDATE download_tokens t
-SET consumed_at = now(), consumed_by_addr = @addr
+SET consumed_at = now(), consumed_by_addr = @addr, delivery_hash = @delivery_hash
 FROM session_files f, sessions s
 WHERE t.token_hash = @token_hash AND t.file_id = @file_id AND t.session_id = @session_id
   AND t.consumed_at IS NULL AND t.expires_at > now()
@@ -62,32 +63,47 @@ WHERE token_hash = @token_hash AND consumed_at IS NULL AND locked_at IS NULL AND
 RETURNING (locked_at IS NOT NULL)::bool AS locked;
 
 -- name: DownloadTokenResume :one
--- A consumed token's file, for resuming its cut download: only until the file has been
--- delivered once, within the window after the consumption, while the session lives.
+-- A consumed token's file, for resuming its cut download: only for the holder of the delivery's
+-- secret, until the file has been delivered, within the window after the consumption, while
+-- the session lives.
 SELECT f.name, f.content_type, f.size, f.sha256, f.blob_key::text AS blob_key, f.stored_at
 FROM download_tokens t
 JOIN session_files f ON f.id = t.file_id
 JOIN sessions s ON s.id = t.session_id
 WHERE t.token_hash = @token_hash AND t.file_id = @file_id AND t.session_id = @session_id
+  AND t.delivery_hash = @delivery_hash
   AND t.consumed_at IS NOT NULL AND t.delivered_at IS NULL
   AND t.consumed_at > now() - sqlc.arg(window_seconds)::bigint * interval '1 second'
   AND s.expires_at > now() AND f.state = 'stored';
 
 -- name: DownloadTokenRecordSent :exec
--- Adds the bytes a download of the token sent, and marks it delivered once the last byte went out.
+-- Adds a byte range [start, stop) that an answer of the token wrote to the connection. The
+-- ranges are kept merged; a recipient that asks for ever more scattered pieces stops adding
+-- them past a bound, so the row stays small.
 UPDATE download_tokens
-SET bytes_sent = bytes_sent + @bytes,
-    delivered_at = CASE WHEN sqlc.arg(delivered)::bool THEN coalesce(delivered_at, now()) ELSE delivered_at END
+SET bytes_sent = bytes_sent + (sqlc.arg(stop)::bigint - sqlc.arg(start)::bigint),
+    sent_ranges = CASE
+        WHEN (SELECT count(*) FROM unnest(sent_ranges + int8multirange(int8range(sqlc.arg(start)::bigint, sqlc.arg(stop)::bigint)))) <= 256
+        THEN sent_ranges + int8multirange(int8range(sqlc.arg(start)::bigint, sqlc.arg(stop)::bigint))
+        ELSE sent_ranges END
 WHERE token_hash = @token_hash;
 
+-- name: DownloadTokenMarkViewed :exec
+-- Records that the landing page of the token was shown.
+UPDATE download_tokens SET viewed_at = now() WHERE token_hash = @token_hash;
+
 -- name: DownloadTokenListFirst :many
-SELECT * FROM download_tokens
+SELECT ref, file_id, session_id, created_at, expires_at, consumed_at, consumed_by_addr,
+       (pin_hash IS NOT NULL)::bool AS has_pin, revoked_at, locked_at, bytes_sent, delivered_at, viewed_at
+FROM download_tokens
 WHERE file_id = @file_id AND session_id = @session_id AND tenant_id = @tenant_id
 ORDER BY created_at, ref
 LIMIT @max_rows;
 
 -- name: DownloadTokenListAfter :many
-SELECT * FROM download_tokens
+SELECT ref, file_id, session_id, created_at, expires_at, consumed_at, consumed_by_addr,
+       (pin_hash IS NOT NULL)::bool AS has_pin, revoked_at, locked_at, bytes_sent, delivered_at, viewed_at
+FROM download_tokens
 WHERE file_id = @file_id AND session_id = @session_id AND tenant_id = @tenant_id
   AND (created_at, ref) > (@after_created_at::timestamptz, @after_ref::uuid)
 ORDER BY created_at, ref
@@ -108,18 +124,12 @@ SELECT count(*) FROM download_tokens
 WHERE ref = @ref AND file_id = @file_id AND session_id = @session_id AND tenant_id = @tenant_id;
 
 -- name: DownloadTokenMarkDelivered :one
--- Marks a token delivered, once: of the downloads that sent the file's last byte only the first
--- gets the row (and so reports the token.delivered event).
+-- Marks a token delivered once the ranges sent cover the whole file, once: of the answers that
+-- complete the coverage only the first gets the row (and so reports the token.delivered event).
 UPDATE download_tokens t
 SET delivered_at = now()
 FROM session_files f
-WHERE t.token_hash = @token_hash AND t.delivered_at IS NULL AND f.id = t.file_id
+WHERE t.token_hash = @token_hash AND t.delivered_at IS NULL AND t.consumed_at IS NOT NULL
+  AND f.id = t.file_id AND t.sent_ranges @> int8range(0, f.size)
 RETURNING t.ref, t.tenant_id, t.file_id, t.session_id, t.consumed_by_addr, t.bytes_sent,
           f.name, f.content_type, f.size, f.sha256;
-
--- name: DownloadTokenUnconsume :exec
--- Gives back a token whose consuming answer could not send a byte (its file could not be
--- opened): it was spent on nothing.
-UPDATE download_tokens
-SET consumed_at = NULL, consumed_by_addr = NULL
-WHERE token_hash = @token_hash AND bytes_sent = 0 AND delivered_at IS NULL;

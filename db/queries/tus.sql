@@ -17,6 +17,18 @@ VALUES (@id, @tenant_id, sqlc.narg('created_by'), sqlc.narg('session_id'), sqlc.
               (SELECT t.expires_at FROM upload_tokens t WHERE t.token_hash = sqlc.narg('upload_token_hash'))))
 RETURNING *;
 
+-- name: TusDropExpiredForFile :many
+-- An unfinished upload of a file entry that expired frees the entry for a new one before the
+-- purge comes: its row and quota hold go (unless a request holds its lock), its staged bytes
+-- after.
+WITH gone AS (
+    DELETE FROM tus_uploads tu
+    WHERE tu.file_id = @file_id AND tu.completed_at IS NULL AND tu.expires_at <= now()
+      AND pg_try_advisory_xact_lock(('x' || substr(replace(tu.id::text, '-', ''), 1, 16))::bit(64)::bigint)
+    RETURNING tu.id, tu.blob_key),
+held AS (DELETE FROM quota_reservations qr USING gone WHERE qr.id = gone.id)
+SELECT gone.blob_key FROM gone;
+
 -- name: TusGet :one
 -- expired is the upload's own expiry; session_expired that of its file entry's session.
 SELECT tu.*, (tu.expires_at <= now())::bool AS expired,
@@ -33,9 +45,11 @@ SET upload_offset = @new_offset, sha256_state = @sha256_state, stage_state = @st
 WHERE id = @id AND upload_offset = @old_offset AND completed_at IS NULL;
 
 -- name: TusComplete :execrows
--- Marks the upload complete, in the transaction that makes its content visible.
+-- Marks the upload complete, in the transaction that makes its content visible; upload_id is the
+-- simple upload it became (NULL for a file entry).
 UPDATE tus_uploads
-SET upload_offset = length, sha256_state = @sha256_state, stage_state = @stage_state, completed_at = now()
+SET upload_offset = length, sha256_state = @sha256_state, stage_state = @stage_state, completed_at = now(),
+    upload_id = sqlc.narg('upload_id')
 WHERE id = @id AND upload_offset = @old_offset AND completed_at IS NULL;
 
 -- name: TusDelete :one

@@ -53,9 +53,12 @@ type dlStatus struct {
 	State           string     `json:"state"`
 	ConsumedAt      *time.Time `json:"consumedAt"`
 	DeliveredAt     *time.Time `json:"deliveredAt"`
+	ViewedAt        *time.Time `json:"viewedAt"`
 	ConsumerAddress *string    `json:"consumerAddress"`
 	PIN             bool       `json:"pin"`
 	BytesSent       int64      `json:"bytesSent"`
+	// ETag is the delivery's secret, from the consuming answer (dlCutConsume), not the list.
+	ETag string `json:"-"`
 }
 
 var dlPINRE = regexp.MustCompile(`^[0-9]{6}$`)
@@ -367,6 +370,10 @@ func dlCutConsume(t *testing.T, e *testutil.Env, tok dlToken, n int64, content [
 	if st.BytesSent >= int64(len(content)) {
 		t.Fatalf("bytesSent %d after a cut at %d of %d", st.BytesSent, n, len(content))
 	}
+	st.ETag = resp.Header.Get("ETag")
+	if !deliveryETag.MatchString(st.ETag) {
+		t.Fatalf("consuming answer's ETag %q is not a delivery secret", st.ETag)
+	}
 	return st
 }
 
@@ -383,7 +390,7 @@ func dlWantPart(t *testing.T, status int, h http.Header, body, content []byte, s
 	if int64(len(body)) != end-start+1 || int64(len(body)) > size-start || !bytes.Equal(body, content[start:end+1]) {
 		t.Fatalf("resume of bytes %d-%d: %d bytes that are not the file's", start, end, len(body))
 	}
-	if h.Get("ETag") != `"`+testutil.SHA256(content)+`"` || h.Get("Cache-Control") != "no-store" || h.Get("Accept-Ranges") != "bytes" {
+	if !deliveryETag.MatchString(h.Get("ETag")) || h.Get("Cache-Control") != "no-store" || h.Get("Accept-Ranges") != "bytes" {
 		t.Fatalf("resume headers: ETag %q Cache-Control %q Accept-Ranges %q", h.Get("ETag"), h.Get("Cache-Control"), h.Get("Accept-Ranges"))
 	}
 }
@@ -755,16 +762,16 @@ func TestTokenPIN(t *testing.T) {
 }
 
 // TestTokenResumeAfterCuts downloads 64 MiB over a connection that drops twice: the download
-// resumes with Range on the other instance and then on the first, and the pieces make the
-// file. Nothing else is served from the consumed token, and nothing at all once it has been
-// delivered.
+// resumes with Range and the delivery's secret in If-Range on the other instance and then on
+// the first, and the pieces make the file. Nothing else is served from the consumed token, and
+// nothing at all once it has been delivered.
 func TestTokenResumeAfterCuts(t *testing.T) {
 	t.Parallel()
 	e := sessNewEnv(t)
 	twin := e.Twin()
 	const size = 64 << 20
 	content := testutil.RandomBytes(t, size)
-	etag := `"` + testutil.SHA256(content) + `"`
+	contentTag := `"` + testutil.SHA256(content) + `"`
 	s := sessCreateSession(t, e, sessAlice, nil)
 	f := sessStoredFile(t, e, sessAlice, s.ID, "recording.wav", content)
 	tok := dlCreateToken(t, e, s.ID, f.ID, false)
@@ -773,7 +780,8 @@ func TestTokenResumeAfterCuts(t *testing.T) {
 	// The consuming download, cut at 40%.
 	cut1 := int64(size * 2 / 5)
 	resp, part1 := dlCut(t, tok.URL, cut1)
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("ETag") != etag || resp.Header.Get("Accept-Ranges") != "bytes" ||
+	etag := resp.Header.Get("ETag")
+	if resp.StatusCode != http.StatusOK || !deliveryETag.MatchString(etag) || resp.Header.Get("Accept-Ranges") != "bytes" ||
 		resp.Header.Get("Content-Length") != strconv.Itoa(size) {
 		t.Fatalf("consuming GET: %d ETag %q Accept-Ranges %q Content-Length %q", resp.StatusCode,
 			resp.Header.Get("ETag"), resp.Header.Get("Accept-Ranges"), resp.Header.Get("Content-Length"))
@@ -786,13 +794,10 @@ func TestTokenResumeAfterCuts(t *testing.T) {
 		t.Fatalf("after the cut: %+v", st)
 	}
 	sent1 := st.BytesSent
-	lastModified := resp.Header.Get("Last-Modified")
-	if lastModified == "" {
-		t.Fatal("no Last-Modified")
-	}
+	other := dlCutConsume(t, e, dlCreateToken(t, e, s.ID, f.ID, false), 1<<20, content).ETag
 
-	// Nothing but a resume of the rest: not the file again, not from byte 0, not with another
-	// entity tag; on neither instance.
+	// Nothing without the delivery's secret: not the file again, no range, not with another
+	// entity tag (the content's, another delivery's, a date); on neither instance.
 	from := fmt.Sprintf("bytes=%d-", cut1)
 	for _, inst := range []*testutil.Env{e, twin} {
 		u := dlOn(inst, e, tok.URL)
@@ -802,10 +807,18 @@ func TestTokenResumeAfterCuts(t *testing.T) {
 			{"Range", "bytes=0-99"},
 			{"Range", "bytes=-1000"},
 			{"Range", from + "," + "bytes=1-2"},
+			{"Range", from},
+			{"Range", "bytes=1-"},
 			{"Range", from, "If-Range", `"0123456789abcdef"`},
+			{"Range", from, "If-Range", contentTag},
+			{"Range", "bytes=0-", "If-Range", contentTag},
+			{"Range", from, "If-Range", other},
 			{"Range", from, "If-Range", "W/" + etag},
-			{"Range", from, "If-Range", lastModified},
-			{"Range", fmt.Sprintf("bytes=%d-", size)},
+			{"Range", from, "If-Range", time.Now().UTC().Format(http.TimeFormat)},
+			{"Range", "bytes=-1000", "If-Range", etag},
+			{"Range", from + ",bytes=1-2", "If-Range", etag},
+			{"If-Range", etag},
+			{"Range", fmt.Sprintf("bytes=%d-", size), "If-Range", etag},
 		} {
 			for _, m := range []string{http.MethodGet, http.MethodPost} {
 				r := dlCurl(inst, m, u, hdr...)
@@ -833,8 +846,12 @@ func TestTokenResumeAfterCuts(t *testing.T) {
 		t.Fatalf("after the second cut: %+v", st)
 	}
 
-	// The final resume, a POST on the first instance, without If-Range this time.
-	r := dlCurl(e, http.MethodPost, tok.URL, "Range", fmt.Sprintf("bytes=%d-", cut2))
+	// The final resume, a POST on the first instance (without If-Range, refused).
+	testutil.WantError(t, dlCurl(e, http.MethodPost, tok.URL, "Range", fmt.Sprintf("bytes=%d-", cut2)), http.StatusGone, "download token already used")
+	r := dlCurl(e, http.MethodPost, tok.URL, "Range", fmt.Sprintf("bytes=%d-", cut2), "If-Range", etag)
+	if r.Header.Get("ETag") != etag {
+		t.Fatalf("resume's ETag %q, want the delivery's %q", r.Header.Get("ETag"), etag)
+	}
 	dlWantPart(t, r.StatusCode, r.Header, r.Body, content, cut2, size-1)
 	whole := sha256.New()
 	whole.Write(part1)
@@ -868,7 +885,7 @@ func TestTokenResumeWindow(t *testing.T) {
 	s := sessCreateSession(t, e, sessAlice, nil)
 	f := sessStoredFile(t, e, sessAlice, s.ID, "window.bin", content)
 	tok := dlCreateToken(t, e, s.ID, f.ID, false)
-	dlCutConsume(t, e, tok, 1<<20, content)
+	etag := dlCutConsume(t, e, tok, 1<<20, content).ETag
 
 	set := func(ago string) {
 		t.Helper()
@@ -876,7 +893,7 @@ func TestTokenResumeWindow(t *testing.T) {
 	}
 	resume := func() *testutil.Response {
 		t.Helper()
-		return dlCurl(e, http.MethodGet, tok.URL, "Range", "bytes=1000-1999", "If-Range", `"`+testutil.SHA256(content)+`"`)
+		return dlCurl(e, http.MethodGet, tok.URL, "Range", "bytes=1000-1999", "If-Range", etag)
 	}
 	set("14 minutes")
 	r := resume()
@@ -891,18 +908,19 @@ func TestTokenResumeWindow(t *testing.T) {
 }
 
 // TestTokenConcurrentResumes sends 50 resumes of one cut download at once, to both instances:
-// each gets exactly the bytes of its range and never the whole file.
+// each with the delivery's secret gets exactly the bytes of its range and never the whole file;
+// each without it gets nothing.
 func TestTokenConcurrentResumes(t *testing.T) {
 	t.Parallel()
 	e := sessNewEnv(t)
 	twin := e.Twin()
 	const size = 16 << 20
 	content := testutil.RandomBytes(t, size)
-	etag := `"` + testutil.SHA256(content) + `"`
 	s := sessCreateSession(t, e, sessAlice, nil)
 	f := sessStoredFile(t, e, sessAlice, s.ID, "many.bin", content)
 	tok := dlCreateToken(t, e, s.ID, f.ID, false)
-	sent := dlCutConsume(t, e, tok, 1<<20, content).BytesSent
+	first := dlCutConsume(t, e, tok, 1<<20, content)
+	sent, etag := first.BytesSent, first.ETag
 
 	type span struct{ start, end int64 } // end -1: open-ended
 	transport := &http.Transport{MaxIdleConnsPerHost: 50}
@@ -930,8 +948,15 @@ func TestTokenConcurrentResumes(t *testing.T) {
 		}
 		return dlRace(t, client, reqs)
 	}
-	check := func(sp span, r sessRaceResult) bool {
+	withSecret := func(i int) bool { return i%3 != 0 }
+	check := func(i int, sp span, r sessRaceResult) bool {
 		t.Helper()
+		if !withSecret(i) {
+			if r.status != http.StatusGone || string(r.body) != `{"message":"download token already used"}` {
+				t.Fatalf("resume of %v without the secret: %d %.100q, want 410", sp, r.status, r.body)
+			}
+			return false
+		}
 		if r.status == http.StatusOK {
 			t.Fatalf("a resume of %v got the whole file", sp)
 		}
@@ -958,10 +983,11 @@ func TestTokenConcurrentResumes(t *testing.T) {
 	spans[0], spans[1] = span{1, 1}, span{1, 100 << 10}
 	spans[2] = span{size - 2, size - 2}
 	for i, r := range send(spans) {
-		if !check(spans[i], r) {
+		if check(i, spans[i], r) {
+			sent += int64(len(r.body))
+		} else if withSecret(i) {
 			t.Fatalf("resume of %v refused while the download is not delivered", spans[i])
 		}
-		sent += int64(len(r.body))
 	}
 	// What went out is recorded, every byte once.
 	st := dlEventually(t, e, tok, "the resumes to be recorded", func(st dlStatus) bool { return st.BytesSent >= sent })
@@ -969,7 +995,8 @@ func TestTokenConcurrentResumes(t *testing.T) {
 		t.Fatalf("after resumes short of the last byte: %+v, want consumed with bytesSent %d", st, sent)
 	}
 
-	// Ranges to the end, at once: each is served whole or refused, and the token ends delivered.
+	// Ranges to the end, at once: each with the secret is served; the last byte went out, but
+	// the file is not covered, so the token is not delivered.
 	spans = nil
 	for i := range 10 {
 		if i%2 == 0 {
@@ -978,23 +1005,26 @@ func TestTokenConcurrentResumes(t *testing.T) {
 			spans = append(spans, span{size - 1 - int64(i)*1000, size + 1000})
 		}
 	}
-	served := 0
 	for i, r := range send(spans) {
-		if check(spans[i], r) {
-			served++
+		if check(i, spans[i], r) {
 			sent += int64(len(r.body))
+		} else if withSecret(i) {
+			t.Fatalf("resume of %v refused while the download is not delivered", spans[i])
 		}
 	}
-	if served == 0 {
-		t.Fatal("no resume to the end was served")
+	st = dlEventually(t, e, tok, "the resumes to the end to be recorded", func(st dlStatus) bool { return st.BytesSent >= sent })
+	if st.State != "consumed" || st.DeliveredAt != nil {
+		t.Fatalf("after scattered resumes: %+v, want consumed: the file is not covered", st)
 	}
-	// Delivered: the last byte went out (not every byte of the file did: bytesSent says how
-	// many went out in all).
+	// The rest after the first cut covers the file: delivered.
+	r := dlCurl(e, http.MethodGet, tok.URL, "Range", fmt.Sprintf("bytes=%d-", first.BytesSent), "If-Range", etag)
+	dlWantPart(t, r.StatusCode, r.Header, r.Body, content, first.BytesSent, size-1)
+	sent += int64(len(r.Body))
 	st = dlEventually(t, e, tok, "the token to be delivered", func(st dlStatus) bool { return st.State == "delivered" && st.BytesSent >= sent })
 	if st.DeliveredAt == nil || st.BytesSent != sent {
 		t.Fatalf("delivered: %+v, want bytesSent %d", st, sent)
 	}
-	testutil.WantError(t, dlCurl(e, http.MethodGet, tok.URL, "Range", "bytes=1-1"), http.StatusGone, "download token already used")
+	testutil.WantError(t, dlCurl(e, http.MethodGet, tok.URL, "Range", "bytes=1-1", "If-Range", etag), http.StatusGone, "download token already used")
 }
 
 // TestTokenRevokeAndList revokes tokens, and reads the token list: its pages, its order and
@@ -1169,8 +1199,8 @@ func TestTokenEventMetrics(t *testing.T) {
 	// A landing page, a consumption cut and resumed to delivery.
 	tok := dlCreateToken(t, e, s.ID, f.ID, false)
 	dlWantPage(t, dlBrowser(e, http.MethodGet, tok.URL), http.StatusOK)
-	dlCutConsume(t, e, tok, 1<<20, content)
-	r := dlCurl(e, http.MethodGet, tok.URL, "Range", "bytes=1048576-")
+	etag := dlCutConsume(t, e, tok, 1<<20, content).ETag
+	r := dlCurl(e, http.MethodGet, tok.URL, "Range", "bytes=1048576-", "If-Range", etag)
 	dlWantPart(t, r.StatusCode, r.Header, r.Body, content, 1<<20, size-1)
 	dlEventually(t, e, tok, "the token to be delivered", func(st dlStatus) bool { return st.State == "delivered" })
 	// Five wrong PINs lock a token.
@@ -1246,7 +1276,7 @@ func TestTokenAuditView(t *testing.T) {
 }
 
 // A consuming request whose file cannot be opened (its blob went missing) sends nothing: the
-// token is given back, not spent on the error.
+// token stays unused, not spent on the error.
 func TestTokenNotSpentOnAnError(t *testing.T) {
 	t.Parallel()
 	e := sessNewEnv(t)

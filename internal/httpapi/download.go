@@ -55,22 +55,32 @@ func (h *handlers) serveFile(c *gin.Context, d *share.Download, oneTime bool) {
 	c.Set(sentKey, s.sent)
 }
 
-// serveToken sends a token's file: all of it to the request that consumed the token, or the
-// range br of it (status 206) to one that resumes a cut download. What went out is recorded
-// on the token, and whether it was the file's last byte (the token is then delivered). It
-// reports whether the answer started (its status line went out) and whether the last byte did.
-func (h *handlers) serveToken(c *gin.Context, td *share.TokenDownload, status int, br byteRange) (started, lastByte bool) {
-	setValidators(c, td.Download, true)
+// serveToken sends the range of a token's file that td holds: the whole file (200) to the
+// request that consumed the token, a range (206) to one that resumes its delivery. The ETag
+// of both is the delivery's secret, never the content's digest. What went out is recorded on
+// the token; it reports whether that completed the token's delivery.
+func (h *handlers) serveToken(c *gin.Context, td *share.TokenDownload) (delivered bool) {
+	hd := c.Writer.Header()
+	hd["Etag"] = []string{`"` + td.Secret + `"`}
+	hd["Repr-Digest"] = derive(td.Download).digest
+	hd["Cache-Control"] = hvNoStore
 	setContentHeaders(c, td.Download)
 	s := &sender{h: h, c: c, d: td.Download, idle: h.bodyIdle}
 	defer s.done()
-	s.single(status, br)
+	status := http.StatusOK
+	if td.Resumed {
+		status = http.StatusPartialContent
+	}
+	s.single(status, byteRange{td.Start, td.Length})
 	c.Set(sentKey, s.sent)
-	lastByte = s.started && !s.aborted && s.sent == br.length && br.start+br.length == td.Size
-	if err := td.Sent(c.Request.Context(), s.sent, lastByte); err != nil {
+	if !s.started {
+		return false
+	}
+	delivered, err := td.Sent(c.Request.Context(), s.sent)
+	if err != nil {
 		h.log.Warn("recording a token's delivery failed", "path", redactPath(c.Request.URL.Path), "err", err)
 	}
-	return s.started, lastByte
+	return delivered
 }
 
 // derived are the header values of a download that follow from its metadata alone: computed

@@ -65,6 +65,7 @@ var statusTable = [...]struct {
 	{share.ErrWrongPIN, http.StatusForbidden},
 	{share.ErrTokenNotUnused, http.StatusConflict},
 	{share.ErrAlreadyUploaded, http.StatusConflict},
+	{share.ErrUploadInProgress, http.StatusConflict},
 	{share.ErrNotUploadedYet, http.StatusConflict},
 	{share.ErrUploadExpired, http.StatusGone},
 	{share.ErrSessionExpired, http.StatusGone},
@@ -149,8 +150,18 @@ func respondError(c *gin.Context, status int, msg string) {
 	c.AbortWithStatusJSON(status, gin.H{"message": msg})
 }
 
-// logError writes the error line of docs/behaviour.md §2.
+// msgUploadExpired is the message of the answer whose error line keeps the upload's id.
+var msgUploadExpired = share.ErrUploadExpired.Error()
+
+// logError writes the error line of docs/behaviour.md §2. An upload id stays in it when the
+// upload is expired (the line operators know, and that id opens nothing); every other
+// capability is redacted — an unknown upload's id too, which may be another capability (a tus
+// upload's) tried at the wrong route.
 func logError(log *slog.Logger, c *gin.Context, msg string, status int) {
-	log.Warn("Error at "+redactPath(c.Request.URL.Path)+": message="+msg+", status="+strconv.Itoa(status),
+	path := redactPath(c.Request.URL.Path)
+	if msg == msgUploadExpired {
+		path = redactPathKeepingUpload(c.Request.URL.Path)
+	}
+	log.Warn("Error at "+path+": message="+msg+", status="+strconv.Itoa(status),
 		"request_id", c.GetString(requestIDKey))
 }

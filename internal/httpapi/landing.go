@@ -23,13 +23,15 @@ import (
 
 var errInvalidForm = errors.New("invalid form body")
 
-// acceptsHTML reports whether the request's Accept header names text/html (with a quality
-// above 0). */* does not: API clients and curl send it.
+// acceptsHTML reports whether the request's Accept header names text/html,
+// application/xhtml+xml or text/* (with a quality above 0): a browser, a link-preview bot or a
+// scanner, which gets the landing page and never consumes. */* does not: API clients and curl
+// send it.
 func acceptsHTML(r *http.Request) bool {
 	for _, v := range r.Header.Values("Accept") {
 		for _, part := range strings.Split(v, ",") {
 			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-			if err != nil || mt != "text/html" {
+			if err != nil || (mt != "text/html" && mt != "application/xhtml+xml" && mt != "text/*") {
 				continue
 			}
 			if q, err := strconv.ParseFloat(params["q"], 64); err == nil && q <= 0 {
@@ -47,14 +49,12 @@ const pageCSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'sel
 // landingPage shows an unused token's file, or the page of why it cannot be downloaded; it
 // resumes the cut download of a consumed token for a GET with a resume Range.
 func (h *handlers) landingPage(c *gin.Context, link share.TokenLink) {
-	offer, err := h.svc.OfferToken(c.Request.Context(), link)
-	if errors.Is(err, share.ErrTokenUsed) && c.Request.Method == http.MethodGet {
-		// A download manager (or a browser) resuming the cut download of a consumed token
-		// resumes it, whatever it accepts.
-		if br, ok := resumeRange(c.Request); ok {
-			h.resumeToken(c, link, br, true)
-			return
-		}
+	offer, err := h.svc.OfferToken(c.Request.Context(), link, c.Request.Method == http.MethodGet)
+	if errors.Is(err, share.ErrTokenUsed) && c.Request.Method == http.MethodGet && requestResume(c.Request) != nil {
+		// A browser (or a download manager) resuming the cut delivery of a consumed token
+		// resumes it, whatever it accepts; share decides whether it may.
+		h.deliverToken(c, link, true)
+		return
 	}
 	if err != nil {
 		h.failToken(c, err, true, nil)
@@ -80,15 +80,15 @@ func (h *handlers) failToken(c *gin.Context, err error, html bool, link *share.T
 		h.fail(c, err)
 		return
 	}
-	data := pageData{Status: status, Message: known.Error()}
+	data := pageData{Status: status, Err: err}
 	if (errors.Is(err, share.ErrWrongPIN) || errors.Is(err, share.ErrPINRequired)) && link != nil {
-		if offer, oerr := h.svc.OfferToken(c.Request.Context(), *link); oerr == nil {
+		if offer, oerr := h.svc.OfferToken(c.Request.Context(), *link, false); oerr == nil {
 			data.Offer = &offer
 			data.Size = humanSize(offer.Size)
 			data.Expires = offer.ExpiresAt.UTC().Format(time.RFC1123)
 		}
 	}
-	c.Set(errorKey, data.Message)
+	c.Set(errorKey, known.Error())
 	h.renderPage(c, status, data)
 }
 
@@ -98,26 +98,41 @@ type pageData struct {
 	Size    string
 	Expires string
 	Status  int
-	Message string
+	// Err is the refusal shown, nil for an offer.
+	Err error
+}
+
+// pageTexts gives the heading and the explanation of a refusal, keyed on the error itself.
+var pageTexts = []struct {
+	err                error
+	title, explanation string
+}{
+	{share.ErrTokenUsed, "This link has already been used", "A link like this one works once, and the file has been downloaded with it. Ask the sender for a new link if you need the file again."},
+	{share.ErrTokenExpired, "This link has expired", "The time to download this file is over. Ask the sender for a new link."},
+	{share.ErrSessionExpired, "This link has expired", "The time to download this file is over. Ask the sender for a new link."},
+	{share.ErrTokenLocked, "This link is locked", "A wrong PIN was entered too many times. Ask the sender for a new link."},
+	{share.ErrTokenRevoked, "This link has been withdrawn", "The sender has withdrawn this link."},
+	{share.ErrNotUploadedYet, "The file is not there yet", "The sender has not finished uploading the file. Try again later."},
+	{share.ErrPINRequired, "A file for you", "Enter the PIN the sender gave you."},
+	{share.ErrWrongPIN, "A file for you", "That PIN is wrong. Check it and try again: after five wrong PINs the link locks."},
+}
+
+func (d pageData) texts() (title, explanation string, ok bool) {
+	for _, t := range pageTexts {
+		if errors.Is(d.Err, t.err) {
+			return t.title, t.explanation, true
+		}
+	}
+	return "", "", false
 }
 
 // Title is the page's heading.
 func (d pageData) Title() string {
-	switch d.Message {
-	case "":
+	if d.Err == nil {
 		return "A file for you"
-	case share.ErrTokenUsed.Error():
-		return "This link has already been used"
-	case share.ErrTokenExpired.Error(), share.ErrSessionExpired.Error():
-		return "This link has expired"
-	case share.ErrTokenLocked.Error():
-		return "This link is locked"
-	case share.ErrTokenRevoked.Error():
-		return "This link has been withdrawn"
-	case share.ErrNotUploadedYet.Error():
-		return "The file is not there yet"
-	case share.ErrPINRequired.Error(), share.ErrWrongPIN.Error():
-		return "A file for you"
+	}
+	if title, _, ok := d.texts(); ok {
+		return title
 	}
 	if d.Status == http.StatusNotFound {
 		return "This link is not valid"
@@ -127,21 +142,8 @@ func (d pageData) Title() string {
 
 // Explanation says what the recipient can do.
 func (d pageData) Explanation() string {
-	switch d.Message {
-	case share.ErrTokenUsed.Error():
-		return "A link like this one works once, and the file has been downloaded with it. Ask the sender for a new link if you need the file again."
-	case share.ErrTokenExpired.Error(), share.ErrSessionExpired.Error():
-		return "The time to download this file is over. Ask the sender for a new link."
-	case share.ErrTokenLocked.Error():
-		return "A wrong PIN was entered too many times. Ask the sender for a new link."
-	case share.ErrTokenRevoked.Error():
-		return "The sender has withdrawn this link."
-	case share.ErrNotUploadedYet.Error():
-		return "The sender has not finished uploading the file. Try again later."
-	case share.ErrPINRequired.Error():
-		return "Enter the PIN the sender gave you."
-	case share.ErrWrongPIN.Error():
-		return "That PIN is wrong. Check it and try again: after five wrong PINs the link locks."
+	if _, explanation, ok := d.texts(); ok {
+		return explanation
 	}
 	return "Check that the link was copied whole, or ask the sender for a new one."
 }
@@ -174,7 +176,7 @@ button { font-size: 1.1rem; padding: .6rem 1.4rem; margin-top: 1rem; cursor: poi
 <div>{{.Size}}</div>
 <div>Link valid until {{.Expires}}</div>
 </div>
-{{- if .Message}}
+{{- if .Err}}
 <p class="error" role="alert">{{.Explanation}}</p>
 {{- end}}
 <p>This link downloads the file once. Keep the page open until the download has finished.</p>

@@ -123,14 +123,22 @@ func looksLikeToken(s string) bool {
 	return false
 }
 
-// redactPath hides the segment after "tokens" (the one-time download route), and any segment
-// that looks like a token, whatever the path's shape: the log lines built from it must never
-// hold a secret, even of a request that matched no route.
-func redactPath(p string) string {
+// redactPath hides every capability of a path: the segment after "tokens" (a one-time
+// download token), the id after "uploads" (a simple upload's download id) and after "tus" (a
+// resumable upload's URL), and any segment that looks like a token, whatever the path's shape:
+// the log lines built from it must never hold a secret, even of a request that matched no route.
+func redactPath(p string) string { return redact(p, true) }
+
+// redactPathKeepingUpload is redactPath but for a simple upload's id: for the error line of an
+// expired upload, whose id opens nothing.
+func redactPathKeepingUpload(p string) string { return redact(p, false) }
+
+func redact(p string, uploads bool) string {
 	segs := strings.Split(p, "/")
 	changed := false
 	for i, seg := range segs {
-		if seg != "" && (i > 0 && segs[i-1] == "tokens" || looksLikeToken(seg)) {
+		capability := i == 2 && (segs[1] == "tus" || uploads && segs[1] == "uploads")
+		if seg != "" && (capability || i > 0 && segs[i-1] == "tokens" || looksLikeToken(seg)) {
 			segs[i] = redacted
 			changed = true
 		}

@@ -91,6 +91,7 @@ type tokenStatusJSON struct {
 	State           string     `json:"state"`
 	ConsumedAt      *time.Time `json:"consumedAt"`
 	DeliveredAt     *time.Time `json:"deliveredAt"`
+	ViewedAt        *time.Time `json:"viewedAt"`
 	ConsumerAddress *string    `json:"consumerAddress"`
 	PIN             bool       `json:"pin"`
 	BytesSent       int64      `json:"bytesSent"`
@@ -99,7 +100,7 @@ type tokenStatusJSON struct {
 func toTokenStatusJSON(t share.TokenStatus) tokenStatusJSON {
 	out := tokenStatusJSON{
 		Ref: t.Ref, FileID: t.FileID, SessionID: t.SessionID, CreatedAt: t.CreatedAt.UTC(), ExpiresAt: t.ExpiresAt.UTC(),
-		State: t.State, ConsumedAt: utcOrNil(t.ConsumedAt), DeliveredAt: utcOrNil(t.DeliveredAt), PIN: t.PIN, BytesSent: t.BytesSent,
+		State: t.State, ConsumedAt: utcOrNil(t.ConsumedAt), DeliveredAt: utcOrNil(t.DeliveredAt), ViewedAt: utcOrNil(t.ViewedAt), PIN: t.PIN, BytesSent: t.BytesSent,
 	}
 	if t.ConsumerAddress != nil {
 		a := t.ConsumerAddress.String()

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -55,14 +54,18 @@ func (h *handlers) tokenURL(c *gin.Context, sid, fid uuid.UUID, tok string) stri
 	return h.baseURL(c) + "/sessions/" + sid.String() + "/files/" + fid.String() + "/tokens/" + tok
 }
 
-// tokenLink answers a one-time link (docs/behaviour.md §4.7 and §9):
+// tokenLink answers a one-time link (docs/behaviour.md §4.7 and §9); what a token allows is
+// decided in share (delivery.go), this only reads the request's shape:
 //
-//   - GET from a browser or a link-preview bot (Accept names text/html) shows the landing page
-//     and never consumes; a HEAD that accepts text/html gets the headers of that page;
-//   - any other HEAD gets the headers of the download and never consumes;
+//   - GET from a browser or a link-preview bot (Accept names text/html, application/xhtml+xml
+//     or text/*) shows the landing page and never consumes; a HEAD that accepts HTML gets the
+//     headers of that page;
+//   - any other HEAD gets the headers of the download, without anything that identifies the
+//     content, and never consumes;
 //   - GET from an API client, and POST (the landing page's Download button), consume the token
-//     and send the whole file; on a consumed token, a Range from byte 1 on resumes its cut
-//     download until the file has been delivered once.
+//     and send the whole file; on a consumed token, a request with a Range and an If-Range
+//     naming the delivery's secret (the consuming answer's ETag) resumes its cut download,
+//     whatever it accepts.
 func (h *handlers) tokenLink(c *gin.Context) {
 	html := acceptsHTML(c.Request)
 	sid, sidOK := parseID(c.Param("sid"))
@@ -78,110 +81,89 @@ func (h *handlers) tokenLink(c *gin.Context) {
 		// A HEAD answers with the headers its GET would get (the server drops the body).
 		h.landingPage(c, link)
 	case c.Request.Method == http.MethodHead:
-		d, err := h.svc.PeekToken(c.Request.Context(), link)
+		offer, err := h.svc.OfferToken(c.Request.Context(), link, false)
 		if err != nil {
 			h.fail(c, err)
 			return
 		}
-		// The headers of the answer a consuming request would get.
-		setValidators(c, d, true)
+		// The headers of the answer a consuming request would get, less its validators and
+		// digest: before the consumption nothing may identify the content.
+		d := &share.Download{FileMeta: share.FileMeta{Name: offer.Name, ContentType: offer.ContentType, Size: offer.Size}}
+		c.Writer.Header()["Cache-Control"] = hvNoStore
 		setContentHeaders(c, d)
 		s := &sender{h: h, c: c, d: d}
 		s.single(http.StatusOK, byteRange{0, d.Size})
 	default:
-		h.consumeToken(c, link, html)
+		h.deliverToken(c, link, html)
 	}
 }
 
-// consumeToken takes the token and sends the file, or resumes its cut download.
-func (h *handlers) consumeToken(c *gin.Context, link share.TokenLink, html bool) {
-	ctx := c.Request.Context()
+// deliverToken consumes the token and sends the whole file, or resumes its delivery.
+func (h *handlers) deliverToken(c *gin.Context, link share.TokenLink, html bool) {
 	pin, err := requestPIN(c)
 	if err != nil {
 		h.failToken(c, err, html, nil)
 		return
 	}
-	td, err := h.svc.ConsumeToken(ctx, link, pin, clientAddr(c))
-	h.metrics.TokenOutcomes.WithLabelValues(tokenOutcome(err)).Inc()
-	switch {
-	case err == nil:
-		h.metrics.TokenEvents.WithLabelValues("consumed").Inc()
-		// The consuming answer is always the whole file: a Range or a condition would spend
-		// the token on a part, a 304 or a 412.
-		started, delivered := h.serveToken(c, td, http.StatusOK, byteRange{0, td.Size})
-		if delivered {
-			h.metrics.TokenEvents.WithLabelValues("delivered").Inc()
-		}
-		if !started {
-			// The file could not be opened (the store failed, the blob went): nothing was
-			// sent, so the token is given back rather than spent on an error.
-			if err := td.Unconsume(ctx); err != nil {
-				h.log.Warn("giving an unsent token back failed", "path", redactPath(c.Request.URL.Path), "err", err)
-			}
-		}
-		return
-	case errors.Is(err, share.ErrTokenUsed):
-		if br, ok := resumeRange(c.Request); ok {
-			h.resumeToken(c, link, br, html)
-			return
-		}
-	case errors.Is(err, share.ErrTokenLockedNow):
-		// The fifth wrong PIN: counted, and the token's lock (once; a request refused by a
-		// locked token is no event of the token).
-		h.metrics.TokenEvents.WithLabelValues("wrong_pin").Inc()
-		h.metrics.TokenEvents.WithLabelValues("locked").Inc()
-	case errors.Is(err, share.ErrWrongPIN):
-		h.metrics.TokenEvents.WithLabelValues("wrong_pin").Inc()
-	}
-	h.failToken(c, err, html, &link)
-}
-
-// resumeToken sends the rest of a consumed token's cut download: the range asked for, when
-// the token may still be resumed and If-Range (when sent) names the file's entity tag.
-func (h *handlers) resumeToken(c *gin.Context, link share.TokenLink, br byteRange, html bool) {
-	td, err := h.svc.ResumeToken(c.Request.Context(), link)
-	if err == nil {
-		etag := `"` + hex.EncodeToString(td.SHA256) + `"`
-		if ir := c.GetHeader("If-Range"); (ir != "" && ir != etag) || br.start >= td.Size {
-			err = share.ErrTokenUsed
-		}
+	td, err := h.svc.DeliverToken(c.Request.Context(), share.TokenRequest{
+		Link: link, PIN: pin, Addr: clientAddr(c), Resume: requestResume(c.Request),
+	})
+	if err != nil || !td.Resumed {
+		h.metrics.TokenOutcomes.WithLabelValues(tokenOutcome(err)).Inc()
 	}
 	if err != nil {
-		h.failToken(c, err, html, nil)
+		switch {
+		case errors.Is(err, share.ErrTokenLockedNow):
+			// The fifth wrong PIN: counted, and the token's lock (once; a request refused by
+			// a locked token is no event of the token).
+			h.metrics.TokenEvents.WithLabelValues("wrong_pin").Inc()
+			h.metrics.TokenEvents.WithLabelValues("locked").Inc()
+		case errors.Is(err, share.ErrWrongPIN):
+			h.metrics.TokenEvents.WithLabelValues("wrong_pin").Inc()
+		}
+		h.failToken(c, err, html, &link)
 		return
 	}
-	br.length = min(br.length, td.Size-br.start)
-	h.metrics.TokenEvents.WithLabelValues("resumed").Inc()
-	if _, delivered := h.serveToken(c, td, http.StatusPartialContent, br); delivered {
+	defer td.Close()
+	if td.Resumed {
+		h.metrics.TokenEvents.WithLabelValues("resumed").Inc()
+	} else {
+		h.metrics.TokenEvents.WithLabelValues("consumed").Inc()
+	}
+	if h.serveToken(c, td) {
 		h.metrics.TokenEvents.WithLabelValues("delivered").Inc()
 	}
 }
 
-// resumeRange reads the Range of a request that may resume a consumed token's download: one
-// range, bytes=N- or bytes=N-M, from byte N ≥ 1 (a range from byte 0 would be a second whole
-// copy). Its length is open-ended (-1 … the rest) until the file's size is known.
-func resumeRange(r *http.Request) (byteRange, bool) {
+// requestResume reads the resume a request asks for: one range, bytes=N- or bytes=N-M, and an
+// If-Range naming a strong entity tag (the delivery's secret, checked by share). nil when the
+// request has no such pair: on a consumed token it is then refused.
+func requestResume(r *http.Request) *share.Resume {
+	tag := strings.TrimSpace(r.Header.Get("If-Range"))
+	if len(tag) < 2 || tag[0] != '"' || tag[len(tag)-1] != '"' {
+		return nil
+	}
 	spec, ok := strings.CutPrefix(r.Header.Get("Range"), "bytes=")
 	if !ok || strings.Contains(spec, ",") {
-		return byteRange{}, false
+		return nil
 	}
 	first, last, ok := strings.Cut(strings.TrimSpace(spec), "-")
 	if !ok || first == "" {
-		return byteRange{}, false
+		return nil // a suffix range: not a resume
 	}
 	start, err := parseRangeNumber(first)
-	if err != nil || start < 1 {
-		return byteRange{}, false
+	if err != nil {
+		return nil
 	}
-	br := byteRange{start: start, length: 1 << 62}
+	res := &share.Resume{Secret: tag[1 : len(tag)-1], Start: start, Length: -1}
 	if last != "" {
 		end, err := parseRangeNumber(last)
 		if err != nil || end < start {
-			return byteRange{}, false
+			return nil
 		}
-		br.length = end - start + 1
+		res.Length = end - start + 1
 	}
-	return br, true
+	return res
 }
 
 // maxFormBytes bounds the form a landing page posts (its PIN field).

@@ -24,7 +24,8 @@ import (
 var sessTokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 
 // sessCheckDownload checks a token download: the bytes and the headers of a docs/behaviour.md §3 download
-// plus Cache-Control: no-store.
+// plus Cache-Control: no-store. The consuming answer's ETag is the delivery's secret: random,
+// never the content's digest; a HEAD of an unused token has none, nor a digest.
 func sessCheckDownload(t *testing.T, r *testutil.Response, content []byte, contentType, disposition string) {
 	t.Helper()
 	if r.StatusCode != http.StatusOK {
@@ -40,15 +41,33 @@ func sessCheckDownload(t *testing.T, r *testutil.Response, content []byte, conte
 		"X-Content-Type-Options":  "nosniff",
 		"Content-Security-Policy": "sandbox; default-src 'none'",
 		"Referrer-Policy":         "no-referrer",
-		"ETag":                    `"` + testutil.SHA256(content) + `"`,
 		"Cache-Control":           "no-store",
 		"Accept-Ranges":           "bytes",
+	}
+	etag := r.Header.Get("ETag")
+	if r.Request.Method == http.MethodHead {
+		if etag != "" || r.Header.Get("Repr-Digest") != "" || r.Header.Get("Last-Modified") != "" {
+			t.Errorf("HEAD of an unused token: ETag %q Repr-Digest %q Last-Modified %q, want none", etag, r.Header.Get("Repr-Digest"), r.Header.Get("Last-Modified"))
+		}
+	} else {
+		if !deliveryETag.MatchString(etag) || strings.Contains(etag, testutil.SHA256(content)) {
+			t.Errorf("%s %s: ETag %q, want a delivery secret", r.Request.Method, r.Request.URL.Path, etag)
+		}
+		want["Repr-Digest"] = "sha-256=:" + base64.StdEncoding.EncodeToString(sha256Sum(content)) + ":"
 	}
 	for k, v := range want {
 		if got := r.Header.Get(k); got != v {
 			t.Errorf("%s %s: %s %q, want %q", r.Request.Method, r.Request.URL.Path, k, got, v)
 		}
 	}
+}
+
+// deliveryETag is the shape of a delivery's secret: 256 random bits, quoted.
+var deliveryETag = regexp.MustCompile(`^"[A-Za-z0-9_-]{43}"$`)
+
+func sha256Sum(b []byte) []byte {
+	h := sha256.Sum256(b)
+	return h[:]
 }
 
 func sessConsumed(t *testing.T, e *testutil.Env, token string) bool {

@@ -147,11 +147,13 @@ func (h *handlers) tusCreate(c *gin.Context) {
 			if terr := h.svc.TerminateTus(ctx, up.ID); terr != nil && !errors.Is(terr, share.ErrUploadNotFound) {
 				h.log.Warn("removing a failed tus creation failed; the purge removes it when it expires", "err", terr)
 			}
+			// The upload is gone: its URL must not be handed out.
+			c.Writer.Header().Del("Location")
 			h.failTus(c, body, err)
 			return
 		}
 	}
-	tusState(c, up)
+	h.tusState(c, up)
 	c.Status(http.StatusCreated)
 }
 
@@ -172,7 +174,7 @@ func (h *handlers) tusHead(c *gin.Context) {
 	if up.Metadata != "" {
 		c.Header("Upload-Metadata", up.Metadata)
 	}
-	tusState(c, up)
+	h.tusState(c, up)
 	c.Status(http.StatusOK)
 }
 
@@ -205,7 +207,7 @@ func (h *handlers) tusPatch(c *gin.Context) {
 		h.failTus(c, body, err)
 		return
 	}
-	tusState(c, up)
+	h.tusState(c, up)
 	c.Status(http.StatusNoContent)
 }
 
@@ -236,11 +238,15 @@ func (h *handlers) tusOverride(c *gin.Context) {
 	}
 }
 
-// tusState writes the headers that say where an upload stands.
-func tusState(c *gin.Context, up share.TusUpload) {
+// tusState writes the headers that say where an upload stands; once a simple upload is
+// complete, Fileshare-Upload-Url is its download URL (the tus URL never downloads anything).
+func (h *handlers) tusState(c *gin.Context, up share.TusUpload) {
 	c.Header("Upload-Offset", strconv.FormatInt(up.Offset, 10))
 	if !up.Completed {
 		c.Header("Upload-Expires", up.ExpiresAt.UTC().Format(http.TimeFormat))
+	}
+	if up.UploadID != nil {
+		c.Header("Fileshare-Upload-Url", h.baseURL(c)+"/uploads/"+up.UploadID.String())
 	}
 }
 

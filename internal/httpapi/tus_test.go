@@ -98,6 +98,23 @@ func tuOffset(t *testing.T, e *testutil.Env, url string) int {
 // tuID is the upload id at the end of a tus URL.
 func tuID(url string) string { return url[strings.LastIndexByte(url, '/')+1:] }
 
+// tuUploadPath is the download path of the simple upload a completed tus upload became, as
+// HEAD on its tus URL gives it (Fileshare-Upload-Url): an id of its own, never the tus id.
+// Before completion there is none, and it is the tus id's path, which downloads nothing.
+func tuUploadPath(t *testing.T, e *testutil.Env, url string) string {
+	t.Helper()
+	r := e.Do(tuRequest(e, http.MethodHead, url, "", nil))
+	u := r.Header.Get("Fileshare-Upload-Url")
+	if u == "" {
+		return "/uploads/" + tuID(url)
+	}
+	pu, err := neturl.Parse(u)
+	if err != nil || !strings.HasPrefix(pu.Path, "/uploads/") || tuID(u) == tuID(url) {
+		t.Fatalf("Fileshare-Upload-Url %q of %s", u, url)
+	}
+	return pu.Path
+}
+
 // tuStages lists the staging files of resumable uploads in the data directory.
 func tuStages(t *testing.T, e *testutil.Env) []string {
 	t.Helper()
@@ -139,7 +156,7 @@ func TestTusSimpleUpload(t *testing.T) {
 	if !strings.HasPrefix(url, e.URL+"/tus/") {
 		t.Fatalf("Location %q", url)
 	}
-	id := tuID(url)
+	tusID := tuID(url)
 	head := e.Do(tuRequest(e, http.MethodHead, url, "", nil))
 	exp, err := http.ParseTime(head.Header.Get("Upload-Expires"))
 	if head.StatusCode != http.StatusOK || head.Header.Get("Upload-Length") != strconv.Itoa(len(data)) || err != nil ||
@@ -152,8 +169,11 @@ func TestTusSimpleUpload(t *testing.T) {
 		t.Errorf("HEAD: Upload-Metadata %q", got)
 	}
 	tuWantOffset(t, tuPatch(e, url, 0, data[:100<<10]), 100<<10)
-	if r := e.Do(e.NewRequest(http.MethodGet, "/uploads/"+id, "", "", nil)); r.StatusCode != http.StatusNotFound {
-		t.Fatalf("GET /uploads/%s before the last byte: %d", id, r.StatusCode)
+	if r := e.Do(e.NewRequest(http.MethodGet, "/uploads/"+tusID, "", "", nil)); r.StatusCode != http.StatusNotFound {
+		t.Fatalf("GET /uploads/%s before the last byte: %d", tusID, r.StatusCode)
+	}
+	if head.Header.Get("Fileshare-Upload-Url") != "" {
+		t.Fatalf("Fileshare-Upload-Url before the last byte: %q", head.Header.Get("Fileshare-Upload-Url"))
 	}
 	if got := tuOffset(t, e, url); got != 100<<10 {
 		t.Fatalf("HEAD offset %d", got)
@@ -162,6 +182,14 @@ func TestTusSimpleUpload(t *testing.T) {
 	tuWantOffset(t, r, len(data))
 	if r.Header.Get("Upload-Expires") != "" {
 		t.Errorf("completed upload still announces Upload-Expires")
+	}
+	// The download URL comes with the last byte, and from HEAD; the tus id downloads nothing.
+	id := tuID(r.Header.Get("Fileshare-Upload-Url"))
+	if r.Header.Get("Fileshare-Upload-Url") != e.URL+"/uploads/"+id || id == tusID || tuUploadPath(t, e, url) != "/uploads/"+id {
+		t.Fatalf("Fileshare-Upload-Url %q of the last PATCH, %q from HEAD", r.Header.Get("Fileshare-Upload-Url"), tuUploadPath(t, e, url))
+	}
+	if r := e.Do(e.NewRequest(http.MethodGet, "/uploads/"+tusID, "", "", nil)); r.StatusCode != http.StatusNotFound {
+		t.Fatalf("GET /uploads/{tus id} of the completed upload: %d", r.StatusCode)
 	}
 	d := e.Do(e.NewRequest(http.MethodGet, "/uploads/"+id, "", "", nil))
 	if d.StatusCode != http.StatusOK || !bytes.Equal(d.Body, data) {
@@ -195,7 +223,7 @@ func TestTusCreationWithUpload(t *testing.T) {
 	if r.StatusCode != http.StatusCreated || r.Header.Get("Upload-Offset") != strconv.Itoa(len(data)) {
 		t.Fatalf("POST /tus with the content: %d %v %s", r.StatusCode, r.Header, r.Body)
 	}
-	d := e.Do(e.NewRequest(http.MethodGet, "/uploads/"+tuID(r.Header.Get("Location")), "", "", nil))
+	d := e.Do(e.NewRequest(http.MethodGet, tuUploadPath(t, e, r.Header.Get("Location")), "", "", nil))
 	if d.StatusCode != http.StatusOK || !bytes.Equal(d.Body, data) || d.Header.Get("Content-Type") != "application/octet-stream" ||
 		!strings.Contains(d.Header.Get("Content-Disposition"), `filename="file"`) {
 		t.Fatalf("download: %d %v", d.StatusCode, d.Header)
@@ -211,7 +239,7 @@ func TestTusCreationWithUpload(t *testing.T) {
 	if r.StatusCode != http.StatusCreated || r.Header.Get("Upload-Offset") != "0" || r.Header.Get("Upload-Expires") != "" {
 		t.Fatalf("POST /tus of 0 bytes: %d %v", r.StatusCode, r.Header)
 	}
-	d = e.Do(e.NewRequest(http.MethodGet, "/uploads/"+tuID(r.Header.Get("Location")), "", "", nil))
+	d = e.Do(e.NewRequest(http.MethodGet, tuUploadPath(t, e, r.Header.Get("Location")), "", "", nil))
 	if d.StatusCode != http.StatusOK || len(d.Body) != 0 || d.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
 		t.Fatalf("download of the empty upload: %d %v", d.StatusCode, d.Header)
 	}
@@ -359,12 +387,13 @@ func TestTusProtocolErrors(t *testing.T) {
 	// The method override, for clients that can only POST.
 	r := e.Do(tuRequest(e, http.MethodPost, url, "", []byte("67890"), "Upload-Offset", "5", "X-HTTP-Method-Override", "PATCH"))
 	tuWantOffset(t, r, 10)
-	d := e.Do(e.NewRequest(http.MethodGet, "/uploads/"+tuID(url), "", "", nil))
+	d := e.Do(e.NewRequest(http.MethodGet, tuUploadPath(t, e, url), "", "", nil))
 	if string(d.Body) != "1234567890" {
 		t.Fatalf("download %q", d.Body)
 	}
-	if !strings.Contains(e.Logs.String(), "Error at /tus/"+tuID(url)+": message=offset mismatch, status=409") {
-		t.Errorf("no error line for the 409 in the log")
+	// The error line names the route, never the tus id: a capability (docs/behaviour.md §14).
+	if !strings.Contains(e.Logs.String(), "Error at /tus/<redacted>: message=offset mismatch, status=409") || strings.Contains(e.Logs.String(), tuID(url)) {
+		t.Errorf("no redacted error line for the 409 in the log, or the tus id in it")
 	}
 }
 
@@ -408,7 +437,7 @@ func TestTusConcurrentPatchesOnTwoInstances(t *testing.T) {
 		t.Fatalf("first PATCH: %v", resp)
 	}
 	testutil.WantError(t, tuPatch(b, url, 0, second), http.StatusConflict, "offset mismatch")
-	d := b.Do(b.NewRequest(http.MethodGet, "/uploads/"+tuID(url), "", "", nil))
+	d := b.Do(b.NewRequest(http.MethodGet, tuUploadPath(t, b, url), "", "", nil))
 	if !bytes.Equal(d.Body, first) {
 		t.Fatalf("download: %d bytes, not the first PATCH's", len(d.Body))
 	}
@@ -437,7 +466,7 @@ func TestTusBrokenPatchResumes(t *testing.T) {
 	conn.Close()
 	testutil.Eventually(t, 10*time.Second, "the cut PATCH's bytes to be recorded", func() bool { return tuOffset(t, e, url) == sent })
 	tuWantOffset(t, tuPatch(e, url, sent, data[sent:]), len(data))
-	d := e.Do(e.NewRequest(http.MethodGet, "/uploads/"+tuID(url), "", "", nil))
+	d := e.Do(e.NewRequest(http.MethodGet, tuUploadPath(t, e, url), "", "", nil))
 	if !bytes.Equal(d.Body, data) {
 		t.Fatal("download differs from the upload")
 	}
@@ -469,10 +498,11 @@ func TestTusTermination(t *testing.T) {
 	// Terminating a completed upload forgets the tus record only.
 	url = tuCreate(t, e, 3, "")
 	tuWantOffset(t, tuPatch(e, url, 0, []byte("abc")), 3)
+	download := tuUploadPath(t, e, url)
 	if r := e.Do(tuRequest(e, http.MethodDelete, url, "", nil)); r.StatusCode != http.StatusNoContent {
 		t.Fatalf("DELETE of a completed upload: %d", r.StatusCode)
 	}
-	if d := e.Do(e.NewRequest(http.MethodGet, "/uploads/"+tuID(url), "", "", nil)); string(d.Body) != "abc" {
+	if d := e.Do(e.NewRequest(http.MethodGet, download, "", "", nil)); string(d.Body) != "abc" {
 		t.Fatalf("the completed upload's content went with its tus record: %d", d.StatusCode)
 	}
 }
@@ -493,6 +523,7 @@ func TestTusExpiryAndPurge(t *testing.T) {
 	live := tuCreate(t, e, 1000, "")
 	done := tuCreate(t, e, 2, "")
 	tuWantOffset(t, tuPatch(e, done, 0, []byte("ok")), 2)
+	doneDownload := tuUploadPath(t, e, done)
 	testutil.Exec(t, e, `UPDATE tus_uploads SET created_at = now() - interval '2 hours', expires_at = now() - interval '1 hour' WHERE id = ANY($1::uuid[])`,
 		[]string{tuID(url), tuID(done)})
 	testutil.WantError(t, tuPatch(e, url, 300, []byte("late")), http.StatusGone, "upload expired")
@@ -521,7 +552,7 @@ func TestTusExpiryAndPurge(t *testing.T) {
 	if got := tuOffset(t, e, done); got != -http.StatusNotFound {
 		t.Errorf("HEAD of the expired completed upload: %d, want 404", got)
 	}
-	if d := e.Do(e.NewRequest(http.MethodGet, "/uploads/"+tuID(done), "", "", nil)); string(d.Body) != "ok" {
+	if d := e.Do(e.NewRequest(http.MethodGet, doneDownload, "", "", nil)); string(d.Body) != "ok" {
 		t.Errorf("the completed upload's content went with its expired tus record")
 	}
 	if got := tuOffset(t, e, live); got != 0 {
@@ -565,7 +596,7 @@ func TestTusContentDigest(t *testing.T) {
 		r := tuPatch(e, url, half, data[half:], "Content-Digest", tc.field)
 		if tc.stored {
 			tuWantOffset(t, r, len(data))
-			if d := e.Do(e.NewRequest(http.MethodGet, "/uploads/"+tuID(url), "", "", nil)); !bytes.Equal(d.Body, data) {
+			if d := e.Do(e.NewRequest(http.MethodGet, tuUploadPath(t, e, url), "", "", nil)); !bytes.Equal(d.Body, data) {
 				t.Errorf("%s: download %d", tc.what, d.StatusCode)
 			}
 			continue
@@ -574,7 +605,7 @@ func TestTusContentDigest(t *testing.T) {
 		if got := tuOffset(t, e, url); got != half {
 			t.Errorf("%s: offset %d after the mismatch, want %d", tc.what, got, half)
 		}
-		if d := e.Do(e.NewRequest(http.MethodGet, "/uploads/"+tuID(url), "", "", nil)); d.StatusCode != http.StatusNotFound {
+		if d := e.Do(e.NewRequest(http.MethodGet, tuUploadPath(t, e, url), "", "", nil)); d.StatusCode != http.StatusNotFound {
 			t.Errorf("%s: the upload is visible: %d", tc.what, d.StatusCode)
 		}
 		// The last bytes again, with the right digest.

@@ -15,10 +15,20 @@ import (
 	"fileshare/internal/webhook"
 )
 
-// The life of a one-time download token (docs/behaviour.md §4.7 and §9): it is consumed by one
-// request, once (with its PIN when it has one); the download it started may be resumed with
-// Range requests until the file has been delivered once, within the resume window; its owner
-// sees its state and may revoke it while it is unused.
+// The life of a one-time download token (docs/behaviour.md §4.7 and §9), decided here and
+// nowhere else; the SQL of each step is its atomic guard:
+//
+//	unused ──consume (the PIN when it has one)──▶ consumed ──sent ranges cover the file──▶ delivered
+//	unused ──five wrong PINs──▶ locked       unused ──its owner──▶ revoked
+//	unused ──expiry──▶ expired
+//
+// Consuming opens the file first and commits only once it is open: a token is spent on a
+// download, never on an error, and a consumption that could not start leaves neither a mark
+// nor a token.consumed event. The consumption draws a secret of its own for the delivery (the
+// consuming answer's ETag, kept only as a hash): a consumed token answers only a request that
+// names that secret, for a range of the file, until the ranges its answers wrote cover the
+// whole file, within the resume window. Whoever else holds the link gets nothing more: no
+// byte, and before the consumption nothing that identifies the content (no digest).
 
 // Errors of a token's delivery.
 var (
@@ -39,38 +49,75 @@ type TokenLink struct {
 	Token             string
 }
 
-// TokenDownload is the file of a token being sent to its recipient.
-type TokenDownload struct {
-	*Download
-	s    *Service
-	hash []byte
+// TokenRequest is what a request of a token's link brings.
+type TokenRequest struct {
+	Link TokenLink
+	// PIN is the PIN given, nil when none.
+	PIN *string
+	// Addr is the client's address, recorded with the consumption.
+	Addr netip.Addr
+	// Resume is set when the request names a delivery's secret and a range (Range and
+	// If-Range): it continues that delivery when the token is consumed.
+	Resume *Resume
 }
 
-// Sent records that n bytes of the file went out to the recipient, and whether the last byte
-// of the file was among them: the token is then delivered, and can no longer be resumed. It
-// is recorded even when the request's context is done (the client went away).
-func (d *TokenDownload) Sent(ctx context.Context, n int64, lastByte bool) error {
-	if n == 0 && !lastByte {
-		return nil
+// Resume asks for a range of a consumed token's file, with the secret of its delivery.
+type Resume struct {
+	Secret string
+	Start  int64
+	// Length is the range's length, or -1 for the rest of the file.
+	Length int64
+}
+
+// TokenDownload is the part of a token's file to send to its recipient.
+type TokenDownload struct {
+	*Download
+	// Secret is the delivery's secret: the ETag of its answers.
+	Secret string
+	// Start and Length are the range to send: the whole file when the token was consumed by
+	// this request (Resumed false), else the range its resume asked for.
+	Start, Length int64
+	Resumed       bool
+	s             *Service
+	hash          []byte
+}
+
+// DeliverToken answers a request of a token's link: it consumes an unused token and returns
+// its whole file (whatever range was asked: the first answer is the whole file), or, for a
+// consumed token and a request that names its delivery's secret, the range asked. Otherwise
+// the token's error; a consumed token is ErrTokenUsed to everyone else.
+func (s *Service) DeliverToken(ctx context.Context, req TokenRequest) (*TokenDownload, error) {
+	td, err := s.consumeToken(ctx, req.Link, req.PIN, req.Addr)
+	if errors.Is(err, ErrTokenUsed) && req.Resume != nil {
+		return s.resumeToken(ctx, req.Link, *req.Resume)
+	}
+	return td, err
+}
+
+// Sent records that the answer wrote n bytes of its range to the connection, from its start.
+// When the ranges sent so far cover the whole file, the token is delivered (it can no longer
+// be resumed) and, for the first answer to get there, the token.delivered event is recorded
+// with it; delivered reports that. It is recorded even when the request's context is done
+// (the client went away).
+func (d *TokenDownload) Sent(ctx context.Context, n int64) (delivered bool, err error) {
+	if n == 0 && d.Size > 0 {
+		return false, nil
 	}
 	ctx = context.WithoutCancel(ctx)
-	sent := dbsqlc.DownloadTokenRecordSentParams{TokenHash: d.hash, Bytes: n}
-	if !lastByte {
-		return d.s.st.Q.DownloadTokenRecordSent(ctx, sent)
-	}
-	// The last byte: the token is delivered, and only the first download to get there says so
-	// (token.delivered), in the same transaction.
-	return d.s.change(ctx, func(q *dbsqlc.Queries, ev *events) error {
-		if err := q.DownloadTokenRecordSent(ctx, sent); err != nil {
+	err = d.s.change(ctx, func(q *dbsqlc.Queries, ev *events) error {
+		if err := q.DownloadTokenRecordSent(ctx, dbsqlc.DownloadTokenRecordSentParams{
+			TokenHash: d.hash, Start: d.Start, Stop: d.Start + n,
+		}); err != nil {
 			return err
 		}
 		row, err := q.DownloadTokenMarkDelivered(ctx, d.hash)
 		if errors.Is(err, store.ErrNotFound) {
-			return nil // delivered before
+			return nil // not covered yet, or delivered before
 		}
 		if err != nil {
 			return err
 		}
+		delivered = true
 		ev.add(webhook.TokenDelivered, row.TenantID, webhook.TokenData{
 			SessionID: row.SessionID, FileID: row.FileID, Ref: row.Ref,
 			File:            webhook.NewFile(row.Name, row.ContentType, row.Size, row.Sha256),
@@ -78,19 +125,14 @@ func (d *TokenDownload) Sent(ctx context.Context, n int64, lastByte bool) error 
 		})
 		return nil
 	})
+	return delivered, err
 }
 
-// Unconsume gives the token back when its consuming answer sent nothing (its file could not
-// be opened): a token is spent on a download, not on an error.
-func (d *TokenDownload) Unconsume(ctx context.Context) error {
-	return d.s.st.Q.DownloadTokenUnconsume(context.WithoutCancel(ctx), d.hash)
-}
-
-// ConsumeToken takes a one-time token and returns its file. Exactly one of any number of
-// concurrent calls for one token succeeds; the rest get ErrTokenUsed. A token with a PIN
-// needs it (pin nil: none was given): a missing or wrong PIN leaves the token unused, and the
-// fifth wrong one locks it for good.
-func (s *Service) ConsumeToken(ctx context.Context, link TokenLink, pin *string, addr netip.Addr) (*TokenDownload, error) {
+// consumeToken takes a one-time token and returns its whole file, opened. Exactly one of any
+// number of concurrent calls for one token succeeds; the rest get ErrTokenUsed. A token with a
+// PIN needs it (pin nil: none was given): a missing or wrong PIN leaves the token unused, and
+// the fifth wrong one locks it for good.
+func (s *Service) consumeToken(ctx context.Context, link TokenLink, pin *string, addr netip.Addr) (*TokenDownload, error) {
 	hash := hashToken(link.Token)
 	if hash == nil {
 		return nil, ErrTokenNotFound
@@ -99,28 +141,43 @@ func (s *Service) ConsumeToken(ctx context.Context, link TokenLink, pin *string,
 	if pin != nil {
 		pinHash = hashPIN(link.Token, *pin)
 	}
-	var row dbsqlc.DownloadTokenConsumeRow
-	err := s.change(ctx, func(q *dbsqlc.Queries, ev *events) error {
-		var err error
-		row, err = q.DownloadTokenConsume(ctx, dbsqlc.DownloadTokenConsumeParams{
-			TokenHash: hash, FileID: link.FileID, SessionID: link.SessionID, Addr: addrOrNil(addr), PinHash: pinHash,
+	secret, secretHash, err := newToken()
+	if err != nil {
+		return nil, err
+	}
+	var td *TokenDownload
+	err = s.change(ctx, func(q *dbsqlc.Queries, ev *events) error {
+		row, err := q.DownloadTokenConsume(ctx, dbsqlc.DownloadTokenConsumeParams{
+			TokenHash: hash, FileID: link.FileID, SessionID: link.SessionID, Addr: addrOrNil(addr),
+			PinHash: pinHash, DeliveryHash: secretHash,
 		})
-		if err == nil {
-			ev.add(webhook.TokenConsumed, row.TenantID, webhook.TokenData{
-				SessionID: link.SessionID, FileID: link.FileID, Ref: row.Ref,
-				File:            webhook.NewFile(row.Name, row.ContentType, row.Size, row.Sha256),
-				ConsumerAddress: webhook.Address(addrOrNil(addr)),
-			})
+		if err != nil {
+			return err
 		}
-		return err
+		td = s.tokenDownload(hash, row.Name, row.ContentType, row.Size, row.Sha256, row.StoredAt, row.BlobKey)
+		td.Secret, td.Length = secret, td.Size
+		// The file is opened while the token's row is held: if it cannot be, the consumption
+		// rolls back, and the token stays unused with no event of it.
+		if err := td.openAhead(ctx, 0, td.Size); err != nil {
+			return err
+		}
+		ev.add(webhook.TokenConsumed, row.TenantID, webhook.TokenData{
+			SessionID: link.SessionID, FileID: link.FileID, Ref: row.Ref,
+			File:            webhook.NewFile(row.Name, row.ContentType, row.Size, row.Sha256),
+			ConsumerAddress: webhook.Address(addrOrNil(addr)),
+		})
+		return nil
 	})
+	if err != nil && td != nil {
+		td.Close()
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, s.whyNotConsumed(ctx, link, hash, pin != nil)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return s.tokenDownload(hash, row.Name, row.ContentType, row.Size, row.Sha256, row.StoredAt, row.BlobKey), nil
+	return td, nil
 }
 
 // whyNotConsumed explains a consumption that matched no token, counting a wrong PIN.
@@ -153,16 +210,19 @@ func (s *Service) whyNotConsumed(ctx context.Context, link TokenLink, hash []byt
 	return ErrWrongPIN
 }
 
-// ResumeToken returns the file of a consumed token for the rest of its cut download: until the
-// file has been delivered once, within the resume window after the consumption. Otherwise
-// the token is ErrTokenUsed, as for any other use of a consumed token.
-func (s *Service) ResumeToken(ctx context.Context, link TokenLink) (*TokenDownload, error) {
-	hash := hashToken(link.Token)
+// resumeToken returns the range r asks of a consumed token's file: only with the secret of its
+// delivery, until the file has been delivered, within the resume window after the
+// consumption. Anything else is ErrTokenUsed, as for any other use of a consumed token.
+func (s *Service) resumeToken(ctx context.Context, link TokenLink, r Resume) (*TokenDownload, error) {
+	hash, secretHash := hashToken(link.Token), hashToken(r.Secret)
 	if hash == nil {
 		return nil, ErrTokenNotFound
 	}
+	if secretHash == nil || r.Start < 0 {
+		return nil, ErrTokenUsed
+	}
 	row, err := s.st.Q.DownloadTokenResume(ctx, dbsqlc.DownloadTokenResumeParams{
-		TokenHash: hash, FileID: link.FileID, SessionID: link.SessionID,
+		TokenHash: hash, FileID: link.FileID, SessionID: link.SessionID, DeliveryHash: secretHash,
 		WindowSeconds: int64(s.limits.TokenResumeWindow / time.Second),
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -171,7 +231,16 @@ func (s *Service) ResumeToken(ctx context.Context, link TokenLink) (*TokenDownlo
 	if err != nil {
 		return nil, err
 	}
-	return s.tokenDownload(hash, row.Name, row.ContentType, row.Size, row.Sha256, row.StoredAt, row.BlobKey), nil
+	td := s.tokenDownload(hash, row.Name, row.ContentType, row.Size, row.Sha256, row.StoredAt, row.BlobKey)
+	if r.Start >= td.Size {
+		return nil, ErrTokenUsed
+	}
+	td.Secret, td.Start, td.Resumed = r.Secret, r.Start, true
+	td.Length = td.Size - r.Start
+	if r.Length >= 0 {
+		td.Length = min(r.Length, td.Length)
+	}
+	return td, nil
 }
 
 // tokenDownload is the file of the token with hash, as a stored file entry's row gives it.
@@ -186,16 +255,19 @@ func (s *Service) tokenDownload(hash []byte, name, contentType string, size *int
 	return &TokenDownload{Download: s.download(meta, key, ErrFileNotFound), s: s, hash: hash}
 }
 
-// TokenOffer is what the landing page of an unused token shows.
+// TokenOffer is what the landing page, or a HEAD, of an unused token shows: the file's
+// name, type and size and the link's expiry, and nothing that identifies the content (no
+// digest: whoever holds the link could confirm a guess of the file with it).
 type TokenOffer struct {
-	FileMeta
-	ExpiresAt time.Time
-	PIN       bool
+	Name, ContentType string
+	Size              int64
+	ExpiresAt         time.Time
+	PIN               bool
 }
 
-// OfferToken describes an unused token's file without consuming it (the landing page, and a
-// HEAD); a token that cannot be consumed now is its error.
-func (s *Service) OfferToken(ctx context.Context, link TokenLink) (TokenOffer, error) {
+// OfferToken describes an unused token's file without consuming it; a token that cannot be
+// consumed now is its error. viewed records that its landing page is being shown.
+func (s *Service) OfferToken(ctx context.Context, link TokenLink, viewed bool) (TokenOffer, error) {
 	hash := hashToken(link.Token)
 	if hash == nil {
 		return TokenOffer{}, ErrTokenNotFound
@@ -204,25 +276,12 @@ func (s *Service) OfferToken(ctx context.Context, link TokenLink) (TokenOffer, e
 	if err != nil {
 		return TokenOffer{}, err
 	}
-	return TokenOffer{
-		FileMeta:  FileMeta{Name: row.Name, ContentType: row.ContentType, Size: *row.Size, SHA256: row.Sha256, ModTime: *row.StoredAt},
-		ExpiresAt: row.ExpiresAt,
-		PIN:       row.HasPin,
-	}, nil
-}
-
-// PeekToken answers a HEAD of a token: the file it would download, without consuming it.
-func (s *Service) PeekToken(ctx context.Context, link TokenLink) (*Download, error) {
-	hash := hashToken(link.Token)
-	if hash == nil {
-		return nil, ErrTokenNotFound
+	if viewed {
+		if err := s.st.Q.DownloadTokenMarkViewed(ctx, hash); err != nil {
+			return TokenOffer{}, err
+		}
 	}
-	row, err := s.inspectToken(ctx, link, hash)
-	if err != nil {
-		return nil, err
-	}
-	meta := FileMeta{Name: row.Name, ContentType: row.ContentType, Size: *row.Size, SHA256: row.Sha256, ModTime: *row.StoredAt}
-	return s.download(meta, *row.BlobKey, ErrFileNotFound), nil
+	return TokenOffer{Name: row.Name, ContentType: row.ContentType, Size: *row.Size, ExpiresAt: row.ExpiresAt, PIN: row.HasPin}, nil
 }
 
 // inspectToken returns a token's row when it could be consumed now, else the error that says
@@ -234,10 +293,8 @@ func (s *Service) inspectToken(ctx context.Context, link TokenLink, hash []byte)
 		return row, s.sessionGone(ctx, link.SessionID, nil, ErrTokenNotFound)
 	case err != nil:
 		return row, err
-	case row.SessionExpired && s.pastRetention(row.SessionExpiresAt):
-		return row, ErrTokenNotFound
 	case row.SessionExpired:
-		return row, ErrSessionExpired
+		return row, s.sessionExpired(row.SessionExpiresAt, ErrTokenNotFound)
 	case row.Revoked:
 		return row, ErrTokenRevoked
 	case row.Locked:
@@ -272,16 +329,17 @@ type TokenStatus struct {
 	State           string
 	ConsumedAt      *time.Time
 	DeliveredAt     *time.Time
+	ViewedAt        *time.Time
 	ConsumerAddress *netip.Addr
 	PIN             bool
 	BytesSent       int64
 }
 
-func tokenStatus(t dbsqlc.DownloadToken, now time.Time) TokenStatus {
+func tokenStatus(t dbsqlc.DownloadTokenListFirstRow, now time.Time) TokenStatus {
 	st := TokenStatus{
 		Ref: t.Ref, FileID: t.FileID, SessionID: t.SessionID, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt,
-		ConsumedAt: t.ConsumedAt, DeliveredAt: t.DeliveredAt, ConsumerAddress: t.ConsumedByAddr,
-		PIN: t.PinHash != nil, BytesSent: t.BytesSent,
+		ConsumedAt: t.ConsumedAt, DeliveredAt: t.DeliveredAt, ViewedAt: t.ViewedAt, ConsumerAddress: t.ConsumedByAddr,
+		PIN: t.HasPin, BytesSent: t.BytesSent,
 	}
 	switch {
 	case t.DeliveredAt != nil:
@@ -307,7 +365,7 @@ func (s *Service) ListTokens(ctx context.Context, p auth.Principal, sid, fid uui
 		return nil, nil, err
 	}
 	var (
-		rows []dbsqlc.DownloadToken
+		rows []dbsqlc.DownloadTokenListFirstRow
 		err  error
 	)
 	if after == nil {
@@ -315,9 +373,13 @@ func (s *Service) ListTokens(ctx context.Context, p auth.Principal, sid, fid uui
 			FileID: fid, SessionID: sid, TenantID: p.TenantID, MaxRows: int32(limit + 1),
 		})
 	} else {
-		rows, err = s.st.Q.DownloadTokenListAfter(ctx, dbsqlc.DownloadTokenListAfterParams{
+		var later []dbsqlc.DownloadTokenListAfterRow
+		later, err = s.st.Q.DownloadTokenListAfter(ctx, dbsqlc.DownloadTokenListAfterParams{
 			FileID: fid, SessionID: sid, TenantID: p.TenantID, AfterCreatedAt: after.CreatedAt, AfterRef: after.ID, MaxRows: int32(limit + 1),
 		})
+		for _, r := range later {
+			rows = append(rows, dbsqlc.DownloadTokenListFirstRow(r))
+		}
 	}
 	if err != nil {
 		return nil, nil, err

@@ -124,10 +124,7 @@ func (s *Service) getFile(ctx context.Context, tenantID int64, sid, fid uuid.UUI
 		return row, err
 	}
 	if row.SessionExpired {
-		if s.pastRetention(row.ExpiresAt) {
-			return row, ErrFileNotFound
-		}
-		return row, ErrSessionExpired
+		return row, s.sessionExpired(row.ExpiresAt, ErrFileNotFound)
 	}
 	return row, nil
 }

@@ -202,11 +202,51 @@ type Download struct {
 	key      string
 	blobs    blob.Store
 	notFound error
+	// ahead is a range opened before the answer was decided on (openAhead), not read yet.
+	ahead *aheadRange
+}
+
+type aheadRange struct {
+	off, length int64
+	r           io.ReadCloser
+}
+
+// openAhead opens length bytes from off now, so that content that cannot be read fails before
+// anything is decided on it (a one-time token is consumed only once its file is open). The
+// first Open or ReadAt of that range takes it; Close releases it when it was not read.
+func (d *Download) openAhead(ctx context.Context, off, length int64) error {
+	r, err := d.Open(ctx, off, length)
+	if err != nil {
+		return err
+	}
+	d.ahead = &aheadRange{off: off, length: length, r: r}
+	return nil
+}
+
+// takeAhead returns the range opened ahead when it is [off, off+length).
+func (d *Download) takeAhead(off, length int64) io.ReadCloser {
+	a := d.ahead
+	if a == nil || a.off != off || a.length != length {
+		return nil
+	}
+	d.ahead = nil
+	return a.r
+}
+
+// Close releases what was opened ahead and not read.
+func (d *Download) Close() {
+	if d.ahead != nil {
+		d.ahead.r.Close()
+		d.ahead = nil
+	}
 }
 
 // Open opens length bytes of the content from off. A blob deleted since its row was read
 // answers as the route's not-found error.
 func (d *Download) Open(ctx context.Context, off, length int64) (io.ReadCloser, error) {
+	if r := d.takeAhead(off, length); r != nil {
+		return r, nil
+	}
 	r, err := d.blobs.Get(ctx, d.key, off, length)
 	if err != nil {
 		return nil, errBlobGone(err, d.notFound)
@@ -217,6 +257,13 @@ func (d *Download) Open(ctx context.Context, off, length int64) (io.ReadCloser, 
 // ReadAt reads len(p) bytes of the content from off into p: for small answers, read whole
 // before they are sent.
 func (d *Download) ReadAt(ctx context.Context, off int64, p []byte) error {
+	if r := d.takeAhead(off, int64(len(p))); r != nil {
+		defer r.Close()
+		if _, err := io.ReadFull(r, p); err != nil {
+			return errBlobGone(err, d.notFound)
+		}
+		return nil
+	}
 	if err := blob.ReadAt(ctx, d.blobs, d.key, off, p); err != nil {
 		return errBlobGone(err, d.notFound)
 	}

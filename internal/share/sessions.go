@@ -91,10 +91,7 @@ func (s *Service) GetSession(ctx context.Context, p auth.Principal, id uuid.UUID
 		return Session{}, err
 	}
 	if row.Expired {
-		if s.pastRetention(row.ExpiresAt) {
-			return Session{}, ErrSessionNotFound
-		}
-		return Session{}, ErrSessionExpired
+		return Session{}, s.sessionExpired(row.ExpiresAt, ErrSessionNotFound)
 	}
 	return Session{ID: row.ID, CreatedAt: row.CreatedAt, ExpiresAt: row.ExpiresAt, CreatedBy: row.CreatedBy, FileCount: row.FileCount}, nil
 }
@@ -184,8 +181,8 @@ func (s *Service) sessionGone(ctx context.Context, sid uuid.UUID, tenantID *int6
 		return notFound
 	case err != nil:
 		return err
-	case st.Expired && !s.pastRetention(st.ExpiresAt):
-		return ErrSessionExpired
+	case st.Expired:
+		return s.sessionExpired(st.ExpiresAt, notFound)
 	}
 	return notFound
 }

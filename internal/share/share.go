@@ -19,15 +19,17 @@ import (
 
 // Domain errors; the HTTP layer maps each to its status and message.
 var (
-	ErrFileRequired       = errors.New("file is required")
-	ErrInvalidTTL         = errors.New("invalid ttl")
-	ErrTooLarge           = errors.New("file too large")
-	ErrUploadNotFound     = errors.New("upload not found")
-	ErrUploadExpired      = errors.New("upload expired")
-	ErrSessionNotFound    = errors.New("session not found")
-	ErrSessionExpired     = errors.New("session expired")
-	ErrFileNotFound       = errors.New("file not found")
-	ErrAlreadyUploaded    = errors.New("file already uploaded")
+	ErrFileRequired    = errors.New("file is required")
+	ErrInvalidTTL      = errors.New("invalid ttl")
+	ErrTooLarge        = errors.New("file too large")
+	ErrUploadNotFound  = errors.New("upload not found")
+	ErrUploadExpired   = errors.New("upload expired")
+	ErrSessionNotFound = errors.New("session not found")
+	ErrSessionExpired  = errors.New("session expired")
+	ErrFileNotFound    = errors.New("file not found")
+	ErrAlreadyUploaded = errors.New("file already uploaded")
+	// ErrUploadInProgress refuses a second unfinished resumable upload of one file entry.
+	ErrUploadInProgress   = errors.New("upload in progress")
 	ErrSizeMismatch       = errors.New("size mismatch")
 	ErrNotUploadedYet     = errors.New("file not uploaded yet")
 	ErrTokenNotFound      = errors.New("download token not found")
@@ -138,4 +140,14 @@ func (s *Service) Limits() Limits { return s.limits }
 // retention, and so answers as not found rather than as expired.
 func (s *Service) pastRetention(expiresAt time.Time) bool {
 	return s.limits.TombstoneRetention > 0 && time.Since(expiresAt) >= s.limits.TombstoneRetention
+}
+
+// sessionExpired is the error of every route below a session that expired at expiresAt: 410
+// ErrSessionExpired while its tombstone is kept, then the route's notFound. Every route
+// decides it here.
+func (s *Service) sessionExpired(expiresAt time.Time, notFound error) error {
+	if s.pastRetention(expiresAt) {
+		return notFound
+	}
+	return ErrSessionExpired
 }

@@ -72,7 +72,7 @@ func (s *Service) CreateUploadURL(ctx context.Context, p auth.Principal, fid uui
 	case err != nil:
 		return UploadURL{}, err
 	case f.SessionExpired:
-		return UploadURL{}, ErrSessionExpired
+		return UploadURL{}, s.sessionExpired(f.ExpiresAt, ErrFileNotFound)
 	case f.State != StatePending:
 		return UploadURL{}, ErrAlreadyUploaded
 	}

@@ -48,8 +48,11 @@ var errTusGone = errors.New("tus upload gone")
 
 // TusUpload is the state of a resumable upload, as HEAD and PATCH report it.
 type TusUpload struct {
-	ID     uuid.UUID
-	Length int64
+	ID uuid.UUID
+	// UploadID is the simple upload it became once complete (nil before, and for a file
+	// entry): a download id is never the id of the tus upload.
+	UploadID *uuid.UUID
+	Length   int64
 	// Offset counts the bytes received and durable.
 	Offset int64
 	// Metadata is the Upload-Metadata of the creation, without its token.
@@ -156,6 +159,16 @@ func (s *Service) CreateTus(ctx context.Context, who Uploader, in NewTus) (_ Tus
 	}
 	params.Sha256State = hashState(sha256.New())
 	params.BlobKey = blob.NewKey(kind)
+	if in.File != nil {
+		// An unfinished upload of the entry that expired frees it for this one.
+		keys, err := s.st.Q.TusDropExpiredForFile(ctx, pgUUID(in.File.FileID))
+		if err != nil {
+			return TusUpload{}, err
+		}
+		for _, k := range keys {
+			s.removeStage(ctx, k)
+		}
+	}
 	st, err := s.blobs.CreateStage(ctx, params.BlobKey)
 	if err != nil {
 		return TusUpload{}, err
@@ -164,8 +177,13 @@ func (s *Service) CreateTus(ctx context.Context, who Uploader, in NewTus) (_ Tus
 	row, err := s.st.Q.TusCreate(ctx, params)
 	if err != nil {
 		s.removeStage(ctx, params.BlobKey)
-		if errors.Is(err, store.ErrReferenceMissing) {
+		switch {
+		case errors.Is(err, store.ErrReferenceMissing):
 			return TusUpload{}, ErrFileNotFound // deleted meanwhile
+		case errors.Is(err, store.ErrConflict):
+			// The entry has an unfinished upload: one at a time, so that an upload URL (or a
+			// user) cannot hold the entry's size of the quota again and again.
+			return TusUpload{}, ErrUploadInProgress
 		}
 		return TusUpload{}, err
 	}
@@ -205,10 +223,15 @@ func tusExpired(r dbsqlc.TusGetRow) error {
 }
 
 func tusFromRow(r dbsqlc.TusGetRow) TusUpload {
-	return TusUpload{
+	up := TusUpload{
 		ID: r.ID, Length: r.Length, Offset: r.UploadOffset, Metadata: r.Metadata, ExpiresAt: r.ExpiresAt,
 		Completed: r.CompletedAt != nil,
 	}
+	if r.UploadID.Valid {
+		id := uuid.UUID(r.UploadID.Bytes)
+		up.UploadID = &id
+	}
+	return up
 }
 
 // AppendTus adds a request's bytes to an upload (PATCH, or the body of the creation). The
@@ -287,7 +310,7 @@ func (s *Service) AppendTus(ctx context.Context, id uuid.UUID, c TusChunk) (TusU
 		return up, rerr
 	}
 	// The last byte is in (whatever the body did after it).
-	if err := s.finishTus(ctx, held, row, st, h, c); err != nil {
+	if err := s.finishTus(ctx, held, row, st, h, c, &up); err != nil {
 		return up, err
 	}
 	up.Offset, up.Completed = row.Length, true
@@ -296,7 +319,8 @@ func (s *Service) AppendTus(ctx context.Context, id uuid.UUID, c TusChunk) (TusU
 
 // finishTus seals the staged bytes into the blob and commits it, checking the client's
 // digests first.
-func (s *Service) finishTus(ctx context.Context, held *store.Held, row dbsqlc.TusGetRow, st blob.Stage, h hash.Hash, c TusChunk) error {
+// A simple upload's id goes into up.
+func (s *Service) finishTus(ctx context.Context, held *store.Held, row dbsqlc.TusGetRow, st blob.Stage, h hash.Hash, c TusChunk, up *TusUpload) error {
 	var sum [32]byte
 	copy(sum[:], h.Sum(nil))
 	if c.Digests.SHA256 != nil && !bytes.Equal(c.Digests.SHA256, sum[:]) {
@@ -331,9 +355,15 @@ func (s *Service) finishTus(ctx context.Context, held *store.Held, row dbsqlc.Tu
 			return err
 		}
 	}
+	// A simple upload gets an id of its own: the tus upload's id must never open it.
+	var uploadID pgtype.UUID
+	if !row.FileID.Valid {
+		uploadID = pgUUID(uuid.New())
+	}
 	complete := func(ctx context.Context, q *dbsqlc.Queries) error {
 		n, err := q.TusComplete(ctx, dbsqlc.TusCompleteParams{
 			ID: row.ID, OldOffset: row.UploadOffset, Sha256State: hashState(h), StageState: stageData(st),
+			UploadID: uploadID,
 		})
 		if err == nil && n == 0 {
 			err = errTusGone
@@ -361,7 +391,7 @@ func (s *Service) finishTus(ctx context.Context, held *store.Held, row dbsqlc.Tu
 	} else {
 		err = content.commitOn(ctx, held.Transact, func(q *dbsqlc.Queries, ev *events) error {
 			up, err := q.UploadCreate(ctx, dbsqlc.UploadCreateParams{
-				ID: row.ID, TenantID: row.TenantID, CreatedBy: deref(row.CreatedBy), Name: deref(row.Name),
+				ID: uploadID.Bytes, TenantID: row.TenantID, CreatedBy: deref(row.CreatedBy), Name: deref(row.Name),
 				ContentType: deref(row.ContentType), Size: st.Size, Sha256: sum[:], BlobKey: row.BlobKey,
 				TtlSeconds: *row.TtlSeconds,
 			})
@@ -388,6 +418,10 @@ func (s *Service) finishTus(ctx context.Context, held *store.Held, row dbsqlc.Tu
 		return err
 	}
 	failpoint.Hit("tus.after-commit")
+	if uploadID.Valid {
+		id := uuid.UUID(uploadID.Bytes)
+		up.UploadID = &id
+	}
 	s.removeStage(ctx, row.BlobKey)
 	return nil
 }
@@ -410,7 +444,7 @@ func (s *Service) blobSHA512(ctx context.Context, key string, size int64) ([]byt
 // bytes.
 func (s *Service) dropTus(ctx context.Context, held *store.Held, row dbsqlc.TusGetRow) {
 	if _, err := held.Q.TusDelete(ctx, row.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.log.Warn("removing a tus upload failed; the purge removes it when it expires", "id", row.ID, "err", err)
+		s.log.Warn("removing a tus upload failed; the purge removes it when it expires", "ref", row.Ref, "err", err)
 		return
 	}
 	s.removeStage(ctx, row.BlobKey)

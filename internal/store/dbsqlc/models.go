@@ -37,7 +37,6 @@ type AuditAppPassword struct {
 	LastUsedAt *time.Time
 }
 
-// One-time download tokens: who made them; when, from which address and how far each was used; revocations and PIN locks. Neither the token nor its PIN is stored.
 type AuditDownloadToken struct {
 	SessionID      uuid.UUID
 	FileID         uuid.UUID
@@ -56,6 +55,7 @@ type AuditDownloadToken struct {
 	RevokedAt      *time.Time
 	BytesSent      int64
 	DeliveredAt    *time.Time
+	ViewedAt       *time.Time
 }
 
 // File entries of sessions.
@@ -93,13 +93,14 @@ type AuditTenant struct {
 	MaxFileBytes int64
 }
 
-// Resumable (tus) uploads in progress or recently completed: who, how far, until when. No token hash.
+// Resumable (tus) uploads in progress or recently completed: who, how far, until when, by their public ref; upload_ref is the simple upload one became. No upload URL, no token hash.
 type AuditTusUpload struct {
-	ID            uuid.UUID
+	Ref           uuid.UUID
 	Tenant        string
 	CreatedBy     *string
 	SessionID     pgtype.UUID
 	FileID        pgtype.UUID
+	UploadRef     pgtype.UUID
 	WithUploadUrl bool
 	Name          *string
 	Length        int64
@@ -110,9 +111,9 @@ type AuditTusUpload struct {
 	State         string
 }
 
-// Simple uploads, including expired ones kept as tombstones.
+// Simple uploads, including expired ones kept as tombstones, by their public ref (the id, which downloads, is not shown).
 type AuditUpload struct {
-	ID          uuid.UUID
+	Ref         uuid.UUID
 	Tenant      string
 	CreatedBy   string
 	Name        string
@@ -157,7 +158,7 @@ type AuditWebhook struct {
 	CreatedAt time.Time
 }
 
-// Events sent (or being sent) to webhook endpoints: what, where, and how it went.
+// Events sent (or being sent) to webhook endpoints: what, where, and how it went. The body is shown without the upload's id (upload_ref names the upload).
 type AuditWebhookDelivery struct {
 	EventID     uuid.UUID
 	Type        string
@@ -169,6 +170,7 @@ type AuditWebhookDelivery struct {
 	DeliveredAt *time.Time
 	FailedAt    *time.Time
 	State       string
+	UploadRef   uuid.UUID
 	Body        string
 }
 
@@ -226,10 +228,16 @@ type DownloadToken struct {
 	LockedAt *time.Time
 	// When its owner revoked the unused token.
 	RevokedAt *time.Time
-	// Bytes of the file sent to the recipient, over the consuming download and its resumptions.
+	// Bytes of the file sent to the recipient, over the consuming download and its resumptions (bytes sent twice count twice).
 	BytesSent int64
-	// When the last byte of the file went out to the recipient; NULL until then.
+	// When the bytes sent to the recipient came to cover the whole file; NULL until then.
 	DeliveredAt *time.Time
+	// SHA-256 of the secret of the token's delivery: the ETag of the consuming answer, which a resume must send in If-Range. NULL until consumed. The secret itself is never stored.
+	DeliveryHash []byte
+	// The byte ranges of the file that the token's answers wrote to the connection, merged; the token is delivered when they cover the whole file.
+	SentRanges pgtype.Multirange[pgtype.Range[pgtype.Int8]]
+	// The last time the token's landing page was shown (to a person or to a link-preview bot); NULL when never.
+	ViewedAt *time.Time
 }
 
 // Bytes held for uploads in progress of tenants with a quota.
@@ -304,7 +312,7 @@ type Tenant struct {
 
 // Resumable (tus) uploads: content received over many requests, visible only once the last byte is in. Kept, completed, until expires_at so that clients asking again learn that it is complete.
 type TusUpload struct {
-	// Random UUID; the upload URL is /tus/{id}. For a simple upload it is also the id of the upload it becomes.
+	// Random UUID; the tus upload URL is /tus/{id}: a capability (it writes to and cancels the upload), never shown in the audit views. It is never the id of the upload it becomes.
 	ID uuid.UUID
 	// The tenant that owns the upload.
 	TenantID int64
@@ -340,11 +348,15 @@ type TusUpload struct {
 	ExpiresAt time.Time
 	// When the last byte came in and the content became visible; NULL while unfinished.
 	CompletedAt *time.Time
+	// Public reference of the tus upload (random): what the audit views show.
+	Ref uuid.UUID
+	// For a simple upload: the id of the upload it became, set with its last byte; NULL before, and for a file entry.
+	UploadID pgtype.UUID
 }
 
 // Simple uploads: files shared by a link that works any number of times until expires_at.
 type Upload struct {
-	// Random UUID; the download link is /uploads/{id}.
+	// Random UUID; the download link is /uploads/{id}: a capability, never shown in the audit views.
 	ID uuid.UUID
 	// The tenant that owns the upload.
 	TenantID int64
@@ -366,6 +378,8 @@ type Upload struct {
 	ExpiresAt time.Time
 	// When the purge removed the blob; the row stays as a tombstone for the retention period.
 	PurgedAt *time.Time
+	// Public reference of the upload (random): what the audit views and the logs show. It downloads nothing, unlike the id.
+	Ref uuid.UUID
 }
 
 // Upload URLs: let whoever holds one PUT a pending file entry's content once, without credentials.

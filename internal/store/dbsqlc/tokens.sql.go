@@ -15,23 +15,24 @@ import (
 
 const downloadTokenConsume = `-- name: DownloadTokenConsume :one
 UPDATE download_tokens t
-SET consumed_at = now(), consumed_by_addr = $1
+SET consumed_at = now(), consumed_by_addr = $1, delivery_hash = $2
 FROM session_files f, sessions s
-WHERE t.token_hash = $2 AND t.file_id = $3 AND t.session_id = $4
+WHERE t.token_hash = $3 AND t.file_id = $4 AND t.session_id = $5
   AND t.consumed_at IS NULL AND t.expires_at > now()
   AND t.revoked_at IS NULL AND t.locked_at IS NULL
-  AND (t.pin_hash IS NULL OR t.pin_hash = $5)
+  AND (t.pin_hash IS NULL OR t.pin_hash = $6)
   AND f.id = t.file_id AND f.state = 'stored'
   AND s.id = t.session_id AND s.expires_at > now()
 RETURNING f.name, f.content_type, f.size, f.sha256, f.blob_key::text AS blob_key, f.stored_at, t.ref, t.tenant_id
 `
 
 type DownloadTokenConsumeParams struct {
-	Addr      *netip.Addr
-	TokenHash []byte
-	FileID    uuid.UUID
-	SessionID uuid.UUID
-	PinHash   []byte
+	Addr         *netip.Addr
+	DeliveryHash []byte
+	TokenHash    []byte
+	FileID       uuid.UUID
+	SessionID    uuid.UUID
+	PinHash      []byte
 }
 
 type DownloadTokenConsumeRow struct {
@@ -46,10 +47,12 @@ type DownloadTokenConsumeRow struct {
 }
 
 // The one-time download: one conditional UPDATE, so of any number of concurrent requests for a
-// token exactly one sees it unused and takes it. A token with a PIN is taken only with it.
+// token exactly one sees it unused and takes it. A token with a PIN is taken only with it. The
+// delivery's secret (its hash) is set with it: only its holder may resume the download.
 func (q *Queries) DownloadTokenConsume(ctx context.Context, arg DownloadTokenConsumeParams) (DownloadTokenConsumeRow, error) {
 	row := q.db.QueryRow(ctx, downloadTokenConsume,
 		arg.Addr,
+		arg.DeliveryHash,
 		arg.TokenHash,
 		arg.FileID,
 		arg.SessionID,
@@ -76,7 +79,7 @@ SELECT $1, $2, $3, f.id, f.session_id, f.tenant_id, $4,
 FROM session_files f
 JOIN sessions s ON s.id = f.session_id
 WHERE f.id = $6 AND f.session_id = $7 AND f.tenant_id = $8 AND s.expires_at > now()
-RETURNING token_hash, file_id, session_id, tenant_id, created_by, created_at, expires_at, consumed_at, consumed_by_addr, ref, pin_hash, pin_failures, locked_at, revoked_at, bytes_sent, delivered_at
+RETURNING token_hash, file_id, session_id, tenant_id, created_by, created_at, expires_at, consumed_at, consumed_by_addr, ref, pin_hash, pin_failures, locked_at, revoked_at, bytes_sent, delivered_at, delivery_hash, sent_ranges, viewed_at
 `
 
 type DownloadTokenCreateParams struct {
@@ -119,6 +122,9 @@ func (q *Queries) DownloadTokenCreate(ctx context.Context, arg DownloadTokenCrea
 		&i.RevokedAt,
 		&i.BytesSent,
 		&i.DeliveredAt,
+		&i.DeliveryHash,
+		&i.SentRanges,
+		&i.ViewedAt,
 	)
 	return i, err
 }
@@ -208,7 +214,9 @@ func (q *Queries) DownloadTokenInspect(ctx context.Context, arg DownloadTokenIns
 }
 
 const downloadTokenListAfter = `-- name: DownloadTokenListAfter :many
-SELECT token_hash, file_id, session_id, tenant_id, created_by, created_at, expires_at, consumed_at, consumed_by_addr, ref, pin_hash, pin_failures, locked_at, revoked_at, bytes_sent, delivered_at FROM download_tokens
+SELECT ref, file_id, session_id, created_at, expires_at, consumed_at, consumed_by_addr,
+       (pin_hash IS NOT NULL)::bool AS has_pin, revoked_at, locked_at, bytes_sent, delivered_at, viewed_at
+FROM download_tokens
 WHERE file_id = $1 AND session_id = $2 AND tenant_id = $3
   AND (created_at, ref) > ($4::timestamptz, $5::uuid)
 ORDER BY created_at, ref
@@ -224,7 +232,23 @@ type DownloadTokenListAfterParams struct {
 	MaxRows        int32
 }
 
-func (q *Queries) DownloadTokenListAfter(ctx context.Context, arg DownloadTokenListAfterParams) ([]DownloadToken, error) {
+type DownloadTokenListAfterRow struct {
+	Ref            uuid.UUID
+	FileID         uuid.UUID
+	SessionID      uuid.UUID
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
+	ConsumedAt     *time.Time
+	ConsumedByAddr *netip.Addr
+	HasPin         bool
+	RevokedAt      *time.Time
+	LockedAt       *time.Time
+	BytesSent      int64
+	DeliveredAt    *time.Time
+	ViewedAt       *time.Time
+}
+
+func (q *Queries) DownloadTokenListAfter(ctx context.Context, arg DownloadTokenListAfterParams) ([]DownloadTokenListAfterRow, error) {
 	rows, err := q.db.Query(ctx, downloadTokenListAfter,
 		arg.FileID,
 		arg.SessionID,
@@ -237,26 +261,23 @@ func (q *Queries) DownloadTokenListAfter(ctx context.Context, arg DownloadTokenL
 		return nil, err
 	}
 	defer rows.Close()
-	var items []DownloadToken
+	var items []DownloadTokenListAfterRow
 	for rows.Next() {
-		var i DownloadToken
+		var i DownloadTokenListAfterRow
 		if err := rows.Scan(
-			&i.TokenHash,
+			&i.Ref,
 			&i.FileID,
 			&i.SessionID,
-			&i.TenantID,
-			&i.CreatedBy,
 			&i.CreatedAt,
 			&i.ExpiresAt,
 			&i.ConsumedAt,
 			&i.ConsumedByAddr,
-			&i.Ref,
-			&i.PinHash,
-			&i.PinFailures,
-			&i.LockedAt,
+			&i.HasPin,
 			&i.RevokedAt,
+			&i.LockedAt,
 			&i.BytesSent,
 			&i.DeliveredAt,
+			&i.ViewedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -269,7 +290,9 @@ func (q *Queries) DownloadTokenListAfter(ctx context.Context, arg DownloadTokenL
 }
 
 const downloadTokenListFirst = `-- name: DownloadTokenListFirst :many
-SELECT token_hash, file_id, session_id, tenant_id, created_by, created_at, expires_at, consumed_at, consumed_by_addr, ref, pin_hash, pin_failures, locked_at, revoked_at, bytes_sent, delivered_at FROM download_tokens
+SELECT ref, file_id, session_id, created_at, expires_at, consumed_at, consumed_by_addr,
+       (pin_hash IS NOT NULL)::bool AS has_pin, revoked_at, locked_at, bytes_sent, delivered_at, viewed_at
+FROM download_tokens
 WHERE file_id = $1 AND session_id = $2 AND tenant_id = $3
 ORDER BY created_at, ref
 LIMIT $4
@@ -282,7 +305,23 @@ type DownloadTokenListFirstParams struct {
 	MaxRows   int32
 }
 
-func (q *Queries) DownloadTokenListFirst(ctx context.Context, arg DownloadTokenListFirstParams) ([]DownloadToken, error) {
+type DownloadTokenListFirstRow struct {
+	Ref            uuid.UUID
+	FileID         uuid.UUID
+	SessionID      uuid.UUID
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
+	ConsumedAt     *time.Time
+	ConsumedByAddr *netip.Addr
+	HasPin         bool
+	RevokedAt      *time.Time
+	LockedAt       *time.Time
+	BytesSent      int64
+	DeliveredAt    *time.Time
+	ViewedAt       *time.Time
+}
+
+func (q *Queries) DownloadTokenListFirst(ctx context.Context, arg DownloadTokenListFirstParams) ([]DownloadTokenListFirstRow, error) {
 	rows, err := q.db.Query(ctx, downloadTokenListFirst,
 		arg.FileID,
 		arg.SessionID,
@@ -293,26 +332,23 @@ func (q *Queries) DownloadTokenListFirst(ctx context.Context, arg DownloadTokenL
 		return nil, err
 	}
 	defer rows.Close()
-	var items []DownloadToken
+	var items []DownloadTokenListFirstRow
 	for rows.Next() {
-		var i DownloadToken
+		var i DownloadTokenListFirstRow
 		if err := rows.Scan(
-			&i.TokenHash,
+			&i.Ref,
 			&i.FileID,
 			&i.SessionID,
-			&i.TenantID,
-			&i.CreatedBy,
 			&i.CreatedAt,
 			&i.ExpiresAt,
 			&i.ConsumedAt,
 			&i.ConsumedByAddr,
-			&i.Ref,
-			&i.PinHash,
-			&i.PinFailures,
-			&i.LockedAt,
+			&i.HasPin,
 			&i.RevokedAt,
+			&i.LockedAt,
 			&i.BytesSent,
 			&i.DeliveredAt,
+			&i.ViewedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -328,7 +364,8 @@ const downloadTokenMarkDelivered = `-- name: DownloadTokenMarkDelivered :one
 UPDATE download_tokens t
 SET delivered_at = now()
 FROM session_files f
-WHERE t.token_hash = $1 AND t.delivered_at IS NULL AND f.id = t.file_id
+WHERE t.token_hash = $1 AND t.delivered_at IS NULL AND t.consumed_at IS NOT NULL
+  AND f.id = t.file_id AND t.sent_ranges @> int8range(0, f.size)
 RETURNING t.ref, t.tenant_id, t.file_id, t.session_id, t.consumed_by_addr, t.bytes_sent,
           f.name, f.content_type, f.size, f.sha256
 `
@@ -346,8 +383,8 @@ type DownloadTokenMarkDeliveredRow struct {
 	Sha256         []byte
 }
 
-// Marks a token delivered, once: of the downloads that sent the file's last byte only the first
-// gets the row (and so reports the token.delivered event).
+// Marks a token delivered once the ranges sent cover the whole file, once: of the answers that
+// complete the coverage only the first gets the row (and so reports the token.delivered event).
 func (q *Queries) DownloadTokenMarkDelivered(ctx context.Context, tokenHash []byte) (DownloadTokenMarkDeliveredRow, error) {
 	row := q.db.QueryRow(ctx, downloadTokenMarkDelivered, tokenHash)
 	var i DownloadTokenMarkDeliveredRow
@@ -364,6 +401,16 @@ func (q *Queries) DownloadTokenMarkDelivered(ctx context.Context, tokenHash []by
 		&i.Sha256,
 	)
 	return i, err
+}
+
+const downloadTokenMarkViewed = `-- name: DownloadTokenMarkViewed :exec
+UPDATE download_tokens SET viewed_at = now() WHERE token_hash = $1
+`
+
+// Records that the landing page of the token was shown.
+func (q *Queries) DownloadTokenMarkViewed(ctx context.Context, tokenHash []byte) error {
+	_, err := q.db.Exec(ctx, downloadTokenMarkViewed, tokenHash)
+	return err
 }
 
 const downloadTokenPinFailure = `-- name: DownloadTokenPinFailure :one
@@ -390,20 +437,25 @@ func (q *Queries) DownloadTokenPinFailure(ctx context.Context, arg DownloadToken
 
 const downloadTokenRecordSent = `-- name: DownloadTokenRecordSent :exec
 UPDATE download_tokens
-SET bytes_sent = bytes_sent + $1,
-    delivered_at = CASE WHEN $2::bool THEN coalesce(delivered_at, now()) ELSE delivered_at END
+SET bytes_sent = bytes_sent + ($1::bigint - $2::bigint),
+    sent_ranges = CASE
+        WHEN (SELECT count(*) FROM unnest(sent_ranges + int8multirange(int8range($2::bigint, $1::bigint)))) <= 256
+        THEN sent_ranges + int8multirange(int8range($2::bigint, $1::bigint))
+        ELSE sent_ranges END
 WHERE token_hash = $3
 `
 
 type DownloadTokenRecordSentParams struct {
-	Bytes     int64
-	Delivered bool
+	Stop      int64
+	Start     int64
 	TokenHash []byte
 }
 
-// Adds the bytes a download of the token sent, and marks it delivered once the last byte went out.
+// Adds a byte range [start, stop) that an answer of the token wrote to the connection. The
+// ranges are kept merged; a recipient that asks for ever more scattered pieces stops adding
+// them past a bound, so the row stays small.
 func (q *Queries) DownloadTokenRecordSent(ctx context.Context, arg DownloadTokenRecordSentParams) error {
-	_, err := q.db.Exec(ctx, downloadTokenRecordSent, arg.Bytes, arg.Delivered, arg.TokenHash)
+	_, err := q.db.Exec(ctx, downloadTokenRecordSent, arg.Stop, arg.Start, arg.TokenHash)
 	return err
 }
 
@@ -413,8 +465,9 @@ FROM download_tokens t
 JOIN session_files f ON f.id = t.file_id
 JOIN sessions s ON s.id = t.session_id
 WHERE t.token_hash = $1 AND t.file_id = $2 AND t.session_id = $3
+  AND t.delivery_hash = $4
   AND t.consumed_at IS NOT NULL AND t.delivered_at IS NULL
-  AND t.consumed_at > now() - $4::bigint * interval '1 second'
+  AND t.consumed_at > now() - $5::bigint * interval '1 second'
   AND s.expires_at > now() AND f.state = 'stored'
 `
 
@@ -422,6 +475,7 @@ type DownloadTokenResumeParams struct {
 	TokenHash     []byte
 	FileID        uuid.UUID
 	SessionID     uuid.UUID
+	DeliveryHash  []byte
 	WindowSeconds int64
 }
 
@@ -434,13 +488,15 @@ type DownloadTokenResumeRow struct {
 	StoredAt    *time.Time
 }
 
-// A consumed token's file, for resuming its cut download: only until the file has been
-// delivered once, within the window after the consumption, while the session lives.
+// A consumed token's file, for resuming its cut download: only for the holder of the delivery's
+// secret, until the file has been delivered, within the window after the consumption, while
+// the session lives.
 func (q *Queries) DownloadTokenResume(ctx context.Context, arg DownloadTokenResumeParams) (DownloadTokenResumeRow, error) {
 	row := q.db.QueryRow(ctx, downloadTokenResume,
 		arg.TokenHash,
 		arg.FileID,
 		arg.SessionID,
+		arg.DeliveryHash,
 		arg.WindowSeconds,
 	)
 	var i DownloadTokenResumeRow
@@ -497,19 +553,6 @@ func (q *Queries) DownloadTokenRevoke(ctx context.Context, arg DownloadTokenRevo
 		&i.Sha256,
 	)
 	return i, err
-}
-
-const downloadTokenUnconsume = `-- name: DownloadTokenUnconsume :exec
-UPDATE download_tokens
-SET consumed_at = NULL, consumed_by_addr = NULL
-WHERE token_hash = $1 AND bytes_sent = 0 AND delivered_at IS NULL
-`
-
-// Gives back a token whose consuming answer could not send a byte (its file could not be
-// opened): it was spent on nothing.
-func (q *Queries) DownloadTokenUnconsume(ctx context.Context, tokenHash []byte) error {
-	_, err := q.db.Exec(ctx, downloadTokenUnconsume, tokenHash)
-	return err
 }
 
 const uploadTokenCreate = `-- name: UploadTokenCreate :one

@@ -45,22 +45,26 @@ func (q *Queries) TusAdvance(ctx context.Context, arg TusAdvanceParams) (int64, 
 
 const tusComplete = `-- name: TusComplete :execrows
 UPDATE tus_uploads
-SET upload_offset = length, sha256_state = $1, stage_state = $2, completed_at = now()
-WHERE id = $3 AND upload_offset = $4 AND completed_at IS NULL
+SET upload_offset = length, sha256_state = $1, stage_state = $2, completed_at = now(),
+    upload_id = $3
+WHERE id = $4 AND upload_offset = $5 AND completed_at IS NULL
 `
 
 type TusCompleteParams struct {
 	Sha256State []byte
 	StageState  []byte
+	UploadID    pgtype.UUID
 	ID          uuid.UUID
 	OldOffset   int64
 }
 
-// Marks the upload complete, in the transaction that makes its content visible.
+// Marks the upload complete, in the transaction that makes its content visible; upload_id is the
+// simple upload it became (NULL for a file entry).
 func (q *Queries) TusComplete(ctx context.Context, arg TusCompleteParams) (int64, error) {
 	result, err := q.db.Exec(ctx, tusComplete,
 		arg.Sha256State,
 		arg.StageState,
+		arg.UploadID,
 		arg.ID,
 		arg.OldOffset,
 	)
@@ -81,7 +85,7 @@ VALUES ($1, $2, $3, $4, $5,
         least(now() + $15::bigint * interval '1 second',
               (SELECT s.expires_at FROM sessions s WHERE s.id = $4),
               (SELECT t.expires_at FROM upload_tokens t WHERE t.token_hash = $6)))
-RETURNING id, tenant_id, created_by, session_id, file_id, upload_token_hash, name, content_type, ttl_seconds, metadata, length, upload_offset, sha256_state, blob_key, stage_state, created_at, expires_at, completed_at
+RETURNING id, tenant_id, created_by, session_id, file_id, upload_token_hash, name, content_type, ttl_seconds, metadata, length, upload_offset, sha256_state, blob_key, stage_state, created_at, expires_at, completed_at, ref, upload_id
 `
 
 type TusCreateParams struct {
@@ -146,6 +150,8 @@ func (q *Queries) TusCreate(ctx context.Context, arg TusCreateParams) (TusUpload
 		&i.CreatedAt,
 		&i.ExpiresAt,
 		&i.CompletedAt,
+		&i.Ref,
+		&i.UploadID,
 	)
 	return i, err
 }
@@ -167,6 +173,39 @@ func (q *Queries) TusDelete(ctx context.Context, id uuid.UUID) (TusDeleteRow, er
 	var i TusDeleteRow
 	err := row.Scan(&i.BlobKey, &i.CompletedAt)
 	return i, err
+}
+
+const tusDropExpiredForFile = `-- name: TusDropExpiredForFile :many
+WITH gone AS (
+    DELETE FROM tus_uploads tu
+    WHERE tu.file_id = $1 AND tu.completed_at IS NULL AND tu.expires_at <= now()
+      AND pg_try_advisory_xact_lock(('x' || substr(replace(tu.id::text, '-', ''), 1, 16))::bit(64)::bigint)
+    RETURNING tu.id, tu.blob_key),
+held AS (DELETE FROM quota_reservations qr USING gone WHERE qr.id = gone.id)
+SELECT gone.blob_key FROM gone
+`
+
+// An unfinished upload of a file entry that expired frees the entry for a new one before the
+// purge comes: its row and quota hold go (unless a request holds its lock), its staged bytes
+// after.
+func (q *Queries) TusDropExpiredForFile(ctx context.Context, fileID pgtype.UUID) ([]string, error) {
+	rows, err := q.db.Query(ctx, tusDropExpiredForFile, fileID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var blob_key string
+		if err := rows.Scan(&blob_key); err != nil {
+			return nil, err
+		}
+		items = append(items, blob_key)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const tusExpireBatch = `-- name: TusExpireBatch :many
@@ -216,7 +255,7 @@ func (q *Queries) TusExpireBatch(ctx context.Context, batchSize int32) ([]TusExp
 }
 
 const tusGet = `-- name: TusGet :one
-SELECT tu.id, tu.tenant_id, tu.created_by, tu.session_id, tu.file_id, tu.upload_token_hash, tu.name, tu.content_type, tu.ttl_seconds, tu.metadata, tu.length, tu.upload_offset, tu.sha256_state, tu.blob_key, tu.stage_state, tu.created_at, tu.expires_at, tu.completed_at, (tu.expires_at <= now())::bool AS expired,
+SELECT tu.id, tu.tenant_id, tu.created_by, tu.session_id, tu.file_id, tu.upload_token_hash, tu.name, tu.content_type, tu.ttl_seconds, tu.metadata, tu.length, tu.upload_offset, tu.sha256_state, tu.blob_key, tu.stage_state, tu.created_at, tu.expires_at, tu.completed_at, tu.ref, tu.upload_id, (tu.expires_at <= now())::bool AS expired,
        coalesce(s.expires_at <= now(), false)::bool AS session_expired
 FROM tus_uploads tu
 LEFT JOIN sessions s ON s.id = tu.session_id
@@ -242,6 +281,8 @@ type TusGetRow struct {
 	CreatedAt       time.Time
 	ExpiresAt       time.Time
 	CompletedAt     *time.Time
+	Ref             uuid.UUID
+	UploadID        pgtype.UUID
 	Expired         bool
 	SessionExpired  bool
 }
@@ -269,6 +310,8 @@ func (q *Queries) TusGet(ctx context.Context, id uuid.UUID) (TusGetRow, error) {
 		&i.CreatedAt,
 		&i.ExpiresAt,
 		&i.CompletedAt,
+		&i.Ref,
+		&i.UploadID,
 		&i.Expired,
 		&i.SessionExpired,
 	)

@@ -16,7 +16,7 @@ const uploadCreate = `-- name: UploadCreate :one
 INSERT INTO uploads (id, tenant_id, created_by, name, content_type, size, sha256, blob_key, expires_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
         now() + $9::bigint * interval '1 second')
-RETURNING id, tenant_id, created_by, name, content_type, size, sha256, blob_key, created_at, expires_at, purged_at
+RETURNING id, tenant_id, created_by, name, content_type, size, sha256, blob_key, created_at, expires_at, purged_at, ref
 `
 
 type UploadCreateParams struct {
@@ -56,6 +56,7 @@ func (q *Queries) UploadCreate(ctx context.Context, arg UploadCreateParams) (Upl
 		&i.CreatedAt,
 		&i.ExpiresAt,
 		&i.PurgedAt,
+		&i.Ref,
 	)
 	return i, err
 }
@@ -72,7 +73,7 @@ INSERT INTO uploads (id, tenant_id, created_by, name, content_type, size, sha256
 SELECT u.id, u.tenant_id, u.created_by, u.name, u.content_type, u.size, u.sha256, u.blob_key,
        now() + u.ttl_seconds * interval '1 second'
 FROM u
-RETURNING id, tenant_id, created_by, name, content_type, size, sha256, blob_key, created_at, expires_at, purged_at
+RETURNING id, tenant_id, created_by, name, content_type, size, sha256, blob_key, created_at, expires_at, purged_at, ref
 `
 
 type UploadCreateManyParams struct {
@@ -119,6 +120,7 @@ func (q *Queries) UploadCreateMany(ctx context.Context, arg UploadCreateManyPara
 			&i.CreatedAt,
 			&i.ExpiresAt,
 			&i.PurgedAt,
+			&i.Ref,
 		); err != nil {
 			return nil, err
 		}
@@ -168,7 +170,7 @@ func (q *Queries) UploadDelete(ctx context.Context, arg UploadDeleteParams) (Upl
 }
 
 const uploadGet = `-- name: UploadGet :one
-SELECT id, tenant_id, created_by, name, content_type, size, sha256, blob_key, created_at, expires_at, purged_at, (expires_at <= now())::bool AS expired FROM uploads WHERE id = $1
+SELECT id, tenant_id, created_by, name, content_type, size, sha256, blob_key, created_at, expires_at, purged_at, ref, (expires_at <= now())::bool AS expired FROM uploads WHERE id = $1
 `
 
 type UploadGetRow struct {
@@ -183,6 +185,7 @@ type UploadGetRow struct {
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
 	PurgedAt    *time.Time
+	Ref         uuid.UUID
 	Expired     bool
 }
 
@@ -202,6 +205,7 @@ func (q *Queries) UploadGet(ctx context.Context, id uuid.UUID) (UploadGetRow, er
 		&i.CreatedAt,
 		&i.ExpiresAt,
 		&i.PurgedAt,
+		&i.Ref,
 		&i.Expired,
 	)
 	return i, err
