@@ -330,6 +330,27 @@ func tusDownloadSHA256(t *testing.T, url string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// tusUploadURL is the download URL of the simple upload a completed tus upload became: HEAD on
+// its tus URL says it (Fileshare-Upload-Url); the tus id is never the upload's.
+func tusUploadURL(t *testing.T, tusURL string) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodHead, tusURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Tus-Resumable", "1.0.0")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	u := resp.Header.Get("Fileshare-Upload-Url")
+	if resp.StatusCode != http.StatusOK || u == "" || u[strings.LastIndexByte(u, '/')+1:] == tusURL[strings.LastIndexByte(tusURL, '/')+1:] {
+		t.Fatalf("HEAD %s: %d Fileshare-Upload-Url %q", tusURL, resp.StatusCode, u)
+	}
+	return u
+}
+
 func tusBasic(login, password string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(login+":"+password))
 }
@@ -341,8 +362,9 @@ func TestTusClientSurvivesCutsOnDisk(t *testing.T) {
 	sc.headers = map[string]string{"Authorization": tusBasic("alice@acme", "pw")}
 	data, sum := tusRandom(t, tusFileSize)
 	up := sc.run(t, data)
-	id := up[strings.LastIndexByte(up, '/')+1:]
-	// The tus id is the upload's: on either instance, the whole file.
+	download := tusUploadURL(t, up)
+	id := download[strings.LastIndexByte(download, '/')+1:]
+	// The upload's own id, on either instance: the whole file.
 	for _, s := range []*server{sc.a, sc.b} {
 		if got := tusDownloadSHA256(t, s.url("/uploads/"+id)); got != sum {
 			t.Fatalf("download from %s: sha256 %s, want %s", s.addr, got, sum)
@@ -381,7 +403,8 @@ func TestTusClientSurvivesCutsOnS3(t *testing.T) {
 	sc.headers = map[string]string{"Authorization": tusBasic("alice@acme", "pw")}
 	data, sum := tusRandom(t, tusFileSize)
 	up := sc.run(t, data)
-	id := up[strings.LastIndexByte(up, '/')+1:]
+	download := tusUploadURL(t, up)
+	id := download[strings.LastIndexByte(download, '/')+1:]
 	if got := tusDownloadSHA256(t, sc.a.url("/uploads/"+id)); got != sum {
 		t.Fatalf("download: sha256 %s, want %s", got, sum)
 	}

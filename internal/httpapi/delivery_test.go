@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"fileshare/internal/config"
 	"fileshare/internal/testutil"
 )
 
@@ -1276,10 +1278,15 @@ func TestTokenAuditView(t *testing.T) {
 }
 
 // A consuming request whose file cannot be opened (its blob went missing) sends nothing: the
-// token stays unused, not spent on the error.
+// token stays unused, not spent on the error, and no token.consumed event is left behind.
 func TestTokenNotSpentOnAnError(t *testing.T) {
 	t.Parallel()
-	e := sessNewEnv(t)
+	e := sessNewEnv(t, func(c *config.Config) { c.WebhookAllowPrivate = true })
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(receiver.Close)
+	if r := sessCall(t, e, http.MethodPost, "/webhooks", sessAlice, map[string]any{"url": receiver.URL, "events": []string{"token.consumed"}}); r.StatusCode != http.StatusCreated {
+		t.Fatalf("register a webhook: %d %s", r.StatusCode, r.Body)
+	}
 	s := sessCreateSession(t, e, sessAlice, nil)
 	f := sessStoredFile(t, e, sessAlice, s.ID, "gone.bin", []byte("soon gone"))
 	tok := dlCreateToken(t, e, s.ID, f.ID, false)
@@ -1291,5 +1298,18 @@ func TestTokenNotSpentOnAnError(t *testing.T) {
 	testutil.WantError(t, dlCurl(e, http.MethodGet, tok.URL), http.StatusNotFound, "file not found")
 	if st := dlWantState(t, e, tok, "unused"); st.ConsumedAt != nil {
 		t.Fatalf("the token is marked consumed: %+v", st)
+	}
+	consumed := func(ref string) int64 {
+		return testutil.QueryInt(t, e, `SELECT count(*) FROM webhook_events WHERE type = 'token.consumed' AND body::jsonb #>> '{data,ref}' = $1`, ref)
+	}
+	if n := consumed(tok.Ref); n != 0 {
+		t.Fatalf("%d token.consumed events of a token whose file could not be opened", n)
+	}
+	// A token whose file opens is consumed with its event.
+	g := sessStoredFile(t, e, sessAlice, s.ID, "here.bin", []byte("here"))
+	ok := dlCreateToken(t, e, s.ID, g.ID, false)
+	sessCheckDownload(t, dlCurl(e, http.MethodGet, ok.URL), []byte("here"), "application/octet-stream", `attachment; filename="here.bin"`)
+	if n := consumed(ok.Ref); n != 1 {
+		t.Fatalf("%d token.consumed events of a consumed token, want 1", n)
 	}
 }

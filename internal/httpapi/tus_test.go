@@ -630,3 +630,89 @@ func TestTusContentDigest(t *testing.T) {
 		t.Errorf("%d upload blobs, want %d (one per stored upload)", blobs, len(cases))
 	}
 }
+
+// A tus upload's id is a capability of its own (docs/behaviour.md §11 and §14): it is never the
+// id of the upload it becomes, so a download link opens nothing of the tus upload — neither
+// its metadata (HEAD) nor its bytes (PATCH) nor its termination (DELETE).
+func TestTusIDIsNotTheDownloadID(t *testing.T) {
+	t.Parallel()
+	e := sessNewEnv(t)
+	data := []byte("the whole file")
+	url := tuCreate(t, e, len(data), tuMeta("filename", "doc.txt", "relativePath", "/home/alice/secret-project/doc.txt"))
+	r := tuPatch(e, url, 0, data)
+	tuWantOffset(t, r, len(data))
+	download := r.Header.Get("Fileshare-Upload-Url")
+	if download == "" || tuID(download) == tuID(url) {
+		t.Fatalf("Fileshare-Upload-Url %q for tus upload %s", download, url)
+	}
+	if d := e.Do(e.NewRequest(http.MethodGet, download, "", "", nil)); d.StatusCode != http.StatusOK || !bytes.Equal(d.Body, data) {
+		t.Fatalf("download: %d %q", d.StatusCode, d.Body)
+	}
+	asTus := e.URL + "/tus/" + tuID(download)
+	for _, req := range []*http.Request{
+		tuRequest(e, http.MethodHead, asTus, "", nil),
+		tuRequest(e, http.MethodPatch, asTus, "", []byte("more"), "Upload-Offset", strconv.Itoa(len(data))),
+		tuRequest(e, http.MethodDelete, asTus, "", nil),
+	} {
+		r := e.Do(req)
+		if r.StatusCode != http.StatusNotFound || r.Header.Get("Upload-Metadata") != "" {
+			t.Fatalf("%s /tus/{download id}: %d %v", req.Method, r.StatusCode, r.Header)
+		}
+	}
+	// The tus upload is untouched, and still says where its download is.
+	if got := tuOffset(t, e, url); got != len(data) || tuUploadPath(t, e, url) != download[len(e.URL):] {
+		t.Fatalf("the tus upload after the probes: offset %d, download %q", got, tuUploadPath(t, e, url))
+	}
+}
+
+// A file entry has at most one unfinished tus upload: a second creation answers 409 upload in
+// progress (with Basic Auth or with the entry's upload token), so an upload URL cannot hold the
+// entry's size of the tenant's quota again and again. Terminating the first, or its expiry,
+// frees the entry.
+func TestTusOneUnfinishedUploadPerEntry(t *testing.T) {
+	t.Parallel()
+	e := sessNewEnv(t)
+	s := sessCreateSession(t, e, sessAlice, nil)
+	f := sessCreateFile(t, e, sessAlice, s.ID, map[string]any{"name": "one.bin"})
+	up := sessCreateUploadURL(t, e, sessAlice, f.ID, nil)
+	token := up.URL[strings.Index(up.URL, "token=")+len("token="):]
+	byToken := tuMeta("sessionId", s.ID, "fileId", f.ID, "token", token)
+	byUser := tuMeta("sessionId", s.ID, "fileId", f.ID)
+	create := func(login, meta string) *testutil.Response {
+		return e.Do(tuRequest(e, http.MethodPost, "/tus", login, nil, "Upload-Length", "1000", "Upload-Metadata", meta))
+	}
+	first := create("", byToken)
+	if first.StatusCode != http.StatusCreated {
+		t.Fatalf("first creation: %d %s", first.StatusCode, first.Body)
+	}
+	for range 3 {
+		testutil.WantError(t, create("", byToken), http.StatusConflict, "upload in progress")
+		testutil.WantError(t, create(sessAlice, byUser), http.StatusConflict, "upload in progress")
+	}
+	if n := testutil.QueryInt(t, e, `SELECT count(*) FROM tus_uploads WHERE file_id = $1`, f.ID); n != 1 {
+		t.Fatalf("%d tus uploads of the entry, want 1", n)
+	}
+	if s := tuStages(t, e); len(s) != 1 {
+		t.Fatalf("staging areas %v, want the first upload's only", s)
+	}
+	// Terminated, the entry is free again.
+	if r := e.Do(tuRequest(e, http.MethodDelete, first.Header.Get("Location"), "", nil)); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE: %d", r.StatusCode)
+	}
+	second := create(sessAlice, byUser)
+	if second.StatusCode != http.StatusCreated {
+		t.Fatalf("creation after the termination: %d %s", second.StatusCode, second.Body)
+	}
+	// Expired (not purged yet), it frees the entry too, and goes with its bytes.
+	testutil.Exec(t, e, `UPDATE tus_uploads SET created_at = now() - interval '2 hours', expires_at = now() - interval '1 second' WHERE id = $1`, tuID(second.Header.Get("Location")))
+	third := create("", byToken)
+	if third.StatusCode != http.StatusCreated {
+		t.Fatalf("creation after the expiry: %d %s", third.StatusCode, third.Body)
+	}
+	if got := tuOffset(t, e, second.Header.Get("Location")); got != -http.StatusNotFound {
+		t.Fatalf("HEAD of the expired upload after the new creation: %d, want 404", got)
+	}
+	if s := tuStages(t, e); len(s) != 1 {
+		t.Fatalf("staging areas %v, want the third upload's only", s)
+	}
+}

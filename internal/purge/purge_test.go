@@ -481,8 +481,23 @@ func TestSessionTombstone(t *testing.T) {
 			}
 		}
 	}
+	// An upload URL of an entry of the session (POST /sessions/{fileId}) is a route below it
+	// too: 410 while the tombstone is kept, 404 past it, like every other.
+	uploadURL := func(when string, want int, wantMsg string) {
+		t.Helper()
+		r := e.Do(e.NewRequest(http.MethodPost, "/sessions/"+pending.ID, login, password, nil))
+		var m struct{ Message string }
+		json.Unmarshal(r.Body, &m)
+		if r.StatusCode != want || m.Message != wantMsg {
+			t.Errorf("%s: POST /sessions/{fileId} → %d %q, want %d %q", when, r.StatusCode, m.Message, want, wantMsg)
+		}
+	}
 	testutil.Exec(t, e, "UPDATE sessions SET created_at = now() - interval '2 hours', expires_at = now() - interval '1 second' WHERE id = $1", sid)
 	check("expired, before any purge", http.StatusGone, "session expired")
+	uploadURL("expired, before any purge", http.StatusGone, "session expired")
+	testutil.Exec(t, e, "UPDATE sessions SET created_at = now() - interval '3 hours', expires_at = now() - interval '61 minutes' WHERE id = $1", sid)
+	uploadURL("past the retention, before the purge", http.StatusNotFound, "file not found")
+	testutil.Exec(t, e, "UPDATE sessions SET created_at = now() - interval '2 hours', expires_at = now() - interval '1 second' WHERE id = $1", sid)
 	if res := runOnce(t, e.App.Purger); res.SessionsExpired != 1 {
 		t.Fatalf("purge: %+v, want one session emptied", res)
 	}

@@ -256,7 +256,10 @@ func (m *pcMachine) check(st *store.Store, tenant string, acks pcAcks, what stri
 		if tu.fid != "" {
 			got, _ = m.download(strings.TrimPrefix(m.c.token(tu.sid, tu.fid), m.srv.URL))
 		} else {
-			got, _ = m.download("/uploads/" + path[strings.LastIndexByte(path, '/')+1:])
+			// The upload's own id, which HEAD on the tus URL gives.
+			h, _ := m.send(http.MethodHead, path, nil, "Tus-Resumable", "1.0.0")
+			u := h.header.Get("Fileshare-Upload-Url")
+			got, _ = m.download(u[strings.Index(u, "/uploads/"):])
 		}
 		if got != testutil.SHA256(tu.data) {
 			t.Fatalf("%s: tus upload %s resumed at %d of %d: sha256 %s, want %s", what, path, off, len(tu.data), got, testutil.SHA256(tu.data))

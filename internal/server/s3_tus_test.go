@@ -77,8 +77,15 @@ func TestTusOnS3(t *testing.T) {
 		}
 		tusSend(t, on, url, cuts[i-1], data[cuts[i-1]:cuts[i]])
 	}
-	id := url[strings.LastIndexByte(url, '/')+1:]
-	r := e.Do(e.NewRequest(http.MethodGet, "/uploads/"+id, "", "", nil))
+	// The upload's own id, which HEAD on the tus URL gives: never the tus id.
+	hr := e.NewRequest(http.MethodHead, url, "", "", nil)
+	hr.Header.Set("Tus-Resumable", "1.0.0")
+	h := e.Do(hr)
+	download := h.Header.Get("Fileshare-Upload-Url")
+	if download == "" || strings.HasSuffix(download, url[strings.LastIndexByte(url, '/'):]) {
+		t.Fatalf("Fileshare-Upload-Url %q of %s", download, url)
+	}
+	r := e.Do(e.NewRequest(http.MethodGet, strings.TrimPrefix(download, e.URL), "", "", nil))
 	if !bytes.Equal(r.Body, data) {
 		t.Fatalf("download: %d, %d bytes", r.StatusCode, len(r.Body))
 	}
