@@ -27,6 +27,7 @@ type Config struct {
 	TombstoneRetention time.Duration `name:"tombstone-retention" env:"FILESHARE_TOMBSTONE_RETENTION" default:"720h" help:"How long an expired upload keeps answering 410."`
 	OrphanGrace        time.Duration `name:"orphan-grace" env:"FILESHARE_ORPHAN_GRACE" default:"1h" help:"Age before an unreferenced blob or temp file is swept."`
 	TrustedProxies     []string      `name:"trusted-proxies" env:"FILESHARE_TRUSTED_PROXIES" sep:"," help:"CIDRs of proxies whose X-Forwarded-For is believed."`
+	CORSOrigins        []string      `name:"cors-origins" env:"FILESHARE_CORS_ORIGINS" sep:"," help:"Origins (scheme://host[:port]) whose browser applications may use the API, or * for any (then without credentials); none by default, which sends no CORS header."`
 	BodyIdleTimeout    time.Duration `name:"body-idle-timeout" env:"FILESHARE_BODY_IDLE_TIMEOUT" default:"30s" help:"An upload body that sends nothing for this long, or less than body-min-rate bytes/s over such a window, is cut."`
 	BodyMinRate        int64         `name:"body-min-rate" env:"FILESHARE_BODY_MIN_RATE" default:"512" unit:"bytes per second" help:"Least average upload speed, bytes/s, over each body-idle-timeout window."`
 	DBTimeout          time.Duration `name:"db-timeout" env:"FILESHARE_DB_TIMEOUT" default:"2s" help:"Budget of each database call of a request, waiting for a pooled connection included: past it the request answers 503."`
@@ -128,8 +129,24 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	for _, o := range c.CORSOrigins {
+		if !validOrigin(o) {
+			errs = append(errs, problem(fmt.Sprintf("cors-origins: %q is neither * nor an origin such as https://app.example.com", o), "cors-origins"))
+		}
+	}
 	errs = append(errs, c.validateBlobStore()...)
 	return errors.Join(errs...)
+}
+
+// validOrigin reports whether o is * or an origin as browsers send it: scheme://host[:port],
+// lower case, with no path, query or credentials.
+func validOrigin(o string) bool {
+	if o == "*" {
+		return true
+	}
+	u, err := url.Parse(o)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil &&
+		u.Path == "" && u.RawQuery == "" && u.Fragment == "" && !strings.HasSuffix(o, "/") && o == strings.ToLower(o)
 }
 
 func (c *Config) validateBlobStore() []error {

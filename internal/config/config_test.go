@@ -93,6 +93,10 @@ func TestValidate(t *testing.T) {
 		"ftp public url":         func(c *config.Config) { c.PublicURL = "ftp://h/x" },
 		"trusted proxy not CIDR": func(c *config.Config) { c.TrustedProxies = []string{"10.0.0.0/33"} },
 		"trusted proxy a name":   func(c *config.Config) { c.TrustedProxies = []string{"proxy.local"} },
+		"cors origin a host":     func(c *config.Config) { c.CORSOrigins = []string{"app.example.com"} },
+		"cors origin with path":  func(c *config.Config) { c.CORSOrigins = []string{"https://app.example.com/x"} },
+		"cors origin slash":      func(c *config.Config) { c.CORSOrigins = []string{"https://app.example.com/"} },
+		"cors origin upper case": func(c *config.Config) { c.CORSOrigins = []string{"https://App.example.com"} },
 	} {
 		c := good
 		change(&c)
@@ -101,6 +105,11 @@ func TestValidate(t *testing.T) {
 		}
 	}
 	c := good
+	c.CORSOrigins = []string{"*", "https://app.example.com", "http://127.0.0.1:8080"}
+	if err := c.Validate(); err != nil {
+		t.Errorf("cors origins: %v", err)
+	}
+	c = good
 	c.PublicURL = "https://host:1446/rtc/fileshare"
 	c.TrustedProxies = []string{"10.0.0.0/8", "192.0.2.1", "::1"}
 	if err := c.Validate(); err != nil {

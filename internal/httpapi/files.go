@@ -28,8 +28,14 @@ func (h *handlers) createUploadURL(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	// The token on its own and the tus creation URL too, so that a browser client (a tus
+	// client above all, which sends the token as metadata) needs no URL parsing.
 	c.JSON(http.StatusCreated, gin.H{
 		"url":       h.baseURL(c) + "/sessions/" + u.SessionID.String() + "/files/" + u.FileID.String() + "?token=" + u.Token,
+		"token":     u.Token,
+		"tusUrl":    h.baseURL(c) + "/tus",
+		"sessionId": u.SessionID,
+		"fileId":    u.FileID,
 		"expiresAt": u.ExpiresAt.UTC(),
 	})
 }

@@ -30,6 +30,9 @@ type Deps struct {
 	PublicURL string
 	// TrustedProxies are the CIDRs whose X-Forwarded-For is believed.
 	TrustedProxies []string
+	// CORSOrigins are the origins whose browser applications may use the API ("*": any,
+	// without credentials); none sends no CORS header.
+	CORSOrigins []string
 	// BodyIdleTimeout and BodyMinRate (bytes/s) cut uploads that stall or trickle.
 	BodyIdleTimeout time.Duration
 	BodyMinRate     int64
@@ -70,7 +73,11 @@ func New(d Deps) (*gin.Engine, error) {
 	e.UseRawPath = true
 	e.UnescapePathValues = true
 	e.HandleMethodNotAllowed = true
-	e.Use(requestID, h.accessLog, gin.CustomRecovery(h.recovery), h.guardBody)
+	e.Use(requestID, h.accessLog, gin.CustomRecovery(h.recovery))
+	if m := corsMiddleware(d.CORSOrigins); m != nil {
+		e.Use(m)
+	}
+	e.Use(h.guardBody)
 	e.NoRoute(func(c *gin.Context) { respondError(c, http.StatusNotFound, msgNotFound) })
 	e.NoMethod(func(c *gin.Context) { respondError(c, http.StatusMethodNotAllowed, msgMethodNotAllowed) })
 

@@ -129,7 +129,7 @@ func Assemble(cfg *config.Config, st *store.Store, blobs blob.Store, log *slog.L
 	h, err := httpapi.New(httpapi.Deps{
 		Service: svc, Authn: authn, Log: log, Metrics: m, Ready: ready,
 		Webhooks:  webhook.NewService(st, cfg.WebhookAllowPrivate),
-		PublicURL: cfg.PublicURL, TrustedProxies: cfg.TrustedProxies,
+		PublicURL: cfg.PublicURL, TrustedProxies: cfg.TrustedProxies, CORSOrigins: cfg.CORSOrigins,
 		BodyIdleTimeout: cfg.BodyIdleTimeout, BodyMinRate: cfg.BodyMinRate,
 	})
 	if err != nil {
