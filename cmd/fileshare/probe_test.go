@@ -238,3 +238,38 @@ func TestEmptySuffixRange(t *testing.T) {
 		t.Fatalf("bytes=-0: %d %q %s", resp.StatusCode, resp.Header.Get("Content-Range"), b)
 	}
 }
+
+// An idle keep-alive connection is closed after FILESHARE_IDLE_TIMEOUT (30 s by default), so
+// that idle clients do not pile up connections; one in use is not.
+func TestIdleKeepAliveConnectionsAreClosed(t *testing.T) {
+	t.Parallel()
+	s, _ := probeServe(t, "FILESHARE_IDLE_TIMEOUT=1s")
+	conn, br := rawRequest(t, s.addr, "GET /healthz HTTP/1.1\nHost: x", nil)
+	conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /healthz: %v %v", resp, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	// Kept alive: a second request on the connection is answered.
+	io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, err = http.ReadResponse(br, nil); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("a second request on the kept-alive connection: %v %v", resp, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	// Then idle: closed by the server after about a second, well before the read deadline.
+	start := time.Now()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("the idle connection was not closed by the server: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("the idle connection was closed after %s, want about 1 s", d)
+	}
+	// The default is 30 s.
+	if r := run(t, nil, "", "serve", "--help"); !strings.Contains(r.stdout+r.stderr, "FILESHARE_IDLE_TIMEOUT") {
+		t.Errorf("serve --help does not name FILESHARE_IDLE_TIMEOUT:\n%s", r.stdout)
+	}
+}

@@ -112,6 +112,9 @@ func (a *Admin) AddUser(ctx context.Context, login, password string) error {
 	if err != nil {
 		return err
 	}
+	if err := ValidUserName(name); err != nil {
+		return err
+	}
 	hash, err := auth.HashPassword(password, a.params)
 	if err != nil {
 		return err
@@ -130,6 +133,9 @@ func (a *Admin) AddUser(ctx context.Context, login, password string) error {
 func (a *Admin) SetPassword(ctx context.Context, login, password string) error {
 	name, tenant, err := auth.ParseLogin(login)
 	if err != nil {
+		return err
+	}
+	if err := ValidUserName(name); err != nil {
 		return err
 	}
 	hash, err := auth.HashPassword(password, a.params)

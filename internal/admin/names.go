@@ -1,6 +1,13 @@
 package admin
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
 
 // MaxTenantNameLen is the longest tenant name, in characters: a DNS label's length, so that a
 // tenant may be named after its customer's domain.
@@ -38,4 +45,36 @@ func tenantNameOK(name string) bool {
 		}
 	}
 	return true
+}
+
+// ValidUserName reports, as an error, a name that cannot be a new user's. A user name is text
+// people read and type in a login (`alice@acme`), so two names must never look alike: it is
+// valid UTF-8 in its compatibility-composed form (NFKC: no full-width `ａｌｉｃｅ`, no ligatures,
+// no decomposed accents — the form `é` arrives in matters), without control, format (zero-width
+// space or joiner, bidirectional marks), private-use or space characters, and without `:`,
+// which Basic Auth cannot carry in a user name. Like tenant names, only new users are checked.
+func ValidUserName(name string) error {
+	why := userNameProblem(name)
+	if why == "" {
+		return nil
+	}
+	return fmt.Errorf("invalid user name %q: %s", name, why)
+}
+
+func userNameProblem(name string) string {
+	switch {
+	case name == "":
+		return "it is empty"
+	case !utf8.ValidString(name):
+		return "it is not valid UTF-8"
+	case strings.ContainsRune(name, ':'):
+		return "':' cannot be part of a Basic Auth user name"
+	case strings.ContainsFunc(name, func(r rune) bool {
+		return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Zs, unicode.Zl, unicode.Zp) || unicode.IsSpace(r)
+	}):
+		return "spaces and invisible (control, format, zero-width) characters are not allowed"
+	case !norm.NFKC.IsNormalString(name):
+		return fmt.Sprintf("write it in its normalized form %q (Unicode NFKC), so that no two names look alike", norm.NFKC.String(name))
+	}
+	return ""
 }

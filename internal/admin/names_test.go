@@ -34,3 +34,41 @@ func TestValidTenantName(t *testing.T) {
 		}
 	}
 }
+
+func TestValidUserName(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{
+		"alice", "alice@example.com", "bob.smith", "o'brien", "Zoë", "李雷", "carol+ops", "d-1_2",
+		"José", strings.Repeat("a", 200),
+	} {
+		if err := ValidUserName(name); err != nil {
+			t.Errorf("%q refused: %v", name, err)
+		}
+	}
+	for name, why := range map[string]string{
+		"":                               "empty",
+		"al:ice":                         "':'",
+		"al ice":                         "spaces",
+		" alice":                         "spaces",
+		"alice\u00a0":                    "spaces",
+		"al\u200bice":                    "invisible", // zero-width space
+		"al\u200dice":                    "invisible", // zero-width joiner
+		"\u202ealice":                    "invisible", // right-to-left override
+		"alice\ufeff":                    "invisible",
+		"al\tice":                        "invisible",
+		"al\x00ice":                      "invisible",
+		"\uff41\uff4c\uff49\uff43\uff45": "NFKC", // full-width "alice"
+		"Jose\u0301":                     "NFKC", // decomposed é
+		"\ufb01sh":                       "NFKC", // the "fi" ligature
+		"\xff\xfe":                       "UTF-8",
+	} {
+		err := ValidUserName(name)
+		if err == nil {
+			t.Errorf("%q accepted", name)
+			continue
+		}
+		if msg := err.Error(); !strings.HasPrefix(msg, "invalid user name ") || !strings.Contains(msg, why) || strings.Contains(msg, "\n") {
+			t.Errorf("%q: reason %q, want it to mention %q", name, msg, why)
+		}
+	}
+}

@@ -30,6 +30,7 @@ type Config struct {
 	CORSOrigins        []string      `name:"cors-origins" env:"FILESHARE_CORS_ORIGINS" sep:"," help:"Origins (scheme://host[:port]) whose browser applications may use the API, or * for any (then without credentials); none by default, which sends no CORS header."`
 	BodyIdleTimeout    time.Duration `name:"body-idle-timeout" env:"FILESHARE_BODY_IDLE_TIMEOUT" default:"30s" help:"An upload body that sends nothing for this long, or less than body-min-rate bytes/s over such a window, is cut."`
 	BodyMinRate        int64         `name:"body-min-rate" env:"FILESHARE_BODY_MIN_RATE" default:"512" unit:"bytes per second" help:"Least average upload speed, bytes/s, over each body-idle-timeout window."`
+	IdleTimeout        time.Duration `name:"idle-timeout" env:"FILESHARE_IDLE_TIMEOUT" default:"30s" help:"How long an idle keep-alive connection is kept open."`
 	DBTimeout          time.Duration `name:"db-timeout" env:"FILESHARE_DB_TIMEOUT" default:"2s" help:"Budget of each database call of a request, waiting for a pooled connection included: past it the request answers 503."`
 	TokenResumeWindow  time.Duration `name:"token-resume-window" env:"FILESHARE_TOKEN_RESUME_WINDOW" default:"15m" help:"How long after its consumption a one-time download that was cut may be resumed with Range requests (until the file has been delivered once)."`
 	TusExpiry          time.Duration `name:"tus-expiry" env:"FILESHARE_TUS_EXPIRY" default:"24h" help:"How long a resumable (tus) upload may take from its creation; unfinished, it is then removed with its bytes."`
@@ -128,6 +129,9 @@ func (c *Config) Validate() error {
 				errs = append(errs, problem(fmt.Sprintf("trusted-proxies: %q is neither a CIDR nor an address", p), "trusted-proxies"))
 			}
 		}
+	}
+	if c.IdleTimeout <= 0 {
+		errs = append(errs, problem(fmt.Sprintf("idle-timeout must be positive, not %s", c.IdleTimeout), "idle-timeout"))
 	}
 	for _, o := range c.CORSOrigins {
 		if !validOrigin(o) {

@@ -105,3 +105,32 @@ func TestTricklingUploadBodyIsCut(t *testing.T) {
 	}
 	assertNoUploadLeft(t, e)
 }
+
+// The landing page's form (its PIN) whose body never arrives answers 408 like every body that
+// stalls, not 400, and the token stays unused.
+func TestStalledPINFormIsCut(t *testing.T) {
+	t.Parallel()
+	e := sessNewEnv(t, func(c *config.Config) { c.BodyIdleTimeout = 300 * time.Millisecond })
+	s := sessCreateSession(t, e, sessAlice, nil)
+	f := sessStoredFile(t, e, sessAlice, s.ID, "pin.txt", []byte("behind a pin"))
+	tok := sessCreateToken(t, e, sessAlice, s.ID, f.ID, map[string]any{"pin": true})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	path := strings.TrimPrefix(tok.URL, e.URL)
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\npin=", path)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to a stalled PIN form: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), `"request body too slow"`) {
+		t.Fatalf("stalled PIN form: %d %s", resp.StatusCode, body)
+	}
+	if sessConsumed(t, e, tok.ID) {
+		t.Fatal("the stalled form consumed the token")
+	}
+}

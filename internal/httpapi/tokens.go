@@ -186,6 +186,8 @@ func requestPIN(c *gin.Context) (*string, error) {
 	switch {
 	case errors.As(err, &tooBig):
 		return nil, errJSONTooLarge // "request body too large"
+	case errors.Is(err, errBodyTooSlow):
+		return nil, err // a form that never arrives: 408, as for every body
 	case err != nil:
 		return nil, errInvalidForm
 	}

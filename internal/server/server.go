@@ -170,6 +170,11 @@ func PurgeOptions(cfg *config.Config) purge.Options {
 	}
 }
 
+// DefaultIdleTimeout is how long an idle keep-alive connection is kept
+// (FILESHARE_IDLE_TIMEOUT): long enough for a client's next request, short enough that idle
+// connections do not pile up (docs/behaviour.md §7.3).
+const DefaultIdleTimeout = 30 * time.Second
+
 // NewHTTPServer returns the http.Server that serve runs h with. Slow-header clients are cut
 // by ReadHeaderTimeout and oversized headers answered 431; bodies and downloads may take long
 // (large files), so there is no overall read or write timeout: the handlers put every body
@@ -179,7 +184,7 @@ func NewHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       DefaultIdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -214,6 +219,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	srv := NewHTTPServer(app.Handler, log)
+	srv.IdleTimeout = cfg.IdleTimeout
 	srv.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(ctx) }
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

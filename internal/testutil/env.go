@@ -57,6 +57,7 @@ func DefaultConfig() *config.Config {
 		BodyIdleTimeout:    30 * time.Second,
 		BodyMinRate:        512,
 		DBTimeout:          2 * time.Second,
+		IdleTimeout:        30 * time.Second,
 		TokenResumeWindow:  15 * time.Minute,
 		TusExpiry:          24 * time.Hour,
 		LogLevel:           "debug",

@@ -59,6 +59,8 @@ func internalAddr(a netip.Addr) bool {
 			return internalAddr(netip.AddrFrom4([4]byte(b[12:16])))
 		case netip.MustParsePrefix("2002::/16").Contains(a): // 6to4
 			return internalAddr(netip.AddrFrom4([4]byte(b[2:6])))
+		case netip.MustParsePrefix("::/96").Contains(a): // IPv4-compatible (deprecated): [::127.0.0.1]
+			return internalAddr(netip.AddrFrom4([4]byte(b[12:16])))
 		}
 	}
 	return false
