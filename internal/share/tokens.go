@@ -84,7 +84,16 @@ func (s *Service) CreateUploadURL(ctx context.Context, p auth.Principal, fid uui
 		TokenHash: hash, CreatedBy: p.Login, TtlSeconds: ttlSeconds, FileID: fid, TenantID: p.TenantID,
 	})
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrReferenceMissing) {
-		// Stored, deleted or expired between the two statements.
+		// Stored, deleted or its session expired between the two statements: say which.
+		f, err := s.st.Q.FileGet(ctx, dbsqlc.FileGetParams{ID: fid, TenantID: p.TenantID})
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return UploadURL{}, ErrFileNotFound
+		case err != nil:
+			return UploadURL{}, err
+		case f.SessionExpired:
+			return UploadURL{}, s.sessionExpired(f.ExpiresAt, ErrFileNotFound)
+		}
 		return UploadURL{}, ErrAlreadyUploaded
 	}
 	if err != nil {
@@ -155,6 +164,10 @@ func (s *Service) CreateToken(ctx context.Context, p auth.Principal, sid, fid uu
 		FileID: fid, SessionID: sid, TenantID: p.TenantID,
 	})
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrReferenceMissing) {
+		// Deleted, or its session expired, between the two statements: say which.
+		if _, err := s.getFile(ctx, p.TenantID, sid, fid); err != nil {
+			return Token{}, err
+		}
 		return Token{}, ErrFileNotFound
 	}
 	if err != nil {
