@@ -859,3 +859,28 @@ func TestNothingBeforeConsumptionRevealsContent(t *testing.T) {
 		t.Errorf("two deliveries of one file share the ETag %q", etag1)
 	}
 }
+
+// TestNoResumeAfterTheSessionExpired: a consumed token's delivery ends with its session, even
+// within the resume window and with the secret (410 session expired, no byte).
+func TestNoResumeAfterTheSessionExpired(t *testing.T) {
+	t.Parallel()
+	e := sessNewEnv(t)
+	const size = 4 << 20
+	content := testutil.RandomBytes(t, size)
+	leak := tsNewLeak(content)
+	s := sessCreateSession(t, e, sessAlice, nil)
+	f := sessStoredFile(t, e, sessAlice, s.ID, "late.bin", content)
+	tok := tsCreateToken(t, e, s.ID, f.ID, false)
+	resp, _ := tsCut(t, e, http.MethodGet, tok.URL, 1<<20)
+	etag := tsWantConsuming(t, "consuming GET", resp, content)
+	// Within the session, the secret resumes.
+	r, _ := tsDo(t, e, http.MethodGet, tok.URL, "Range", "bytes=1048576-1048600", "If-Range", etag)
+	tsWantPart(t, "resume before the session's expiry", r.StatusCode, r.Header, r.Body, content, 1<<20, 1048600, etag)
+	sessExpireSession(t, e, s.ID)
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		r, _ := tsDo(t, e, m, tok.URL, "Range", "bytes=1048576-", "If-Range", etag)
+		if r.StatusCode != http.StatusGone || leak.in(r.Body) || r.Header.Get("Content-Range") != "" {
+			t.Fatalf("%s resume after the session expired: %d %.100q", m, r.StatusCode, r.Body)
+		}
+	}
+}
