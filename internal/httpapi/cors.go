@@ -70,3 +70,19 @@ func corsMiddleware(origins []string) gin.HandlerFunc {
 		}
 	}
 }
+
+// unreadableAcrossOrigins reports whether r is a browser's cross-origin fetch (Sec-Fetch-Mode
+// cors, Sec-Fetch-Site cross-site or same-site) from an origin that may not read the answer:
+// one that FILESHARE_CORS_ORIGINS does not allow. A simple request (a GET, a form POST) has no
+// preflight, so the browser sends it and only hides the answer from its page; a request that
+// spends something — a one-time token — must then not run at all.
+func unreadableAcrossOrigins(r *http.Request, origins []string) bool {
+	if r.Header.Get("Sec-Fetch-Mode") != "cors" {
+		return false
+	}
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "cross-site" && site != "same-site" {
+		return false
+	}
+	origin := r.Header.Get("Origin")
+	return origin != "" && !slices.Contains(origins, "*") && !slices.Contains(origins, origin)
+}

@@ -176,3 +176,77 @@ func TestUploadURLAnswerForBrowsers(t *testing.T) {
 		t.Fatalf("entry after the tus upload: %+v", got)
 	}
 }
+
+// A browser's cross-origin fetch of a one-time link from an origin that may not read the
+// answer never spends the token (the browser would send the simple GET and hide the file from
+// its page): 403 origin not allowed. A listed origin, or any under *, gets the file; so do
+// requests that are no cross-origin fetch: an API client with an Origin header, a navigation
+// (the landing page's form), a same-origin fetch.
+func TestCORSUnreadableFetchSpendsNoToken(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		origins []string
+	}{{"listed", []string{corsApp}}, {"none", nil}, {"any", []string{"*"}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := sessNewEnv(t, func(c *config.Config) { c.CORSOrigins = tc.origins })
+			s := sessCreateSession(t, e, sessAlice, nil)
+			content := []byte("only for its recipient")
+			f := sessStoredFile(t, e, sessAlice, s.ID, "one-time.txt", content)
+			get := func(tok sessToken, origin string, fetch ...string) *testutil.Response {
+				req := e.NewRequest(http.MethodGet, tok.URL, "", "", nil)
+				req.Header.Set("Accept", "*/*")
+				if origin != "" {
+					req.Header.Set("Origin", origin)
+				}
+				if len(fetch) == 2 {
+					req.Header.Set("Sec-Fetch-Mode", fetch[0])
+					req.Header.Set("Sec-Fetch-Site", fetch[1])
+				}
+				return e.Do(req)
+			}
+			// Refused: the other origin always, the application's when it is not allowed.
+			refused := []string{corsOther}
+			if tc.origins == nil {
+				refused = append(refused, corsApp)
+			}
+			if slices.Contains(tc.origins, "*") {
+				refused = nil
+			}
+			for _, origin := range refused {
+				for _, site := range []string{"cross-site", "same-site"} {
+					tok := sessCreateToken(t, e, sessAlice, s.ID, f.ID, nil)
+					testutil.WantError(t, get(tok, origin, "cors", site), http.StatusForbidden, "origin not allowed")
+					// Still unused: the recipient's API client gets the file.
+					if r := get(tok, ""); r.StatusCode != http.StatusOK || string(r.Body) != string(content) {
+						t.Fatalf("the token after a refused fetch from %s (%s): %d %q", origin, site, r.StatusCode, r.Body)
+					}
+				}
+			}
+			// Served: an allowed origin's fetch, and what is no cross-origin fetch.
+			allowed := [][3]string{
+				{corsOther, "no-cors", "cross-site"},  // no fetch that a page reads
+				{corsOther, "navigate", "cross-site"}, // a navigation: the person sees the answer
+				{corsOther, "cors", "same-origin"},    // the browser says it is the service's own origin
+				{corsOther, "", ""},                   // no browser's fetch metadata: an API client
+			}
+			if tc.origins != nil {
+				allowed = append(allowed, [3]string{corsApp, "cors", "cross-site"})
+			}
+			if slices.Contains(tc.origins, "*") {
+				allowed = append(allowed, [3]string{corsOther, "cors", "cross-site"})
+			}
+			for _, a := range allowed {
+				tok := sessCreateToken(t, e, sessAlice, s.ID, f.ID, nil)
+				var fetch []string
+				if a[1] != "" {
+					fetch = []string{a[1], a[2]}
+				}
+				if r := get(tok, a[0], fetch...); r.StatusCode != http.StatusOK || string(r.Body) != string(content) {
+					t.Fatalf("GET from %s (Sec-Fetch-Mode %q, Sec-Fetch-Site %q): %d %q", a[0], a[1], a[2], r.StatusCode, r.Body)
+				}
+			}
+		})
+	}
+}

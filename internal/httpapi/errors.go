@@ -31,6 +31,7 @@ const (
 	msgTooManyParts      = "too many multipart parts"
 	msgFieldTooLarge     = "form field too large"
 	msgInsufficientSpace = "insufficient storage"
+	msgOriginNotAllowed  = "origin not allowed"
 )
 
 // retryAfterUnavailable is what a client is told to wait while the database is unreachable.

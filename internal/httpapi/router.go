@@ -50,12 +50,13 @@ type handlers struct {
 	bodyIdle    time.Duration
 	bodyMinRate int64
 	webhooks    *webhook.Service
+	corsOrigins []string
 }
 
 // New returns the router.
 func New(d Deps) (*gin.Engine, error) {
 	h := &handlers{svc: d.Service, authn: d.Authn, log: d.Log, metrics: d.Metrics, ready: d.Ready, publicURL: strings.TrimRight(d.PublicURL, "/"),
-		bodyIdle: d.BodyIdleTimeout, bodyMinRate: d.BodyMinRate, webhooks: d.Webhooks}
+		bodyIdle: d.BodyIdleTimeout, bodyMinRate: d.BodyMinRate, webhooks: d.Webhooks, corsOrigins: d.CORSOrigins}
 	if h.bodyIdle <= 0 {
 		h.bodyIdle = 30 * time.Second
 	}

@@ -65,7 +65,8 @@ func (h *handlers) tokenURL(c *gin.Context, sid, fid uuid.UUID, tok string) stri
 //   - GET from an API client, and POST (the landing page's Download button), consume the token
 //     and send the whole file; on a consumed token, a request with a Range and an If-Range
 //     naming the delivery's secret (the consuming answer's ETag) resumes its cut download,
-//     whatever it accepts.
+//     whatever it accepts; a browser's cross-origin fetch from an origin that may not read
+//     the answer (FILESHARE_CORS_ORIGINS) gets 403 and leaves the token unused.
 func (h *handlers) tokenLink(c *gin.Context) {
 	html := acceptsHTML(c.Request)
 	sid, sidOK := parseID(c.Param("sid"))
@@ -100,6 +101,12 @@ func (h *handlers) tokenLink(c *gin.Context) {
 
 // deliverToken consumes the token and sends the whole file, or resumes its delivery.
 func (h *handlers) deliverToken(c *gin.Context, link share.TokenLink, html bool) {
+	if unreadableAcrossOrigins(c.Request, h.corsOrigins) {
+		// A page of an origin not allowed, whose browser would hide the file from it: the
+		// token stays unused for its recipient.
+		respondError(c, http.StatusForbidden, msgOriginNotAllowed)
+		return
+	}
 	pin, err := requestPIN(c)
 	if err != nil {
 		h.failToken(c, err, html, nil)
