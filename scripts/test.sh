@@ -27,6 +27,11 @@ fi
 if [ ! -d internal/tustest/client/node_modules ] && command -v npm >/dev/null 2>&1; then
 	(cd internal/tustest/client && npm ci --no-audit --no-fund)
 fi
+# The browser clients (tus-js-client, Uppy) that the browser test serves to Chromium from a
+# page of another origin, likewise.
+if [ ! -d internal/browsertest/client/node_modules ] && command -v npm >/dev/null 2>&1; then
+	(cd internal/browsertest/client && npm ci --no-audit --no-fund)
+fi
 # `make run`'s throwaway database from a clone that the postgres user cannot enter (as root).
 scripts/test-devdb-0700.sh
 echo "tests use PostgreSQL at ${FILESHARE_TEST_DATABASE_URL%%\?*}"
