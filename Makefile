@@ -12,7 +12,7 @@ GOVULNCHECK := $(GOBIN)/govulncheck
 MINIO       := $(GOBIN)/minio
 VERSION     := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build run test stress check fmt-check vet sqlc-check generate tools minio clean bench lint lint-tools fuzz fuzz-long
+.PHONY: all build run test stress check fmt-check vet sqlc-check generate tools minio clean bench lint lint-tools openapi-lint fuzz fuzz-long
 
 all: build
 
@@ -37,9 +37,9 @@ stress:
 	FILESHARE_STRESS_REPORT=$(STRESS_REPORT) $(MAKE) fuzz-long
 	@echo; echo "== make stress: figures =="; cat $(STRESS_REPORT)
 
-# Fails on unformatted code, vet or staticcheck findings, known vulnerabilities, or generated
-# code that is out of date.
-check: fmt-check vet sqlc-check lint
+# Fails on unformatted code, vet or staticcheck findings, known vulnerabilities, generated
+# code that is out of date, or an API document that does not lint clean.
+check: fmt-check vet sqlc-check lint openapi-lint
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -55,6 +55,13 @@ sqlc-check: tools
 lint: lint-tools
 	$(STATICCHECK) ./...
 	GOVULNCHECK=$(GOVULNCHECK) scripts/govulncheck.sh
+
+# api/openapi.yaml under redocly lint (recommended rules, warnings fail) and swagger-cli
+# validate, and a TypeScript client generated from it by openapi-typescript compiled against
+# api/lint/usage.ts (scripts/openapi-lint.sh). The tools come from npm at the versions of
+# api/lint/package-lock.json; about 15 s once they are installed.
+openapi-lint:
+	scripts/openapi-lint.sh
 
 # Both come from the Go module proxy, at the versions above.
 lint-tools:

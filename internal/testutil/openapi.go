@@ -2,6 +2,9 @@ package testutil
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sync"
@@ -17,11 +20,18 @@ import (
 
 var (
 	specOnce   sync.Once
+	specDoc    *openapi3.T
 	specRouter routers.Router
 	specErr    error
 )
 
 func openAPIRouter() (routers.Router, error) {
+	_, router, err := openAPI()
+	return router, err
+}
+
+// openAPI loads api/openapi.yaml once, validated, with a router over its paths.
+func openAPI() (*openapi3.T, routers.Router, error) {
 	specOnce.Do(func() {
 		// The validator decodes no HTML by itself: the landing pages of one-time links are
 		// text, validated against their schema (a string) like text/plain.
@@ -36,9 +46,45 @@ func openAPIRouter() (routers.Router, error) {
 			specErr = err
 			return
 		}
-		specRouter, specErr = gorillamux.NewRouter(doc)
+		specDoc = doc
+		// Route on the path alone: the document's one server is a template of the public URL,
+		// which the test servers are not. A copy, so that specDoc keeps its servers.
+		routed := *doc
+		routed.Servers = nil
+		specRouter, specErr = gorillamux.NewRouter(&routed)
 	})
-	return specRouter, specErr
+	return specDoc, specRouter, specErr
+}
+
+// OpenAPIDocument returns api/openapi.yaml, loaded and validated.
+func OpenAPIDocument(t testing.TB) *openapi3.T {
+	t.Helper()
+	doc, _, err := openAPI()
+	if err != nil {
+		t.Fatalf("api/openapi.yaml: %v", err)
+	}
+	return doc
+}
+
+// ValidateWebhookEvent checks the body of a webhook delivery against the schema WebhookEvent of
+// api/openapi.yaml, which the document gives as the body of its webhook callback.
+func ValidateWebhookEvent(body []byte) error {
+	doc, _, err := openAPI()
+	if err != nil {
+		return fmt.Errorf("api/openapi.yaml: %w", err)
+	}
+	ref := doc.Components.Schemas["WebhookEvent"]
+	if ref == nil || ref.Value == nil {
+		return errors.New("api/openapi.yaml has no schema WebhookEvent")
+	}
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return err
+	}
+	if err := ref.Value.VisitJSON(v, openapi3.MultiErrors()); err != nil {
+		return fmt.Errorf("does not match WebhookEvent of api/openapi.yaml: %w", err)
+	}
+	return nil
 }
 
 // ValidateResponse checks an answer against api/openapi.yaml, so that the document cannot drift

@@ -110,6 +110,14 @@ func (r *whReceiver) serve(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "bad body", http.StatusBadRequest)
 		return
 	}
+	// Every body is what api/openapi.yaml says a delivery carries.
+	if err := testutil.ValidateWebhookEvent(body); err != nil {
+		r.mu.Lock()
+		r.bad = append(r.bad, fmt.Sprintf("%s: body %s: %v", d.ID, body, err))
+		r.mu.Unlock()
+		http.Error(w, "bad body", http.StatusBadRequest)
+		return
+	}
 	d.Type, d.Timestamp, d.Data = ev.Type, ev.Timestamp, ev.Data
 	r.mu.Lock()
 	r.byID[d.ID]++
