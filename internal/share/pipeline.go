@@ -43,6 +43,9 @@ type Pending struct {
 	// upload keeps its hold while it is in progress, whatever happens to one attempt to seal it.
 	hold     *hold
 	keepHold bool
+	// maybeCommitted: an earlier commit of the content (its group's) may have happened, so
+	// whatever happens now, its blob is never discarded.
+	maybeCommitted bool
 }
 
 // Size is the content's length in bytes.
@@ -96,6 +99,10 @@ func (s *Service) sealed(key string, info blob.Info, h *hold) *Pending {
 // reports (Service.change) and the release of the quota held for the content. The Pending is
 // done afterwards: when nothing was committed, the blob is discarded, unless the commit may
 // have happened all the same (its answer was lost), since a row must never lose its blob.
+//
+// A client that went away before the commit was sent has nothing committed: its content is
+// discarded and its error is its context's. Once sent, the commit is the service's, not the
+// client's: a client that goes away then does not leave its outcome unknown.
 func (p *Pending) commit(ctx context.Context, fn func(q *dbsqlc.Queries, ev *events) error) error {
 	return p.commitOn(ctx, p.s.st.Transact, fn)
 }
@@ -103,22 +110,55 @@ func (p *Pending) commit(ctx context.Context, fn func(q *dbsqlc.Queries, ev *eve
 // commitOn is commit on the transactions of transact (a resumable upload commits on the
 // connection that holds its lock).
 func (p *Pending) commitOn(ctx context.Context, transact func(context.Context, func(pgx.Tx, *dbsqlc.Queries) error) error, fn func(q *dbsqlc.Queries, ev *events) error) error {
-	return p.settle(ctx, p.s.changeOn(ctx, transact, func(q *dbsqlc.Queries, ev *events) error {
+	if err := p.cancelled(ctx); err != nil {
+		return err
+	}
+	ctx = context.WithoutCancel(ctx)
+	return p.settle(ctx, p.s.commitTx(ctx, transact, []*Pending{p}, fn))
+}
+
+// commitTx runs fn, which makes rows name the blobs of ps, in one transaction with the events
+// it reports and the release of the quota held for ps: the transaction of every commit, of
+// one Pending or of a group (batcher). It settles nothing.
+func (s *Service) commitTx(ctx context.Context, transact func(context.Context, func(pgx.Tx, *dbsqlc.Queries) error) error, ps []*Pending, fn func(q *dbsqlc.Queries, ev *events) error) error {
+	return s.changeOn(ctx, transact, func(q *dbsqlc.Queries, ev *events) error {
 		if err := fn(q, ev); err != nil {
 			return err
 		}
-		if p.hold != nil {
-			return q.QuotaRelease(ctx, p.hold.id)
+		var holds []uuid.UUID
+		for _, p := range ps {
+			if p.hold != nil {
+				holds = append(holds, p.hold.id)
+			}
 		}
-		return nil
-	}))
+		if len(holds) == 0 {
+			return nil
+		}
+		return q.QuotaReleaseMany(ctx, holds)
+	})
 }
 
+// cancelled discards the content of a client that went away before its commit was sent, and
+// returns the context's error; nil while the client is there. Content whose commit may have
+// happened already (maybeCommitted) is never discarded: its commit goes on.
+func (p *Pending) cancelled(ctx context.Context) error {
+	err := ctx.Err()
+	if err == nil || p.maybeCommitted {
+		return nil
+	}
+	p.s.log.Info("upload cancelled by its client before its commit; its blob is removed", "key", p.key, "err", err)
+	p.Discard(ctx)
+	return err
+}
+
+// settle ends the Pending after a commit that returned err: done when it committed, kept for
+// the orphan sweep when it may have (its outcome is unknown, now or by an earlier attempt),
+// discarded otherwise.
 func (p *Pending) settle(ctx context.Context, err error) error {
 	switch {
 	case err == nil:
 		p.done = true
-	case store.OutcomeUnknown(err):
+	case store.OutcomeUnknown(err) || p.maybeCommitted:
 		p.done = true
 		p.s.log.Warn("commit outcome unknown; the blob is left to the orphan sweep", "key", p.key, "err", err)
 		// Safe either way: a committed upload's hold went in its transaction.
