@@ -7,9 +7,7 @@ DELETE FROM uploads WHERE id = @id AND tenant_id = @tenant_id
 RETURNING blob_key, purged_at, name, content_type, size, sha256, created_by, expires_at;
 
 -- name: UploadCreateMany :many
--- Makes the rows of simple uploads, one or many (share.createUploads). A row whose id exists
--- already is left as it is and not returned: an upload committed again after its group's
--- answer was lost is found, not inserted twice.
+-- Makes the rows of simple uploads, one or many in one statement (share.createUploads).
 WITH u AS (
     SELECT unnest(@ids::uuid[]) AS id, unnest(@tenant_ids::bigint[]) AS tenant_id,
            unnest(@created_by::text[]) AS created_by, unnest(@names::text[]) AS name,
@@ -21,5 +19,4 @@ INSERT INTO uploads (id, tenant_id, created_by, name, content_type, size, sha256
 SELECT u.id, u.tenant_id, u.created_by, u.name, u.content_type, u.size, u.sha256, u.blob_key,
        now() + u.ttl_seconds * interval '1 second'
 FROM u
-ON CONFLICT (id) DO NOTHING
 RETURNING *;

@@ -1,13 +1,16 @@
 package share
 
-import "github.com/google/uuid"
+import (
+	"context"
+
+	"github.com/google/uuid"
+)
 
 // CommitHooks are the faults a test injects into the commit path, and the points it waits
 // on (see hooks).
 type CommitHooks struct {
 	BeforeBatch func(ids []uuid.UUID)
-	InGroup     func(ids []uuid.UUID) error
-	AfterGroup  func(ids []uuid.UUID, err error) error
+	InGroup     func(ctx context.Context, ids []uuid.UUID) error
 	Alone       func(id uuid.UUID)
 	QuotaLocked func(tenantID int64)
 }
@@ -15,8 +18,7 @@ type CommitHooks struct {
 // SetCommitHooks installs h in s, before s commits anything.
 func SetCommitHooks(s *Service, h CommitHooks) {
 	s.hooks = hooks{
-		beforeBatch: h.BeforeBatch, inGroup: h.InGroup, afterGroup: h.AfterGroup,
-		alone: h.Alone, quotaLocked: h.QuotaLocked,
+		beforeBatch: h.BeforeBatch, inGroup: h.InGroup, alone: h.Alone, quotaLocked: h.QuotaLocked,
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -25,12 +26,13 @@ const maxGroup = 128
 // group: while one transaction runs, the uploads that arrive meanwhile gather for the next.
 // Each upload is answered only after the commit of its own row.
 //
-// A group of several uploads that fails, whatever the failure (a bad row, a timeout, a
-// panic), is no one's answer: each of its uploads commits again on its own, in its own
-// request, at once and all at the same time, so that one bad row fails only its own upload
-// and no upload waits for the others' second attempts. A second attempt inserts the row under
-// the same id as the first, so a group whose answer was lost but which did commit is found
-// committed, never committed twice.
+// A group of several uploads that fails before its commit is sent — a bad row, a statement
+// that takes more than half the budget of a database call, a panic — has committed nothing,
+// and is no one's answer: each of its uploads commits again on its own, in its own request,
+// at once and all at the same time, within the rest of the budget. So one bad or slow row
+// fails only its own upload, and no upload waits for the others' second attempts. A group
+// whose commit was sent and whose answer was lost may have committed: its uploads end as one
+// upload would (store.OutcomeUnknown), their blobs kept for the orphan sweep.
 type batcher struct {
 	s *Service
 	// grouped counts the transactions that committed more than one upload, and the uploads
@@ -56,11 +58,13 @@ type batched struct {
 	row dbsqlc.Upload
 	// err is the group's failure.
 	err error
-	// alone: the upload is to be committed on its own (its group of several failed, or its
-	// client went away while it waited).
+	// alone: the upload is to be committed on its own (its group of several failed before
+	// its commit was sent, or its client went away while it waited), by the time in by when
+	// that is not zero.
 	alone bool
-	// maybeCommitted: the group may have committed it all the same.
-	maybeCommitted bool
+	by    time.Time
+	// unknown: the group's commit was sent and its answer lost.
+	unknown bool
 }
 
 // errGroupPanicked fails a group whose commit panicked.
@@ -73,14 +77,15 @@ func (s *Service) commitUpload(ctx context.Context, content *Pending, params upl
 	s.group.commit(b)
 	switch {
 	case b.alone:
-		content.maybeCommitted = content.maybeCommitted || b.maybeCommitted
 		if b.err != nil {
 			if f := s.hooks.alone; f != nil {
 				f(params.ID)
 			}
 		}
+		content.deadline = b.by
 		return s.commitUploadAlone(ctx, content, params)
 	case b.err != nil:
+		content.maybeCommitted = b.unknown
 		return dbsqlc.Upload{}, content.settle(ctx, b.err)
 	}
 	content.done = true
@@ -116,7 +121,7 @@ func (g *batcher) commit(b *batched) {
 }
 
 // lead runs the next group, then leaves the batcher to a goroutine when uploads gathered
-// meanwhile, or idle. It never panics, and whatever its group does, every upload of it is
+// meanwhile, or idle. Whatever its group does, a panic included, every upload of it is
 // answered and the batcher goes on: a stuck batcher would hold every later upload for ever.
 func (g *batcher) lead() {
 	g.mu.Lock()
@@ -154,17 +159,26 @@ func (g *batcher) run(batch []*batched) {
 	if len(live) == 0 {
 		return
 	}
-	err := g.commitGroup(live)
+	sent, by, err := g.commitGroup(live)
+	panicked := errors.Is(err, errGroupPanicked)
 	switch {
-	case err == nil && len(live) > 1:
-		g.grouped.Add(1)
-		g.groupedUploads.Add(int64(len(live)))
-	case err != nil && (len(live) > 1 || errors.Is(err, errGroupPanicked)):
-		// No upload pays for another's failure, nor waits for another's second attempt.
-		g.failed.Add(1)
+	case err == nil:
+		if len(live) > 1 {
+			g.grouped.Add(1)
+			g.groupedUploads.Add(int64(len(live)))
+		}
+	case sent && (panicked || store.OutcomeUnknown(err)):
 		for _, b := range live {
-			b.alone = true
-			b.maybeCommitted = store.OutcomeUnknown(err) || errors.Is(err, errGroupPanicked)
+			b.unknown = true
+		}
+	case len(live) > 1 || panicked:
+		// Nothing committed. No upload pays for another's failure, nor waits for another's
+		// second attempt.
+		g.failed.Add(1)
+		if time.Now().Before(by) {
+			for _, b := range live {
+				b.alone, b.by = true, by
+			}
 		}
 	}
 	for _, b := range live {
@@ -173,13 +187,16 @@ func (g *batcher) run(batch []*batched) {
 	}
 }
 
-// commitGroup commits the uploads of live in one transaction. A panic fails it with
-// errGroupPanicked; where the panic happened is not known, so neither is the outcome.
-func (g *batcher) commitGroup(live []*batched) (err error) {
+// commitGroup commits the uploads of live in one transaction, within the budget of one
+// database call from now, and returns by when that budget ends, and whether its commit was
+// sent (every statement went through): only then may a failure have committed it. The
+// statements of a group of several get half of the budget, so that its uploads have the rest
+// to commit alone when it fails. A panic fails the group with errGroupPanicked.
+func (g *batcher) commitGroup(live []*batched) (sent bool, by time.Time, err error) {
 	s := g.s
 	defer func() {
 		if v := recover(); v != nil {
-			s.log.Error("group commit panicked; its uploads commit one by one", "uploads", len(live), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			s.log.Error("group commit panicked", "uploads", len(live), "sent", sent, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			err = errGroupPanicked
 		}
 	}()
@@ -191,11 +208,21 @@ func (g *batcher) commitGroup(live []*batched) (err error) {
 	if f := s.hooks.beforeBatch; f != nil {
 		f(uploadIDs(params))
 	}
+	budget := s.st.QueryTimeout()
+	now := time.Now()
+	by = now.Add(budget)
 	// The group's transaction belongs to no single request: a client that goes away does
 	// not take the others' commits with it.
-	ctx := context.WithoutCancel(live[0].ctx)
-	err = s.commitTx(ctx, s.st.Transact, contents, func(q *dbsqlc.Queries, ev *events) error {
-		rows, err := createUploads(ctx, q, ev, params...)
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(live[0].ctx), by)
+	defer cancel()
+	stmts := ctx
+	if len(live) > 1 {
+		var cancel context.CancelFunc
+		stmts, cancel = context.WithDeadline(ctx, now.Add(budget/2))
+		defer cancel()
+	}
+	sent, err = s.commitTx(ctx, s.st.Transact, contents, func(q *dbsqlc.Queries, ev *events) error {
+		rows, err := createUploads(stmts, q, ev, params...)
 		if err != nil {
 			return err
 		}
@@ -203,14 +230,11 @@ func (g *batcher) commitGroup(live []*batched) (err error) {
 			b.row = rows[i]
 		}
 		if f := s.hooks.inGroup; f != nil {
-			return f(uploadIDs(params))
+			return f(stmts, uploadIDs(params))
 		}
 		return nil
 	})
-	if f := s.hooks.afterGroup; f != nil {
-		err = f(uploadIDs(params), err)
-	}
-	return err
+	return sent, by, err
 }
 
 // GroupCommits counts the transactions that committed several simple uploads together, the
@@ -235,9 +259,7 @@ type uploadRow struct {
 
 // createUploads makes the rows of simple uploads, with their upload.stored events, in the
 // transaction of q: the one place an upload row is made, for simple uploads alone or grouped
-// and for resumable ones. It returns the rows in the order of params. A row that exists
-// already under its id (a group committed it and its answer was lost) is returned as it is,
-// with no second event.
+// and for resumable ones. It returns the rows in the order of params.
 func createUploads(ctx context.Context, q *dbsqlc.Queries, ev *events, params ...uploadRow) ([]dbsqlc.Upload, error) {
 	n := len(params)
 	p := dbsqlc.UploadCreateManyParams{
@@ -260,23 +282,11 @@ func createUploads(ctx context.Context, q *dbsqlc.Queries, ev *events, params ..
 	rows := make([]dbsqlc.Upload, n)
 	for i, a := range params {
 		r, ok := byID[a.ID]
-		if ok {
-			ev.add(webhook.UploadStored, r.TenantID, uploadEvent(r.ID, r.Name, r.ContentType, r.Size, r.Sha256, r.CreatedBy, r.ExpiresAt, &r.CreatedBy))
-			rows[i] = r
-			continue
+		if !ok {
+			return nil, fmt.Errorf("upload %s: no row made: %w", a.ID, store.ErrNotFound)
 		}
-		got, err := q.UploadGet(ctx, a.ID)
-		if err != nil {
-			return nil, err
-		}
-		if got.TenantID != a.TenantID || got.BlobKey != a.BlobKey {
-			return nil, fmt.Errorf("upload %s: another row has its id: %w", a.ID, store.ErrConflict)
-		}
-		rows[i] = dbsqlc.Upload{
-			ID: got.ID, TenantID: got.TenantID, CreatedBy: got.CreatedBy, Name: got.Name, ContentType: got.ContentType,
-			Size: got.Size, Sha256: got.Sha256, BlobKey: got.BlobKey, CreatedAt: got.CreatedAt, ExpiresAt: got.ExpiresAt,
-			PurgedAt: got.PurgedAt, Ref: got.Ref,
-		}
+		ev.add(webhook.UploadStored, r.TenantID, uploadEvent(r.ID, r.Name, r.ContentType, r.Size, r.Sha256, r.CreatedBy, r.ExpiresAt, &r.CreatedBy))
+		rows[i] = r
 	}
 	return rows, nil
 }

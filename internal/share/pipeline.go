@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -43,9 +44,12 @@ type Pending struct {
 	// upload keeps its hold while it is in progress, whatever happens to one attempt to seal it.
 	hold     *hold
 	keepHold bool
-	// maybeCommitted: an earlier commit of the content (its group's) may have happened, so
-	// whatever happens now, its blob is never discarded.
+	// maybeCommitted: a commit of the content (its group's) may have happened, so its blob is
+	// never discarded.
 	maybeCommitted bool
+	// deadline, when not zero, is when its commit's budget ends (the rest of the budget of a
+	// group that failed).
+	deadline time.Time
 }
 
 // Size is the content's length in bytes.
@@ -114,14 +118,28 @@ func (p *Pending) commitOn(ctx context.Context, transact func(context.Context, f
 		return err
 	}
 	ctx = context.WithoutCancel(ctx)
-	return p.settle(ctx, p.s.commitTx(ctx, transact, []*Pending{p}, fn))
+	if !p.deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, p.deadline)
+		defer cancel()
+	}
+	_, err := p.s.commitTx(ctx, transact, []*Pending{p}, fn)
+	return p.settle(ctx, err)
 }
 
 // commitTx runs fn, which makes rows name the blobs of ps, in one transaction with the events
 // it reports and the release of the quota held for ps: the transaction of every commit, of
-// one Pending or of a group (batcher). It settles nothing.
-func (s *Service) commitTx(ctx context.Context, transact func(context.Context, func(pgx.Tx, *dbsqlc.Queries) error) error, ps []*Pending, fn func(q *dbsqlc.Queries, ev *events) error) error {
-	return s.changeOn(ctx, transact, func(q *dbsqlc.Queries, ev *events) error {
+// one Pending or of a group (batcher). It settles nothing. sent reports that the commit was
+// sent (every statement went through): a failure without it committed nothing.
+func (s *Service) commitTx(ctx context.Context, transact func(context.Context, func(pgx.Tx, *dbsqlc.Queries) error) error, ps []*Pending, fn func(q *dbsqlc.Queries, ev *events) error) (sent bool, err error) {
+	committing := func(ctx context.Context, fn func(pgx.Tx, *dbsqlc.Queries) error) error {
+		return transact(ctx, func(tx pgx.Tx, q *dbsqlc.Queries) error {
+			err := fn(tx, q)
+			sent = err == nil
+			return err
+		})
+	}
+	err = s.changeOn(ctx, committing, func(q *dbsqlc.Queries, ev *events) error {
 		if err := fn(q, ev); err != nil {
 			return err
 		}
@@ -136,6 +154,7 @@ func (s *Service) commitTx(ctx context.Context, transact func(context.Context, f
 		}
 		return q.QuotaReleaseMany(ctx, holds)
 	})
+	return sent, err
 }
 
 // cancelled discards the content of a client that went away before its commit was sent, and

@@ -82,11 +82,9 @@ type Service struct {
 type hooks struct {
 	// beforeBatch runs before the transaction of each group, with its uploads' ids.
 	beforeBatch func(ids []uuid.UUID)
-	// inGroup runs in the transaction of each group, after its rows are made: an error (or
-	// a panic) fails the transaction.
-	inGroup func(ids []uuid.UUID) error
-	// afterGroup replaces the outcome of a group's transaction, as the batcher learns it.
-	afterGroup func(ids []uuid.UUID, err error) error
+	// inGroup runs in the transaction of each group, after its rows are made, with the
+	// context of its statements: an error (or a panic) fails the transaction.
+	inGroup func(ctx context.Context, ids []uuid.UUID) error
 	// alone runs before an upload of a failed group commits on its own.
 	alone func(id uuid.UUID)
 	// quotaLocked runs in a quota decision, while the tenant's row is locked.

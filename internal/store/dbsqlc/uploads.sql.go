@@ -24,7 +24,6 @@ INSERT INTO uploads (id, tenant_id, created_by, name, content_type, size, sha256
 SELECT u.id, u.tenant_id, u.created_by, u.name, u.content_type, u.size, u.sha256, u.blob_key,
        now() + u.ttl_seconds * interval '1 second'
 FROM u
-ON CONFLICT (id) DO NOTHING
 RETURNING id, tenant_id, created_by, name, content_type, size, sha256, blob_key, created_at, expires_at, purged_at, ref
 `
 
@@ -40,9 +39,7 @@ type UploadCreateManyParams struct {
 	TtlSeconds   []int64
 }
 
-// Makes the rows of simple uploads, one or many (share.createUploads). A row whose id exists
-// already is left as it is and not returned: an upload committed again after its group's
-// answer was lost is found, not inserted twice.
+// Makes the rows of simple uploads, one or many in one statement (share.createUploads).
 func (q *Queries) UploadCreateMany(ctx context.Context, arg UploadCreateManyParams) ([]Upload, error) {
 	rows, err := q.db.Query(ctx, uploadCreateMany,
 		arg.Ids,
