@@ -38,8 +38,8 @@ type batcher struct {
 	// grouped counts the transactions that committed more than one upload, and the uploads
 	// they committed.
 	grouped, groupedUploads atomic.Int64
-	// failed counts the group transactions that failed, whose uploads were then committed one
-	// by one.
+	// failed counts the group transactions that failed before their commit was sent, whose
+	// uploads were then committed one by one.
 	failed atomic.Int64
 
 	mu      sync.Mutex
@@ -174,8 +174,8 @@ func (g *batcher) run(batch []*batched) {
 	case len(live) > 1 || panicked:
 		// Nothing committed. No upload pays for another's failure, nor waits for another's
 		// second attempt.
-		g.failed.Add(1)
 		if time.Now().Before(by) {
+			g.failed.Add(1)
 			for _, b := range live {
 				b.alone, b.by = true, by
 			}

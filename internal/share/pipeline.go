@@ -44,8 +44,8 @@ type Pending struct {
 	// upload keeps its hold while it is in progress, whatever happens to one attempt to seal it.
 	hold     *hold
 	keepHold bool
-	// maybeCommitted: a commit of the content (its group's) may have happened, so its blob is
-	// never discarded.
+	// maybeCommitted: its group's commit was sent and may have happened, whatever the error
+	// says (a panic), so its blob is never discarded.
 	maybeCommitted bool
 	// deadline, when not zero, is when its commit's budget ends (the rest of the budget of a
 	// group that failed).
@@ -158,11 +158,10 @@ func (s *Service) commitTx(ctx context.Context, transact func(context.Context, f
 }
 
 // cancelled discards the content of a client that went away before its commit was sent, and
-// returns the context's error; nil while the client is there. Content whose commit may have
-// happened already (maybeCommitted) is never discarded: its commit goes on.
+// returns the context's error; nil while the client is there.
 func (p *Pending) cancelled(ctx context.Context) error {
 	err := ctx.Err()
-	if err == nil || p.maybeCommitted {
+	if err == nil {
 		return nil
 	}
 	p.s.log.Info("upload cancelled by its client before its commit; its blob is removed", "key", p.key, "err", err)
@@ -171,8 +170,7 @@ func (p *Pending) cancelled(ctx context.Context) error {
 }
 
 // settle ends the Pending after a commit that returned err: done when it committed, kept for
-// the orphan sweep when it may have (its outcome is unknown, now or by an earlier attempt),
-// discarded otherwise.
+// the orphan sweep when it may have (its outcome is unknown), discarded otherwise.
 func (p *Pending) settle(ctx context.Context, err error) error {
 	switch {
 	case err == nil:
