@@ -95,7 +95,7 @@ func (s *Service) commitUpload(ctx context.Context, content *Pending, params upl
 // commitUploadAlone commits one simple upload in a transaction of its own.
 func (s *Service) commitUploadAlone(ctx context.Context, content *Pending, params uploadRow) (dbsqlc.Upload, error) {
 	var row dbsqlc.Upload
-	err := content.commit(ctx, func(q *dbsqlc.Queries, ev *events) error {
+	err := content.commit(ctx, func(ctx context.Context, q *dbsqlc.Queries, ev *events) error {
 		rows, err := createUploads(ctx, q, ev, params)
 		if err == nil {
 			row = rows[0]
@@ -221,7 +221,7 @@ func (g *batcher) commitGroup(live []*batched) (sent bool, by time.Time, err err
 		stmts, cancel = context.WithDeadline(ctx, now.Add(budget/2))
 		defer cancel()
 	}
-	sent, err = s.commitTx(ctx, s.st.Transact, contents, func(q *dbsqlc.Queries, ev *events) error {
+	sent, err = s.commitTx(ctx, s.st.Transact, contents, func(_ context.Context, q *dbsqlc.Queries, ev *events) error {
 		rows, err := createUploads(stmts, q, ev, params...)
 		if err != nil {
 			return err

@@ -99,6 +99,10 @@ func (s *Service) sealed(key string, info blob.Info, h *hold) *Pending {
 	return &Pending{s: s, key: key, info: info, hold: h, keepHold: true}
 }
 
+// commitFunc makes rows name staged content, in the transaction of q, with the events it
+// reports in ev. Its statements run under ctx, the commit's own: not the client's.
+type commitFunc func(ctx context.Context, q *dbsqlc.Queries, ev *events) error
+
 // commit runs fn, which makes a row name the blob, in one transaction with the events it
 // reports (Service.change) and the release of the quota held for the content. The Pending is
 // done afterwards: when nothing was committed, the blob is discarded, unless the commit may
@@ -107,13 +111,13 @@ func (s *Service) sealed(key string, info blob.Info, h *hold) *Pending {
 // A client that went away before the commit was sent has nothing committed: its content is
 // discarded and its error is its context's. Once sent, the commit is the service's, not the
 // client's: a client that goes away then does not leave its outcome unknown.
-func (p *Pending) commit(ctx context.Context, fn func(q *dbsqlc.Queries, ev *events) error) error {
+func (p *Pending) commit(ctx context.Context, fn commitFunc) error {
 	return p.commitOn(ctx, p.s.st.Transact, fn)
 }
 
 // commitOn is commit on the transactions of transact (a resumable upload commits on the
 // connection that holds its lock).
-func (p *Pending) commitOn(ctx context.Context, transact func(context.Context, func(pgx.Tx, *dbsqlc.Queries) error) error, fn func(q *dbsqlc.Queries, ev *events) error) error {
+func (p *Pending) commitOn(ctx context.Context, transact func(context.Context, func(pgx.Tx, *dbsqlc.Queries) error) error, fn commitFunc) error {
 	if err := p.cancelled(ctx); err != nil {
 		return err
 	}
@@ -131,7 +135,7 @@ func (p *Pending) commitOn(ctx context.Context, transact func(context.Context, f
 // it reports and the release of the quota held for ps: the transaction of every commit, of
 // one Pending or of a group (batcher). It settles nothing. sent reports that the commit was
 // sent (every statement went through): a failure without it committed nothing.
-func (s *Service) commitTx(ctx context.Context, transact func(context.Context, func(pgx.Tx, *dbsqlc.Queries) error) error, ps []*Pending, fn func(q *dbsqlc.Queries, ev *events) error) (sent bool, err error) {
+func (s *Service) commitTx(ctx context.Context, transact func(context.Context, func(pgx.Tx, *dbsqlc.Queries) error) error, ps []*Pending, fn commitFunc) (sent bool, err error) {
 	committing := func(ctx context.Context, fn func(pgx.Tx, *dbsqlc.Queries) error) error {
 		return transact(ctx, func(tx pgx.Tx, q *dbsqlc.Queries) error {
 			err := fn(tx, q)
@@ -140,7 +144,7 @@ func (s *Service) commitTx(ctx context.Context, transact func(context.Context, f
 		})
 	}
 	err = s.changeOn(ctx, committing, func(q *dbsqlc.Queries, ev *events) error {
-		if err := fn(q, ev); err != nil {
+		if err := fn(ctx, q, ev); err != nil {
 			return err
 		}
 		var holds []uuid.UUID

@@ -378,7 +378,7 @@ func (s *Service) finishTus(ctx context.Context, held *store.Held, row dbsqlc.Tu
 		if row.CreatedBy != nil {
 			u.login = row.CreatedBy
 		}
-		err = content.commitOn(ctx, held.Transact, func(q *dbsqlc.Queries, ev *events) error {
+		err = content.commitOn(ctx, held.Transact, func(ctx context.Context, q *dbsqlc.Queries, ev *events) error {
 			if _, err := u.store(ctx, q, content, ev); err != nil {
 				return err
 			}
@@ -388,7 +388,7 @@ func (s *Service) finishTus(ctx context.Context, held *store.Held, row dbsqlc.Tu
 			err = s.notStored(ctx, u, err)
 		}
 	} else {
-		err = content.commitOn(ctx, held.Transact, func(q *dbsqlc.Queries, ev *events) error {
+		err = content.commitOn(ctx, held.Transact, func(ctx context.Context, q *dbsqlc.Queries, ev *events) error {
 			_, err := createUploads(ctx, q, ev, uploadRow{
 				ID: uploadID.Bytes, TenantID: row.TenantID, CreatedBy: deref(row.CreatedBy), Name: deref(row.Name),
 				ContentType: deref(row.ContentType), Size: st.Size, SHA256: sum[:], BlobKey: row.BlobKey,
