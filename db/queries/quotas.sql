@@ -3,8 +3,10 @@ SELECT max_bytes, max_file_bytes FROM tenants WHERE id = @tenant_id;
 
 -- name: TenantLockForQuota :one
 -- Serialises the quota decisions of one tenant: taken first in the transaction that reserves,
--- so that the usage summed after it sees every reservation committed before.
-SELECT max_bytes FROM tenants WHERE id = @tenant_id FOR UPDATE;
+-- so that the usage summed after it sees every reservation committed before. NO KEY: the
+-- inserts that reference the tenant (an upload's row, its event) take KEY SHARE on its row,
+-- which FOR UPDATE would block for as long as a decision takes.
+SELECT max_bytes FROM tenants WHERE id = @tenant_id FOR NO KEY UPDATE;
 
 -- name: TenantUsageBytes :one
 -- What the tenant keeps now: its live uploads, the stored entries of its live sessions, and the

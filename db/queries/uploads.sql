@@ -1,9 +1,3 @@
--- name: UploadCreate :one
-INSERT INTO uploads (id, tenant_id, created_by, name, content_type, size, sha256, blob_key, expires_at)
-VALUES (@id, @tenant_id, @created_by, @name, @content_type, @size, @sha256, @blob_key,
-        now() + sqlc.arg(ttl_seconds)::bigint * interval '1 second')
-RETURNING *;
-
 -- name: UploadGet :one
 -- Public download: the unguessable id is the capability, so no tenant scope here.
 SELECT *, (expires_at <= now())::bool AS expired FROM uploads WHERE id = @id;
@@ -13,7 +7,7 @@ DELETE FROM uploads WHERE id = @id AND tenant_id = @tenant_id
 RETURNING blob_key, purged_at, name, content_type, size, sha256, created_by, expires_at;
 
 -- name: UploadCreateMany :many
--- The commits of concurrent uploads, grouped into one statement (share.uploadGroup).
+-- Makes the rows of simple uploads, one or many in one statement (share.createUploads).
 WITH u AS (
     SELECT unnest(@ids::uuid[]) AS id, unnest(@tenant_ids::bigint[]) AS tenant_id,
            unnest(@created_by::text[]) AS created_by, unnest(@names::text[]) AS name,

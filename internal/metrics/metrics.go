@@ -161,7 +161,7 @@ func (m *Metrics) RegisterUploadCache(lookups func() (hits, misses uint64)) {
 	)
 }
 
-// RegisterGroupCommits exports how many uploads were committed together (share.uploadGroup).
+// RegisterGroupCommits exports how many uploads were committed together (share.batcher).
 func (m *Metrics) RegisterGroupCommits(stats func() (transactions, uploads, failed int64)) {
 	m.Registry.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{

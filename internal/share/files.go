@@ -239,7 +239,7 @@ func (s *Service) FinishFileUpload(ctx context.Context, u *FileUpload, content *
 	}
 	var stored dbsqlc.SessionFile
 	failpoint.Hit("file.before-commit")
-	err := content.commit(ctx, func(q *dbsqlc.Queries, ev *events) error {
+	err := content.commit(ctx, func(ctx context.Context, q *dbsqlc.Queries, ev *events) error {
 		var err error
 		stored, err = u.store(ctx, q, content, ev)
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -43,6 +44,12 @@ type Pending struct {
 	// upload keeps its hold while it is in progress, whatever happens to one attempt to seal it.
 	hold     *hold
 	keepHold bool
+	// maybeCommitted: its group's commit was sent and may have happened, whatever the error
+	// says (a panic), so its blob is never discarded.
+	maybeCommitted bool
+	// deadline, when not zero, is when its commit's budget ends (the rest of the budget of a
+	// group that failed).
+	deadline time.Time
 }
 
 // Size is the content's length in bytes.
@@ -92,33 +99,87 @@ func (s *Service) sealed(key string, info blob.Info, h *hold) *Pending {
 	return &Pending{s: s, key: key, info: info, hold: h, keepHold: true}
 }
 
+// commitFunc makes rows name staged content, in the transaction of q, with the events it
+// reports in ev. Its statements run under ctx, the commit's own: not the client's.
+type commitFunc func(ctx context.Context, q *dbsqlc.Queries, ev *events) error
+
 // commit runs fn, which makes a row name the blob, in one transaction with the events it
 // reports (Service.change) and the release of the quota held for the content. The Pending is
 // done afterwards: when nothing was committed, the blob is discarded, unless the commit may
 // have happened all the same (its answer was lost), since a row must never lose its blob.
-func (p *Pending) commit(ctx context.Context, fn func(q *dbsqlc.Queries, ev *events) error) error {
+//
+// A client that went away before the commit was sent has nothing committed: its content is
+// discarded and its error is its context's. Once sent, the commit is the service's, not the
+// client's: a client that goes away then does not leave its outcome unknown.
+func (p *Pending) commit(ctx context.Context, fn commitFunc) error {
 	return p.commitOn(ctx, p.s.st.Transact, fn)
 }
 
 // commitOn is commit on the transactions of transact (a resumable upload commits on the
 // connection that holds its lock).
-func (p *Pending) commitOn(ctx context.Context, transact func(context.Context, func(pgx.Tx, *dbsqlc.Queries) error) error, fn func(q *dbsqlc.Queries, ev *events) error) error {
-	return p.settle(ctx, p.s.changeOn(ctx, transact, func(q *dbsqlc.Queries, ev *events) error {
-		if err := fn(q, ev); err != nil {
-			return err
-		}
-		if p.hold != nil {
-			return q.QuotaRelease(ctx, p.hold.id)
-		}
-		return nil
-	}))
+func (p *Pending) commitOn(ctx context.Context, transact func(context.Context, func(pgx.Tx, *dbsqlc.Queries) error) error, fn commitFunc) error {
+	if err := p.cancelled(ctx); err != nil {
+		return err
+	}
+	ctx = context.WithoutCancel(ctx)
+	if !p.deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, p.deadline)
+		defer cancel()
+	}
+	_, err := p.s.commitTx(ctx, transact, []*Pending{p}, fn)
+	return p.settle(ctx, err)
 }
 
+// commitTx runs fn, which makes rows name the blobs of ps, in one transaction with the events
+// it reports and the release of the quota held for ps: the transaction of every commit, of
+// one Pending or of a group (batcher). It settles nothing. sent reports that the commit was
+// sent (every statement went through): a failure without it committed nothing.
+func (s *Service) commitTx(ctx context.Context, transact func(context.Context, func(pgx.Tx, *dbsqlc.Queries) error) error, ps []*Pending, fn commitFunc) (sent bool, err error) {
+	committing := func(ctx context.Context, fn func(pgx.Tx, *dbsqlc.Queries) error) error {
+		return transact(ctx, func(tx pgx.Tx, q *dbsqlc.Queries) error {
+			err := fn(tx, q)
+			sent = err == nil
+			return err
+		})
+	}
+	err = s.changeOn(ctx, committing, func(q *dbsqlc.Queries, ev *events) error {
+		if err := fn(ctx, q, ev); err != nil {
+			return err
+		}
+		var holds []uuid.UUID
+		for _, p := range ps {
+			if p.hold != nil {
+				holds = append(holds, p.hold.id)
+			}
+		}
+		if len(holds) == 0 {
+			return nil
+		}
+		return q.QuotaReleaseMany(ctx, holds)
+	})
+	return sent, err
+}
+
+// cancelled discards the content of a client that went away before its commit was sent, and
+// returns the context's error; nil while the client is there.
+func (p *Pending) cancelled(ctx context.Context) error {
+	err := ctx.Err()
+	if err == nil {
+		return nil
+	}
+	p.s.log.Info("upload cancelled by its client before its commit; its blob is removed", "key", p.key, "err", err)
+	p.Discard(ctx)
+	return err
+}
+
+// settle ends the Pending after a commit that returned err: done when it committed, kept for
+// the orphan sweep when it may have (its outcome is unknown), discarded otherwise.
 func (p *Pending) settle(ctx context.Context, err error) error {
 	switch {
 	case err == nil:
 		p.done = true
-	case store.OutcomeUnknown(err):
+	case store.OutcomeUnknown(err) || p.maybeCommitted:
 		p.done = true
 		p.s.log.Warn("commit outcome unknown; the blob is left to the orphan sweep", "key", p.key, "err", err)
 		// Safe either way: a committed upload's hold went in its transaction.

@@ -17,9 +17,12 @@ import (
 // so deleting or expiring frees them at once and the usage cannot drift from the rows. An
 // upload of a tenant with a quota holds bytes before they are stored: all of them at once
 // when its size is known, else step by step as the body streams. Holding is one short
-// transaction that locks the tenant's row, sums, and inserts or grows the hold, so that
-// concurrent uploads, on any instance, never together pass the quota. The hold goes in the
-// transaction that makes the upload visible, or when the upload is refused.
+// transaction that locks the tenant's row against its other decisions, sums, and inserts or
+// grows the hold, so that concurrent uploads, on any instance, never together pass the quota.
+// The lock is FOR NO KEY UPDATE, which the inserts that reference the tenant do not wait for:
+// a slow decision must not hold up a group commit, and so the uploads of other tenants in it.
+// The hold goes in the transaction that makes the upload visible, or when the upload is
+// refused.
 
 // ErrQuotaExceeded refuses an upload that would take its tenant past its quota.
 var ErrQuotaExceeded = errors.New("quota exceeded")
@@ -41,6 +44,9 @@ func (h *hold) grow(ctx context.Context, n int64) error {
 		max, err := q.TenantLockForQuota(ctx, h.tenantID)
 		if err != nil {
 			return err
+		}
+		if f := h.s.hooks.quotaLocked; f != nil {
+			f(h.tenantID)
 		}
 		if max > 0 {
 			used, err := q.TenantUsageBytes(ctx, h.tenantID)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"fileshare/internal/blob"
@@ -70,7 +71,24 @@ type Service struct {
 	bus     *coherence.Bus
 	uploads *coherence.Cache[cachedUpload]
 	// group commits concurrent simple uploads together.
-	group uploadGroup
+	group batcher
+	// hooks are where tests inject faults (export_test.go); all nil otherwise.
+	hooks hooks
+}
+
+// hooks are points of the commit path where a test injects a fault or waits for the service.
+// Only tests set them (through export_test.go, which production builds do not compile); nil
+// hooks cost a comparison.
+type hooks struct {
+	// beforeBatch runs before the transaction of each group, with its uploads' ids.
+	beforeBatch func(ids []uuid.UUID)
+	// inGroup runs in the transaction of each group, after its rows are made, with the
+	// context of its statements: an error (or a panic) fails the transaction.
+	inGroup func(ctx context.Context, ids []uuid.UUID) error
+	// alone runs before an upload of a failed group commits on its own.
+	alone func(id uuid.UUID)
+	// quotaLocked runs in a quota decision, while the tenant's row is locked.
+	quotaLocked func(tenantID int64)
 }
 
 // Option changes a Service.

@@ -21,7 +21,6 @@ import (
 	"fileshare/internal/failpoint"
 	"fileshare/internal/store"
 	"fileshare/internal/store/dbsqlc"
-	"fileshare/internal/webhook"
 )
 
 // Resumable uploads (tus, docs/behaviour.md §11). A tus upload receives its content over any
@@ -379,7 +378,7 @@ func (s *Service) finishTus(ctx context.Context, held *store.Held, row dbsqlc.Tu
 		if row.CreatedBy != nil {
 			u.login = row.CreatedBy
 		}
-		err = content.commitOn(ctx, held.Transact, func(q *dbsqlc.Queries, ev *events) error {
+		err = content.commitOn(ctx, held.Transact, func(ctx context.Context, q *dbsqlc.Queries, ev *events) error {
 			if _, err := u.store(ctx, q, content, ev); err != nil {
 				return err
 			}
@@ -389,16 +388,15 @@ func (s *Service) finishTus(ctx context.Context, held *store.Held, row dbsqlc.Tu
 			err = s.notStored(ctx, u, err)
 		}
 	} else {
-		err = content.commitOn(ctx, held.Transact, func(q *dbsqlc.Queries, ev *events) error {
-			up, err := q.UploadCreate(ctx, dbsqlc.UploadCreateParams{
+		err = content.commitOn(ctx, held.Transact, func(ctx context.Context, q *dbsqlc.Queries, ev *events) error {
+			_, err := createUploads(ctx, q, ev, uploadRow{
 				ID: uploadID.Bytes, TenantID: row.TenantID, CreatedBy: deref(row.CreatedBy), Name: deref(row.Name),
-				ContentType: deref(row.ContentType), Size: st.Size, Sha256: sum[:], BlobKey: row.BlobKey,
-				TtlSeconds: *row.TtlSeconds,
+				ContentType: deref(row.ContentType), Size: st.Size, SHA256: sum[:], BlobKey: row.BlobKey,
+				TTLSeconds: *row.TtlSeconds,
 			})
 			if err != nil {
 				return err
 			}
-			ev.add(webhook.UploadStored, row.TenantID, uploadEvent(up.ID, up.Name, up.ContentType, up.Size, up.Sha256, up.CreatedBy, up.ExpiresAt, row.CreatedBy))
 			return complete(ctx, q)
 		})
 	}

@@ -40,24 +40,25 @@ type NewUpload struct {
 	TTLSeconds int64
 }
 
-// CreateUpload makes staged content visible as a simple upload of p's tenant.
+// CreateUpload makes staged content visible as a simple upload of p's tenant, committed
+// with the uploads that arrive together (batcher).
 func (s *Service) CreateUpload(ctx context.Context, p auth.Principal, content *Pending, in NewUpload) (Upload, error) {
 	ttl := in.TTLSeconds
 	if ttl == 0 {
 		ttl = int64(s.limits.UploadTTL / time.Second)
 	}
 	failpoint.Hit("upload.before-commit")
-	row, err := s.group.commit(&groupedUpload{ctx: ctx, content: content, login: p.Login, params: dbsqlc.UploadCreateParams{
+	row, err := s.commitUpload(ctx, content, uploadRow{
 		ID:          uuid.New(),
 		TenantID:    p.TenantID,
 		CreatedBy:   p.Login,
 		Name:        in.Name,
 		ContentType: in.ContentType,
 		Size:        content.Size(),
-		Sha256:      content.SHA256(),
+		SHA256:      content.SHA256(),
 		BlobKey:     content.key,
-		TtlSeconds:  ttl,
-	}})
+		TTLSeconds:  ttl,
+	})
 	if err != nil {
 		return Upload{}, err
 	}

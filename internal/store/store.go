@@ -119,6 +119,9 @@ func (s *Store) Transact(ctx context.Context, fn func(tx pgx.Tx, q *dbsqlc.Queri
 	return translate(err)
 }
 
+// QueryTimeout is the budget of a call, or of a transaction, whose context has no deadline.
+func (s *Store) QueryTimeout() time.Duration { return s.queryTimeout }
+
 // Ping checks that the database answers within the query timeout.
 func (s *Store) Ping(ctx context.Context) error {
 	ctx, cancel := bound(ctx, s.queryTimeout)

@@ -90,11 +90,13 @@ func (q *Queries) TenantLimits(ctx context.Context, tenantID int64) (TenantLimit
 }
 
 const tenantLockForQuota = `-- name: TenantLockForQuota :one
-SELECT max_bytes FROM tenants WHERE id = $1 FOR UPDATE
+SELECT max_bytes FROM tenants WHERE id = $1 FOR NO KEY UPDATE
 `
 
 // Serialises the quota decisions of one tenant: taken first in the transaction that reserves,
-// so that the usage summed after it sees every reservation committed before.
+// so that the usage summed after it sees every reservation committed before. NO KEY: the
+// inserts that reference the tenant (an upload's row, its event) take KEY SHARE on its row,
+// which FOR UPDATE would block for as long as a decision takes.
 func (q *Queries) TenantLockForQuota(ctx context.Context, tenantID int64) (int64, error) {
 	row := q.db.QueryRow(ctx, tenantLockForQuota, tenantID)
 	var max_bytes int64

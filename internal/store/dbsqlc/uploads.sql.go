@@ -12,55 +12,6 @@ import (
 	"github.com/google/uuid"
 )
 
-const uploadCreate = `-- name: UploadCreate :one
-INSERT INTO uploads (id, tenant_id, created_by, name, content_type, size, sha256, blob_key, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
-        now() + $9::bigint * interval '1 second')
-RETURNING id, tenant_id, created_by, name, content_type, size, sha256, blob_key, created_at, expires_at, purged_at, ref
-`
-
-type UploadCreateParams struct {
-	ID          uuid.UUID
-	TenantID    int64
-	CreatedBy   string
-	Name        string
-	ContentType string
-	Size        int64
-	Sha256      []byte
-	BlobKey     string
-	TtlSeconds  int64
-}
-
-func (q *Queries) UploadCreate(ctx context.Context, arg UploadCreateParams) (Upload, error) {
-	row := q.db.QueryRow(ctx, uploadCreate,
-		arg.ID,
-		arg.TenantID,
-		arg.CreatedBy,
-		arg.Name,
-		arg.ContentType,
-		arg.Size,
-		arg.Sha256,
-		arg.BlobKey,
-		arg.TtlSeconds,
-	)
-	var i Upload
-	err := row.Scan(
-		&i.ID,
-		&i.TenantID,
-		&i.CreatedBy,
-		&i.Name,
-		&i.ContentType,
-		&i.Size,
-		&i.Sha256,
-		&i.BlobKey,
-		&i.CreatedAt,
-		&i.ExpiresAt,
-		&i.PurgedAt,
-		&i.Ref,
-	)
-	return i, err
-}
-
 const uploadCreateMany = `-- name: UploadCreateMany :many
 WITH u AS (
     SELECT unnest($1::uuid[]) AS id, unnest($2::bigint[]) AS tenant_id,
@@ -88,7 +39,7 @@ type UploadCreateManyParams struct {
 	TtlSeconds   []int64
 }
 
-// The commits of concurrent uploads, grouped into one statement (share.uploadGroup).
+// Makes the rows of simple uploads, one or many in one statement (share.createUploads).
 func (q *Queries) UploadCreateMany(ctx context.Context, arg UploadCreateManyParams) ([]Upload, error) {
 	rows, err := q.db.Query(ctx, uploadCreateMany,
 		arg.Ids,
