@@ -392,39 +392,6 @@ func TestDownloadSurvivesPurgeOfItsBlob(t *testing.T) {
 	}
 }
 
-func TestSchedulerPurgesUntilStopped(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	p := purge.New(e.Store, e.App.Blobs, slog.New(slog.DiscardHandler), purge.Options{Interval: 20 * time.Millisecond, OrphanGrace: time.Hour, TombstoneRetention: time.Hour})
-	var mu sync.Mutex
-	passes := 0
-	p.OnPass = func(purge.Result, time.Duration, error) {
-		mu.Lock()
-		passes++
-		mu.Unlock()
-	}
-	p.Start(context.Background())
-	id := upload(t, e, []byte("soon gone"), "")
-	expireUpload(t, e, id, time.Second)
-	testutil.Eventually(t, 10*time.Second, "the scheduler to purge the expired upload", func() bool {
-		return testutil.QueryInt(t, e, "SELECT count(*) FROM uploads WHERE purged_at IS NOT NULL") == 1
-	})
-	p.Stop() // returns once the loop has exited
-	mu.Lock()
-	atStop := passes
-	mu.Unlock()
-	id2 := upload(t, e, []byte("stays"), "")
-	expireUpload(t, e, id2, time.Second)
-	mu.Lock()
-	defer mu.Unlock()
-	if passes != atStop || atStop < 1 {
-		t.Fatalf("passes: %d at Stop, %d after", atStop, passes)
-	}
-	if n := testutil.QueryInt(t, e, "SELECT count(*) FROM uploads WHERE id = $1 AND purged_at IS NULL", id2); n != 1 {
-		t.Fatal("upload purged after Stop")
-	}
-}
-
 // An expired session is a tombstone: it and every route below it (its files, its token links,
 // its upload URLs) answer 410 "session expired" before and after purges, until the retention
 // has passed since its expiry; then 404, whether or not the purge has run.
