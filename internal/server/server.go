@@ -149,16 +149,8 @@ func Assemble(cfg *config.Config, st *store.Store, blobs blob.Store, log *slog.L
 // StartCoherence runs the instance's cache coherence session until ctx ends or the returned
 // function is called (which waits for it to end its session).
 func (a *App) StartCoherence(ctx context.Context) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		a.Coherence.Run(ctx)
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
+	_ = a.Coherence.Start(ctx)
+	return a.Coherence.Stop
 }
 
 // PurgeOptions are the purge settings of cfg.
