@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"fileshare/internal/lifecycle"
 )
@@ -45,5 +46,24 @@ func NoGoroutines(t testing.TB, r *lifecycle.Runner) {
 	t.Helper()
 	if n, stacks := Goroutines(r); n != 0 {
 		t.Fatalf("%d goroutines of %s still running:\n%s", n, r.Label(), stacks)
+	}
+}
+
+// NoGoroutinesWithin fails t when a goroutine of r's worker is still running after within.
+// It is for a worker whose libraries end, just after they return, goroutines that the worker
+// closed (River's leader election after its client stopped, net/http's connection loops after
+// the idle connections were closed): their end follows the worker's Stop, but not before it.
+func NoGoroutinesWithin(t testing.TB, r *lifecycle.Runner, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		n, stacks := Goroutines(r)
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines of %s still running %s after it stopped:\n%s", n, r.Label(), within, stacks)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
