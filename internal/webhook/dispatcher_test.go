@@ -71,7 +71,7 @@ func TestDispatcherStartsAndStops(t *testing.T) {
 	if took := time.Since(start); took > timeout+5*time.Second {
 		t.Errorf("Stop took %s", took)
 	}
-	lifecycletest.NoGoroutinesWithin(t, &d.Runner, time.Second)
+	lifecycletest.NoGoroutines(t, &d.Runner)
 	if a := d.TestSignals.AttemptRecorded.Wait(t, time.Second); a.Status != 0 || a.Delivered {
 		t.Errorf("the cut attempt was recorded as %+v", a)
 	}
@@ -92,5 +92,5 @@ func TestDispatcherStartsAndStops(t *testing.T) {
 	d.TestSignals.AttemptRecorded.WaitUntil(t, 10*time.Second, func(a webhook.RecordedAttempt) bool { return a.Delivered })
 	cancel()
 	d.Wait()
-	lifecycletest.NoGoroutinesWithin(t, &d.Runner, time.Second)
+	lifecycletest.NoGoroutines(t, &d.Runner)
 }

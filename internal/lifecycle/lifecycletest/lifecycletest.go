@@ -5,6 +5,7 @@ package lifecycletest
 import (
 	"bytes"
 	"fmt"
+	"reflect"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -14,15 +15,30 @@ import (
 	"fileshare/internal/lifecycle"
 )
 
+// libraryGrace is how long the goroutines that only run a library's code may outlive a
+// worker's stop: libraries end some of what the worker closed just after they return (pgx
+// closes a connection whose query was cancelled in a goroutine of its own, River's leader
+// election ends after its client stopped, net/http's connection loops after the idle
+// connections were closed).
+const libraryGrace = 2 * time.Second
+
 // Goroutines counts the goroutines that carry r's label, and returns their stacks.
 func Goroutines(r *lifecycle.Runner) (n int, stacks string) {
+	n, stacks, _ = goroutines(r)
+	return n, stacks
+}
+
+// goroutines is Goroutines, and also how many of them run this module's code.
+func goroutines(r *lifecycle.Runner) (n int, stacks string, own int) {
 	var buf bytes.Buffer
 	if err := pprof.Lookup("goroutine").WriteTo(&buf, 1); err != nil {
-		return -1, err.Error()
+		return -1, err.Error(), -1
 	}
 	// debug=1 writes one paragraph per distinct stack: "N @ addresses", the labels as
-	// "# labels: {"key":"value", …}", then one "#\t…" line per frame.
+	// "# labels: {"key":"value", …}", then one "#\taddress\tfunction+offset\tfile:line" line
+	// per frame.
 	want := fmt.Sprintf("%q:%q", lifecycle.LabelKey, r.Label())
+	module, _, _ := strings.Cut(reflect.TypeFor[lifecycle.Runner]().PkgPath(), "/")
 	var out strings.Builder
 	for _, para := range strings.Split(buf.String(), "\n\n") {
 		lines := strings.Split(para, "\n")
@@ -35,34 +51,31 @@ func Goroutines(r *lifecycle.Runner) (n int, stacks string) {
 			c = 1
 		}
 		n += c
+		if strings.Contains(para, "\t"+module+"/") {
+			own += c
+		}
 		out.WriteString(para)
 		out.WriteString("\n\n")
 	}
-	return n, out.String()
+	return n, out.String(), own
 }
 
-// NoGoroutines fails t when a goroutine of r's worker is still running.
+// NoGoroutines fails t when, right after r's worker stopped, one of its goroutines still runs
+// this module's code, or when any goroutine it started (a library's) is still there
+// libraryGrace later.
 func NoGoroutines(t testing.TB, r *lifecycle.Runner) {
 	t.Helper()
-	if n, stacks := Goroutines(r); n != 0 {
-		t.Fatalf("%d goroutines of %s still running:\n%s", n, r.Label(), stacks)
+	if _, stacks, own := goroutines(r); own != 0 {
+		t.Fatalf("%d goroutines of %s still run its code after it stopped:\n%s", own, r.Label(), stacks)
 	}
-}
-
-// NoGoroutinesWithin fails t when a goroutine of r's worker is still running after within.
-// It is for a worker whose libraries end, just after they return, goroutines that the worker
-// closed (River's leader election after its client stopped, net/http's connection loops after
-// the idle connections were closed): their end follows the worker's Stop, but not before it.
-func NoGoroutinesWithin(t testing.TB, r *lifecycle.Runner, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
+	deadline := time.Now().Add(libraryGrace)
 	for {
 		n, stacks := Goroutines(r)
 		if n == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines of %s still running %s after it stopped:\n%s", n, r.Label(), within, stacks)
+			t.Fatalf("%d goroutines of %s still running %s after it stopped:\n%s", n, r.Label(), libraryGrace, stacks)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
