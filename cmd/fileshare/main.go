@@ -65,15 +65,17 @@ func main() {
 		parser.FatalIfErrorf(err)
 	}
 	// Log lines are written in batches, at most logFlush after they were logged: one write per
-	// request would be a system call on every request's path.
+	// request would be a system call on every request's path. The writer is the last worker
+	// to stop: it runs on no signal's context, and stops once the command has returned.
 	logs := logwriter.New(os.Stderr, logFlush)
+	_ = logs.Start(context.Background()) // cannot fail
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: parseLevel(c.LogLevel)}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	e := &env{cfg: &c.Config, log: log, stdin: os.Stdin, stdout: os.Stdout}
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	err = kctx.Run(e)
-	logs.Close()
+	logs.Stop()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "fileshare: %s\n", oneLine(err))
 		os.Exit(1)

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"fileshare/internal/lifecycle/testsignal"
 	"fileshare/internal/store"
 )
 
@@ -48,39 +49,81 @@ func AppPasswordHash(password string) []byte {
 // integration writes once a minute, not once a request.
 const touchEvery = time.Minute
 
+const (
+	// touchQueue bounds the touches waiting to be written: past it a touch is dropped, and the
+	// password's next login tries again.
+	touchQueue = 1024
+	// touchTimeout bounds the write of one touch.
+	touchTimeout = 5 * time.Second
+	// touchDrain bounds how long a stop spends on the touches still queued.
+	touchDrain = 5 * time.Second
+)
+
 // appUses records the last use of application passwords, at most once per touchEvery per
-// password and instance, in the background so that no request waits for it.
+// password and instance. A request only queues the touch; the Authenticator's background
+// worker writes it, so that no request waits for it and a burst of logins costs no goroutine.
 type appUses struct {
-	st *store.Store
+	st      *store.Store
+	queue   chan int64
+	touched *testsignal.Signal[int64]
+
 	mu sync.Mutex
-	// written is when this instance last wrote each password's use.
+	// written is when this instance last queued each password's use.
 	written map[int64]time.Time
 }
 
-func newAppUses(st *store.Store) *appUses {
-	return &appUses{st: st, written: map[int64]time.Time{}}
+func newAppUses(st *store.Store, touched *testsignal.Signal[int64]) *appUses {
+	return &appUses{st: st, queue: make(chan int64, touchQueue), touched: touched, written: map[int64]time.Time{}}
 }
 
 // used notes a login with password id, whose recorded last use is last.
-func (u *appUses) used(ctx context.Context, id int64, last *time.Time) {
+func (u *appUses) used(id int64, last *time.Time) {
 	now := time.Now()
 	if last != nil && now.Sub(*last) < touchEvery {
 		return
 	}
 	u.mu.Lock()
+	defer u.mu.Unlock()
 	if w, ok := u.written[id]; ok && now.Sub(w) < touchEvery {
-		u.mu.Unlock()
 		return
+	}
+	select {
+	case u.queue <- id:
+	default:
+		return // full: dropped, and not noted as written, so the next login queues it again
 	}
 	u.written[id] = now
 	if len(u.written) > 100_000 {
 		clear(u.written) // bounded: forgetting costs at most one more write each
 		u.written[id] = now
 	}
-	u.mu.Unlock()
-	go func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = u.st.Q.AppPasswordTouch(ctx, id)
-	}()
+}
+
+// work writes the queued touches until ctx ends, then those still queued, within touchDrain.
+func (u *appUses) work(ctx context.Context) {
+	for {
+		select {
+		case id := <-u.queue:
+			u.touch(ctx, id)
+		case <-ctx.Done():
+			drain, cancel := context.WithTimeout(context.WithoutCancel(ctx), touchDrain)
+			defer cancel()
+			for {
+				select {
+				case id := <-u.queue:
+					u.touch(drain, id)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (u *appUses) touch(ctx context.Context, id int64) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), touchTimeout)
+	defer cancel()
+	if err := u.st.Q.AppPasswordTouch(ctx, id); err == nil {
+		u.touched.Signal(id)
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"fileshare/internal/lifecycle"
+	"fileshare/internal/lifecycle/testsignal"
 	"fileshare/internal/store"
 	"fileshare/internal/store/dbsqlc"
 )
@@ -44,8 +46,13 @@ type Quota struct {
 	MaxFileBytes int64
 }
 
-// Authenticator checks Basic credentials.
+// Authenticator checks Basic credentials. It is also a background worker, which records the
+// last use of application passwords (Start); until it runs, their uses wait in a bounded queue.
 type Authenticator struct {
+	lifecycle.Runner
+	// TestSignals are the points of the background work that tests wait for (off unless Init).
+	TestSignals TestSignals
+
 	st      *store.Store
 	limiter *SharedLimiter
 	// hashSlots bounds concurrent argon2 work, so a flood of bad passwords cannot take all CPU
@@ -64,6 +71,16 @@ type Authenticator struct {
 	apps *appUses
 }
 
+// TestSignals are the points of the authenticator's background work that a test can wait for.
+type TestSignals struct {
+	// AppPasswordTouched is signalled once the last use of an application password is
+	// written, with the password's id.
+	AppPasswordTouched testsignal.Signal[int64]
+}
+
+// Init turns the signals on; call it before Start.
+func (s *TestSignals) Init() { s.AppPasswordTouched.Init() }
+
 // cachedCred remembers that password (as a keyed MAC, never the password itself) matched the
 // stored hash. It is valid only while the stored hash is unchanged, so passwd takes effect at
 // once; the disabled flag is read from the database on every request.
@@ -81,17 +98,27 @@ func New(st *store.Store, limiter *SharedLimiter) (*Authenticator, error) {
 		return nil, err
 	}
 	a := &Authenticator{
+		Runner:    lifecycle.Runner{Name: "app password touches"},
 		st:        st,
 		limiter:   limiter,
 		hashSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 		dummy:     dummy,
 		cache:     map[string]cachedCred{},
-		apps:      newAppUses(st),
 	}
+	a.apps = newAppUses(st, &a.TestSignals.AppPasswordTouched)
 	if _, err := rand.Read(a.cacheKey[:]); err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// Start writes the last uses of application passwords, in the background, until Stop or the
+// end of ctx; Stop writes those still queued (within a bound) before it returns.
+func (a *Authenticator) Start(ctx context.Context) error {
+	return a.Runner.Start(ctx, func(ctx context.Context, g *lifecycle.Group) error {
+		g.Go(a.apps.work)
+		return nil
+	})
 }
 
 // Authenticate checks login and password for a request from clientAddr.
@@ -158,7 +185,7 @@ func (a *Authenticator) verify(ctx context.Context, name, tenant, password strin
 		if u.Disabled {
 			return Principal{}, ErrUnauthorized
 		}
-		a.apps.used(ctx, *u.AppPasswordID, u.AppPasswordUsedAt)
+		a.apps.used(*u.AppPasswordID, u.AppPasswordUsedAt)
 		return p, nil
 	}
 	mac := a.mac(password)

@@ -22,8 +22,6 @@ package coherence
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +32,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"fileshare/internal/lifecycle"
+	"fileshare/internal/lifecycle/testsignal"
 	"fileshare/internal/store"
 	"fileshare/internal/store/dbsqlc"
 )
@@ -63,8 +63,13 @@ type Options struct {
 
 // Bus is an instance's end of the announcements: it keeps the instance's listening session
 // and lease, applies invalidations to its caches, acknowledges them, and collects the
-// acknowledgements of its own deletions.
+// acknowledgements of its own deletions. It is a background worker: until Start, and after
+// Stop, nothing is served from memory.
 type Bus struct {
+	lifecycle.Runner
+	// TestSignals are the points of the session that tests wait for (off unless Init).
+	TestSignals TestSignals
+
 	st    *store.Store
 	log   *slog.Logger
 	lease time.Duration
@@ -83,6 +88,16 @@ type Bus struct {
 	waiters map[string]*waiter
 }
 
+// TestSignals are the points of a listening session that a test can wait for.
+type TestSignals struct {
+	// Renewed is signalled after each renewal of the lease, with whether the session may
+	// serve from memory since.
+	Renewed testsignal.Signal[bool]
+}
+
+// Init turns the signals on; call it before Start.
+func (s *TestSignals) Init() { s.Renewed.Init() }
+
 type invalidator interface {
 	invalidate(ids []uuid.UUID, all bool)
 }
@@ -92,7 +107,7 @@ type waiter struct {
 	wake  chan struct{}
 }
 
-// New returns a Bus on st; Run makes it work.
+// New returns a Bus on st; Start makes it work.
 func New(st *store.Store, log *slog.Logger, opt Options) *Bus {
 	if opt.Lease <= 0 {
 		opt.Lease = defaultLease
@@ -100,7 +115,7 @@ func New(st *store.Store, log *slog.Logger, opt Options) *Bus {
 	if opt.Renew <= 0 {
 		opt.Renew = defaultRenew
 	}
-	return &Bus{st: st, log: log, lease: opt.Lease, renew: opt.Renew, base: time.Now(), listen: Channel, waiters: map[string]*waiter{}}
+	return &Bus{Runner: lifecycle.Runner{Name: "coherence"}, st: st, log: log, lease: opt.Lease, renew: opt.Renew, base: time.Now(), listen: Channel, waiters: map[string]*waiter{}}
 }
 
 func (b *Bus) mono() int64 { return int64(time.Since(b.base)) }
@@ -118,9 +133,17 @@ func (b *Bus) DBNow() time.Time {
 	return time.Now().Add(time.Duration(b.skew.Load()))
 }
 
-// Run keeps a listening session until ctx ends, opening a new one whenever the last was lost.
-// Between sessions nothing is served from memory.
-func (b *Bus) Run(ctx context.Context) {
+// Start keeps a listening session, in the background, until Stop or the end of ctx, opening a
+// new one whenever the last was lost. Between sessions nothing is served from memory. Stop
+// returns once the session has ended (its row deleted, so that no deletion waits for it).
+func (b *Bus) Start(ctx context.Context) error {
+	return b.Runner.Start(ctx, func(ctx context.Context, g *lifecycle.Group) error {
+		g.Go(b.run)
+		return nil
+	})
+}
+
+func (b *Bus) run(ctx context.Context) {
 	backoff := 100 * time.Millisecond
 	var last uuid.UUID // a session whose row may be left (its connection was lost)
 	for {
@@ -220,6 +243,7 @@ func (b *Bus) session(ctx context.Context, last *uuid.UUID) error {
 			}
 			b.stopServing()
 		}
+		b.TestSignals.Renewed.Signal(b.Serving())
 		if err := b.apply(ctx, l, id, time.Now().Add(b.renew)); err != nil {
 			return err
 		}
@@ -293,110 +317,4 @@ func parseIDs(s string) (ids []uuid.UUID, all bool) {
 		ids = append(ids, id)
 	}
 	return ids, false
-}
-
-// Change is a deletion (or any change of cached rows) that waits for the caches: Begin before
-// the transaction, Tag inside it, Wait after its commit, Done in the end.
-type Change struct {
-	b     *Bus
-	nonce string
-	w     *waiter
-}
-
-// Begin starts a change; on a nil Bus (no caches anywhere) it does nothing.
-func (b *Bus) Begin() *Change {
-	if b == nil {
-		return nil
-	}
-	var r [16]byte
-	_, _ = rand.Read(r[:])
-	c := &Change{b: b, nonce: hex.EncodeToString(r[:]), w: &waiter{acked: map[uuid.UUID]bool{}, wake: make(chan struct{}, 1)}}
-	b.mu.Lock()
-	b.waiters[c.nonce] = c.w
-	b.mu.Unlock()
-	return c
-}
-
-// Tag marks the transaction of q, so that the announcements of its changes carry this
-// change's nonce and are acknowledged.
-func (c *Change) Tag(ctx context.Context, q *dbsqlc.Queries) error {
-	if c == nil {
-		return nil
-	}
-	return q.CacheNonceSet(ctx, c.nonce)
-}
-
-// Wait returns once every session that held a lease after the commit has acknowledged the
-// change or lost its lease: from then on, no instance serves what the change removed. It
-// waits at most one lease.
-func (c *Change) Wait(ctx context.Context) error {
-	if c == nil {
-		return nil
-	}
-	limit := time.NewTimer(c.b.lease)
-	defer limit.Stop()
-	live, err := c.b.st.Q.CacheSessionsLive(ctx)
-	if err != nil {
-		// Not knowing who listens, wait until any lease granted before the commit is over.
-		c.b.log.Warn("cache sessions unknown; a deletion waits for the leases to run out", "err", err)
-		select {
-		case <-limit.C:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	poll := time.NewTicker(stillLivePoll)
-	defer poll.Stop()
-	for {
-		live = c.unacked(live)
-		if len(live) == 0 {
-			return nil
-		}
-		select {
-		case <-c.w.wake:
-		case <-poll.C:
-			if still, err := c.b.st.Q.CacheSessionsStillLive(ctx, live); err == nil {
-				live = still
-			}
-		case <-limit.C:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-func (c *Change) unacked(sessions []uuid.UUID) []uuid.UUID {
-	c.b.mu.Lock()
-	defer c.b.mu.Unlock()
-	out := sessions[:0]
-	for _, s := range sessions {
-		if !c.w.acked[s] {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// Barrier returns once every live session has applied the announcements of all the changes
-// committed before it was called: an announcement of its own, which sessions receive in
-// commit order, is acknowledged by each.
-func (b *Bus) Barrier(ctx context.Context) error {
-	c := b.Begin()
-	defer c.Done()
-	if err := b.st.Q.CacheNotify(ctx, dbsqlc.CacheNotifyParams{Channel: Channel, Payload: "inv " + c.nonce + " "}); err != nil {
-		return err
-	}
-	return c.Wait(ctx)
-}
-
-// Done forgets the change.
-func (c *Change) Done() {
-	if c == nil {
-		return
-	}
-	c.b.mu.Lock()
-	delete(c.b.waiters, c.nonce)
-	c.b.mu.Unlock()
 }

@@ -2,11 +2,14 @@ package logwriter
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"fileshare/internal/lifecycle/lifecycletest"
 )
 
 // syncBuffer is a bytes.Buffer safe for the writer's goroutine and the test's.
@@ -29,12 +32,20 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+func start(t *testing.T, w *Writer, ctx context.Context) {
+	t.Helper()
+	if err := w.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Lines written concurrently arrive whole, each writer's in its order, in far fewer writes
-// than lines, and all of them by Close.
+// than lines, and all of them by Stop.
 func TestLinesArriveWholeAndBatched(t *testing.T) {
 	t.Parallel()
 	var out syncBuffer
 	w := New(&out, 10*time.Millisecond)
+	start(t, w, context.Background())
 	const writers, lines = 8, 2000
 	var wg sync.WaitGroup
 	for g := range writers {
@@ -47,9 +58,7 @@ func TestLinesArriveWholeAndBatched(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	w.Stop()
 	got := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
 	if len(got) != writers*lines {
 		t.Fatalf("%d lines, want %d", len(got), writers*lines)
@@ -70,24 +79,50 @@ func TestLinesArriveWholeAndBatched(t *testing.T) {
 	}
 }
 
-// A lone line goes out within the interval, without Close.
+// A lone line goes out within the interval, without Stop.
 func TestLineFlushedWithinInterval(t *testing.T) {
 	t.Parallel()
 	var out syncBuffer
 	w := New(&out, 5*time.Millisecond)
-	defer w.Close()
+	w.TestSignals.Init()
+	start(t, w, context.Background())
+	defer w.Stop()
 	fmt.Fprintln(w, "hello")
-	deadline := time.Now().Add(5 * time.Second)
-	for out.String() != "hello\n" {
-		if time.Now().After(deadline) {
-			t.Fatalf("not flushed: %q", out.String())
-		}
-		time.Sleep(time.Millisecond)
+	if n := w.TestSignals.Flushed.Wait(t, 5*time.Second); n != len("hello\n") || out.String() != "hello\n" {
+		t.Fatalf("flushed %d bytes: %q", n, out.String())
 	}
-	// After Close, writes go straight out.
-	w.Close()
+}
+
+// Stop writes what was gathered and returns once the loop is gone; from then on, and before
+// Start, writes go straight out, in order. The writer starts again, and the end of its
+// context stops it like Stop.
+func TestWriterStartsAndStops(t *testing.T) {
+	t.Parallel()
+	var out syncBuffer
+	w := New(&out, time.Hour) // nothing is flushed by the interval: only by a stop
+	fmt.Fprintln(w, "before")
+	for range 2 {
+		start(t, w, context.Background())
+	}
+	fmt.Fprintln(w, "gathered")
+	if out.String() != "before\n" {
+		t.Fatalf("before the stop: %q", out.String())
+	}
+	w.Stop()
+	lifecycletest.NoGoroutines(t, &w.Runner)
+	w.Stop()
 	fmt.Fprintln(w, "after")
-	if out.String() != "hello\nafter\n" {
-		t.Fatalf("after Close: %q", out.String())
+	if want := "before\ngathered\nafter\n"; out.String() != want {
+		t.Fatalf("after Stop: %q, want %q", out.String(), want)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	start(t, w, ctx)
+	fmt.Fprintln(w, "again")
+	cancel()
+	w.Wait()
+	lifecycletest.NoGoroutines(t, &w.Runner)
+	if want := "before\ngathered\nafter\nagain\n"; out.String() != want {
+		t.Fatalf("after the context ended: %q, want %q", out.String(), want)
 	}
 }

@@ -13,16 +13,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-
-	"fileshare/internal/auth"
 	"fileshare/internal/blob"
+	"fileshare/internal/lifecycle"
+	"fileshare/internal/lifecycle/testsignal"
 	"fileshare/internal/store"
-	"fileshare/internal/store/dbsqlc"
 	"fileshare/internal/webhook"
 )
 
@@ -69,19 +65,27 @@ type Result struct {
 	StagesRemoved int64 `json:"stagesRemoved"`
 }
 
-// Purger runs purge passes.
+// Purger runs purge passes; Start runs them on a schedule, in the background.
 type Purger struct {
+	lifecycle.Runner
 	st    *store.Store
 	blobs blob.Store
 	log   *slog.Logger
 	opt   Options
 	// OnPass, when set, is called after every pass (metrics).
 	OnPass func(Result, time.Duration, error)
-
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	// TestSignals are the points of the scheduler that tests wait for (off unless Init).
+	TestSignals TestSignals
 }
+
+// TestSignals are the points of the scheduler's loop that a test can wait for.
+type TestSignals struct {
+	// PassDone is signalled after each scheduled pass, with what it removed.
+	PassDone testsignal.Signal[Result]
+}
+
+// Init turns the signals on; call it before Start.
+func (s *TestSignals) Init() { s.PassDone.Init() }
 
 // New returns a Purger.
 func New(st *store.Store, blobs blob.Store, log *slog.Logger, opt Options) *Purger {
@@ -97,44 +101,32 @@ func New(st *store.Store, blobs blob.Store, log *slog.Logger, opt Options) *Purg
 	if opt.Events == nil {
 		opt.Events = webhook.NewOutbox(st, nil)
 	}
-	return &Purger{st: st, blobs: blobs, log: log, opt: opt}
+	return &Purger{Runner: lifecycle.Runner{Name: "purge"}, st: st, blobs: blobs, log: log, opt: opt}
 }
 
-// Start runs a pass at once and then every Interval, until Stop or ctx ends.
-func (p *Purger) Start(ctx context.Context) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cancel != nil {
-		return
-	}
-	ctx, p.cancel = context.WithCancel(ctx)
-	p.done = make(chan struct{})
-	go func() {
-		defer close(p.done)
-		t := time.NewTicker(p.opt.Interval)
-		defer t.Stop()
-		for {
-			if _, err := p.RunOnce(ctx); err != nil && ctx.Err() == nil {
-				p.log.Error("purge pass failed", "err", err)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+// Start runs a pass at once and then every Interval, until Stop or the end of ctx; Stop
+// returns once the pass under way has stopped.
+func (p *Purger) Start(ctx context.Context) error {
+	return p.Runner.Start(ctx, func(ctx context.Context, g *lifecycle.Group) error {
+		g.Go(p.schedule)
+		return nil
+	})
+}
+
+func (p *Purger) schedule(ctx context.Context) {
+	t := time.NewTicker(p.opt.Interval)
+	defer t.Stop()
+	for {
+		r, err := p.RunOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			p.log.Error("purge pass failed", "err", err)
 		}
-	}()
-}
-
-// Stop ends the scheduler and waits for a running pass to stop.
-func (p *Purger) Stop() {
-	p.mu.Lock()
-	cancel, done := p.cancel, p.done
-	p.cancel = nil
-	p.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-done
+		p.TestSignals.PassDone.Signal(r)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 
@@ -208,217 +200,4 @@ func (p *Purger) deleteBlob(ctx context.Context, r *Result, key string) {
 		r.BlobErrors++
 		p.log.Warn("purge: deleting blob failed; the orphan sweep will retry", "key", key, "err", err)
 	}
-}
-
-func (p *Purger) expireUploads(ctx context.Context, r *Result) error {
-	return p.batches(ctx, func(ctx context.Context) (int, error) {
-		var rows []dbsqlc.UploadExpireBatchRow
-		err := p.st.Transact(ctx, func(tx pgx.Tx, q *dbsqlc.Queries) error {
-			var err error
-			if rows, err = q.UploadExpireBatch(ctx, int32(p.opt.BatchSize)); err != nil {
-				return err
-			}
-			evs := make([]webhook.Event, len(rows))
-			for i, r := range rows {
-				evs[i] = webhook.Event{Type: webhook.UploadExpired, TenantID: r.TenantID, Data: webhook.UploadData{
-					UploadID: r.ID, File: webhook.NewFile(r.Name, r.ContentType, &r.Size, r.Sha256),
-					CreatedBy: r.CreatedBy, ExpiresAt: r.ExpiresAt.UTC(),
-				}}
-			}
-			return p.opt.Events.Record(ctx, tx, q, evs...)
-		})
-		if err != nil {
-			return 0, err
-		}
-		for _, row := range rows {
-			p.deleteBlob(ctx, r, row.BlobKey)
-			r.UploadsExpired++
-			r.UploadBytes += row.Size
-		}
-		return len(rows), nil
-	})
-}
-
-func (p *Purger) retentionSeconds() int64 { return int64(p.opt.TombstoneRetention / time.Second) }
-
-func (p *Purger) deleteTombstones(ctx context.Context, r *Result) error {
-	return p.batches(ctx, func(ctx context.Context) (int, error) {
-		n, err := p.st.Q.UploadDeleteTombstones(ctx, dbsqlc.UploadDeleteTombstonesParams{
-			RetentionSeconds: p.retentionSeconds(), BatchSize: int32(p.opt.BatchSize),
-		})
-		r.TombstonesDeleted += n
-		return int(n), err
-	})
-}
-
-// expireSessions empties expired sessions: their file entries go with their tokens and upload
-// URLs, then their blobs; the session rows stay as tombstones.
-func (p *Purger) expireSessions(ctx context.Context, r *Result) error {
-	return p.batches(ctx, func(ctx context.Context) (int, error) {
-		var (
-			ids   []uuid.UUID
-			files []dbsqlc.SessionDeleteFilesOfRow
-		)
-		err := p.st.Transact(ctx, func(tx pgx.Tx, q *dbsqlc.Queries) error {
-			var err error
-			if ids, err = q.SessionLockExpiredBatch(ctx, int32(p.opt.BatchSize)); err != nil || len(ids) == 0 {
-				return err
-			}
-			if files, err = q.SessionDeleteFilesOf(ctx, ids); err != nil {
-				return err
-			}
-			if _, err = q.SessionMarkPurged(ctx, ids); err != nil {
-				return err
-			}
-			return p.recordSessionsExpired(ctx, tx, q, ids)
-		})
-		if err != nil {
-			return 0, err
-		}
-		for _, f := range files {
-			r.FilesDeleted++
-			if f.BlobKey != nil {
-				p.deleteBlob(ctx, r, *f.BlobKey)
-				if f.Size != nil {
-					r.FileBytes += *f.Size
-				}
-			}
-		}
-		r.SessionsExpired += int64(len(ids))
-		return len(ids), nil
-	})
-}
-
-// recordSessionsExpired records the session.expired events of a batch in its transaction.
-func (p *Purger) recordSessionsExpired(ctx context.Context, tx pgx.Tx, q *dbsqlc.Queries, ids []uuid.UUID) error {
-	rows, err := q.SessionEventInfo(ctx, ids)
-	if err != nil {
-		return err
-	}
-	evs := make([]webhook.Event, len(rows))
-	for i, r := range rows {
-		evs[i] = webhook.Event{Type: webhook.SessionExpired, TenantID: r.TenantID, Data: webhook.SessionData{
-			SessionID: r.ID, CreatedBy: r.CreatedBy, ExpiresAt: r.ExpiresAt.UTC(),
-		}}
-	}
-	return p.opt.Events.Record(ctx, tx, q, evs...)
-}
-
-// deleteWebhookEvents deletes settled webhook events (with their delivery log) past the
-// retention.
-func (p *Purger) deleteWebhookEvents(ctx context.Context, r *Result) error {
-	return p.batches(ctx, func(ctx context.Context) (int, error) {
-		n, err := p.st.Q.WebhookEventDeleteSettled(ctx, dbsqlc.WebhookEventDeleteSettledParams{
-			RetentionSeconds: p.retentionSeconds(), BatchSize: int32(p.opt.BatchSize),
-		})
-		r.WebhookEventsDeleted += n
-		return int(n), err
-	})
-}
-
-// deleteSessionTombstones deletes the tombstones of sessions whose retention has passed.
-func (p *Purger) deleteSessionTombstones(ctx context.Context, r *Result) error {
-	return p.batches(ctx, func(ctx context.Context) (int, error) {
-		n, err := p.st.Q.SessionDeleteTombstones(ctx, dbsqlc.SessionDeleteTombstonesParams{
-			RetentionSeconds: p.retentionSeconds(), BatchSize: int32(p.opt.BatchSize),
-		})
-		r.SessionTombstonesDeleted += n
-		return int(n), err
-	})
-}
-
-func (p *Purger) deleteTokens(ctx context.Context, r *Result) error {
-	return p.batches(ctx, func(ctx context.Context) (int, error) {
-		n, err := p.st.Q.DownloadTokenDeleteSpent(ctx, dbsqlc.DownloadTokenDeleteSpentParams{
-			RetentionSeconds: p.retentionSeconds(), BatchSize: int32(p.opt.BatchSize),
-		})
-		r.TokensDeleted += n
-		return int(n), err
-	})
-}
-
-func (p *Purger) deleteUploadURLs(ctx context.Context, r *Result) error {
-	return p.batches(ctx, func(ctx context.Context) (int, error) {
-		n, err := p.st.Q.UploadTokenDeleteExpired(ctx, int32(p.opt.BatchSize))
-		r.UploadURLsDeleted += n
-		return int(n), err
-	})
-}
-
-// sweepOrphans removes blobs older than the grace period that no live row references. The grace
-// period covers an upload between its blob's rename and its row's commit.
-func (p *Purger) sweepOrphans(ctx context.Context, r *Result) error {
-	return p.sweepUnreferenced(ctx, p.blobs.Walk, p.st.Q.BlobKeysReferenced, func(k string) {
-		p.deleteBlob(ctx, r, k)
-		r.OrphansRemoved++
-	})
-}
-
-// sweepUnreferenced walks the keys older than the grace period, asks the database which of
-// them rows still reference, a batch at a time, and removes the others.
-func (p *Purger) sweepUnreferenced(ctx context.Context,
-	walk func(context.Context, time.Time, func(string) error) error,
-	referenced func(context.Context, []string) ([]string, error),
-	remove func(key string),
-) error {
-	var batch []string
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		bctx, cancel := context.WithTimeout(ctx, p.opt.BatchTimeout)
-		defer cancel()
-		live, err := referenced(bctx, batch)
-		if err != nil {
-			return err
-		}
-		keep := make(map[string]bool, len(live))
-		for _, k := range live {
-			keep[k] = true
-		}
-		for _, k := range batch {
-			if !keep[k] {
-				remove(k)
-			}
-		}
-		batch = batch[:0]
-		return nil
-	}
-	err := walk(ctx, time.Now().Add(-p.opt.OrphanGrace), func(key string) error {
-		batch = append(batch, key)
-		if len(batch) >= p.opt.BatchSize {
-			return flush()
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return flush()
-}
-
-func (p *Purger) deleteLoginCounters(ctx context.Context, r *Result) error {
-	ctx, cancel := context.WithTimeout(ctx, p.opt.BatchTimeout)
-	defer cancel()
-	n, err := p.st.Q.AuthThrottleDeleteStale(ctx, float64(auth.DefaultThresholds.StaleAfter()/time.Millisecond))
-	r.LoginCounters += n
-	return err
-}
-
-func (p *Purger) sweepTemp(ctx context.Context, r *Result) error {
-	n, err := p.blobs.SweepTemp(ctx, time.Now().Add(-p.opt.OrphanGrace))
-	r.TempFilesRemoved += int64(n)
-	return err
-}
-
-// staleQuotaHold is the age past which bytes held for an upload in progress are taken to be
-// left by a crash: no upload streams for a day.
-const staleQuotaHold = 24 * time.Hour
-
-func (p *Purger) sweepQuotaHolds(ctx context.Context, r *Result) error {
-	ctx, cancel := context.WithTimeout(ctx, p.opt.BatchTimeout)
-	defer cancel()
-	n, err := p.st.Q.QuotaSweep(ctx, int64(staleQuotaHold/time.Second))
-	r.QuotaHolds += n
-	return err
 }

@@ -15,6 +15,8 @@ import (
 	"fileshare/internal/coherence"
 	"fileshare/internal/config"
 	"fileshare/internal/httpapi"
+	"fileshare/internal/lifecycle"
+	"fileshare/internal/lifecycle/testsignal"
 	"fileshare/internal/metrics"
 	"fileshare/internal/purge"
 	"fileshare/internal/share"
@@ -36,7 +38,22 @@ type App struct {
 	// Coherence keeps the instance's in-memory upload rows coherent with the other instances;
 	// until it runs, downloads read every row from the database.
 	Coherence *coherence.Bus
+	// TestSignals are the points of Run that tests wait for (off unless Init).
+	TestSignals TestSignals
+
+	log         *slog.Logger
+	idleTimeout time.Duration // of keep-alive connections; 0: DefaultIdleTimeout
 }
+
+// TestSignals are the points of Run that a test can wait for.
+type TestSignals struct {
+	// Draining is signalled once the instance no longer accepts connections and is draining
+	// the requests in flight.
+	Draining testsignal.Signal[struct{}]
+}
+
+// Init turns the signals on; call it before Run.
+func (s *TestSignals) Init() { s.Draining.Init() }
 
 func observePurge(m *metrics.Metrics, r purge.Result, d time.Duration, err error) {
 	result := "ok"
@@ -143,22 +160,7 @@ func Assemble(cfg *config.Config, st *store.Store, blobs blob.Store, log *slog.L
 		DatabaseURL: cfg.DatabaseURL, Timeout: cfg.WebhookTimeout, AllowPrivate: cfg.WebhookAllowPrivate,
 		RetryBase: cfg.WebhookRetryBase,
 	}, log, wm)
-	return &App{Handler: h, Store: st, Blobs: blobs, Service: svc, Authn: authn, Purger: purger, Metrics: m, Webhooks: dispatcher, Coherence: bus}, nil
-}
-
-// StartCoherence runs the instance's cache coherence session until ctx ends or the returned
-// function is called (which waits for it to end its session).
-func (a *App) StartCoherence(ctx context.Context) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		a.Coherence.Run(ctx)
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
+	return &App{Handler: h, Store: st, Blobs: blobs, Service: svc, Authn: authn, Purger: purger, Metrics: m, Webhooks: dispatcher, Coherence: bus, log: log, idleTimeout: cfg.IdleTimeout}, nil
 }
 
 // PurgeOptions are the purge settings of cfg.
@@ -195,7 +197,7 @@ func NewHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 const drainBound = 20 * time.Second
 
 // Serve opens the database, checks its schema, and serves HTTP until ctx is done; then it
-// drains in-flight requests and returns nil.
+// drains in-flight requests, stops the background workers, and returns nil.
 func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err := cfg.RequireDatabase(); err != nil {
 		return err
@@ -218,9 +220,6 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	srv := NewHTTPServer(app.Handler, log)
-	srv.IdleTimeout = cfg.IdleTimeout
-	srv.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(ctx) }
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
@@ -230,33 +229,52 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		where = []any{"blob_store", "s3", "s3_endpoint", cfg.S3Endpoint, "s3_bucket", cfg.S3Bucket, "s3_prefix", cfg.S3Prefix}
 	}
 	log.Info("serving", append([]any{"addr", ln.Addr().String()}, where...)...)
-	app.Purger.Start(ctx)
-	defer app.Purger.Stop()
-	stopCoherence := app.StartCoherence(ctx)
-	defer stopCoherence()
-	if err := app.Webhooks.Start(ctx); err != nil {
+	return app.Run(ctx, ln)
+}
+
+// Run serves HTTP on ln, with the instance's background workers, until ctx ends. Then it stops
+// in order: it stops accepting connections, drains the requests in flight (within drainBound,
+// then cuts their connections), and stops the workers: the cache coherence session first
+// (which a deletion in flight needs until the drain is over, or it waits a whole lease), then
+// the application passwords' touches (which requests queue), the webhook dispatcher and the
+// purge. Run closes ln whatever happens: when a worker cannot start, those started before it
+// are stopped and its error is returned.
+func (a *App) Run(ctx context.Context, ln net.Listener) error {
+	// The workers do not end with ctx, whose end begins the shutdown: each is stopped in its
+	// turn, in the reverse of this order.
+	stopWorkers, err := lifecycle.StartAll(context.WithoutCancel(ctx), a.Purger, a.Webhooks, a.Authn, a.Coherence)
+	if err != nil {
+		ln.Close()
 		return err
 	}
-	defer app.Webhooks.Stop()
+	defer stopWorkers()
+	srv := NewHTTPServer(a.Handler, a.log)
+	if a.idleTimeout > 0 {
+		srv.IdleTimeout = a.idleTimeout
+	}
+	srv.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(ctx) }
+	// Shutdown calls this once the listeners are closed, before it waits for the requests.
+	srv.RegisterOnShutdown(func() { a.TestSignals.Draining.Signal(struct{}{}) })
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(ln) }() // Serve closes ln when it returns
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: draining in-flight requests", "bound", drainBound.String())
+	a.log.Info("shutting down: draining in-flight requests", "bound", drainBound.String())
 	shutCtx, cancel := context.WithTimeout(context.Background(), drainBound)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
 		// Clients that hold requests open past the bound are cut: a stop must not depend on
 		// what clients do.
-		log.Warn("drain bound reached: closing the remaining connections", "err", err)
+		a.log.Warn("drain bound reached: closing the remaining connections", "err", err)
 		srv.Close()
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	log.Info("stopped")
+	stopWorkers()
+	a.log.Info("stopped")
 	return nil
 }

@@ -135,7 +135,8 @@ func (s *Service) servable(exp time.Time) bool {
 }
 
 // DeleteUpload deletes an upload of p's tenant at once: the row first, then the blob. It
-// returns once no instance serves the upload any more.
+// returns once no instance serves the upload any more, and once the row is deleted it returns
+// nil, even when the request's context ends meanwhile.
 func (s *Service) DeleteUpload(ctx context.Context, p auth.Principal, id uuid.UUID) error {
 	change := s.bus.Begin()
 	defer change.Done()
@@ -157,9 +158,13 @@ func (s *Service) DeleteUpload(ctx context.Context, p auth.Principal, id uuid.UU
 	if err != nil {
 		return err
 	}
+	// Committed: the deletion answers success whatever follows. Its blob goes once no instance
+	// serves the row from memory; that wait is bounded by one lease and outlives the request (a
+	// client that went away must not leave the blob behind), and a blob that cannot be removed
+	// is logged and left to the orphan sweep.
 	s.uploads.Drop(id)
-	if err := change.Wait(ctx); err != nil {
-		return err
+	if err := change.Wait(context.WithoutCancel(ctx)); err != nil {
+		s.log.Warn("deleted upload: waiting for the instances' caches failed; removing its blob now", "upload_id", id, "err", err)
 	}
 	if row.PurgedAt == nil {
 		s.removeBlob(ctx, row.BlobKey)

@@ -17,6 +17,7 @@ import (
 	"fileshare/internal/admin"
 	"fileshare/internal/auth"
 	"fileshare/internal/config"
+	"fileshare/internal/lifecycle"
 	"fileshare/internal/server"
 	"fileshare/internal/store"
 )
@@ -105,7 +106,13 @@ func start(t testing.TB, cfg *config.Config) *Env {
 		t.Fatalf("server: %v", err)
 	}
 	e.App = app
-	t.Cleanup(app.StartCoherence(context.Background()))
+	// The workers that requests need; the purge and the webhook dispatcher run in the tests
+	// that start them.
+	stop, err := lifecycle.StartAll(context.Background(), app.Authn, app.Coherence)
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(stop)
 	e.Server = httptest.NewServer(app.Handler)
 	t.Cleanup(e.Server.Close)
 	e.URL = e.Server.URL

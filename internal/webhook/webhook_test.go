@@ -924,53 +924,6 @@ func TestWebhookTenantIsolation(t *testing.T) {
 	}
 }
 
-// The dispatcher is a background worker: it stops on Stop (cutting a hanging delivery within
-// its bound) and on its context's end, and makes no attempt once stopped.
-func TestWebhookDispatcherStops(t *testing.T) {
-	t.Parallel()
-	const timeout = 1 * time.Second
-	e := whNewEnv(t, whConfig(timeout))
-	var answered atomic.Int64
-	rc := whNewReceiver(t, func(_ int, _ whDelivery, r *http.Request) int {
-		<-r.Context().Done() // hangs until cut
-		answered.Add(1)
-		return http.StatusOK
-	})
-	whCreate(t, e, whAlice, rc, nil)
-	d := e.App.Webhooks
-	d.Stop() // not started: nothing to do
-	if err := d.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	whUpload(t, e, whAlice, "a.txt", []byte("a"), "")
-	whWait(t, 5*time.Second, "a hanging attempt", func() bool { return answered.Load() > 0 || inFlight(rc) })
-	start := time.Now()
-	d.Stop()
-	if took := time.Since(start); took > timeout+5*time.Second {
-		t.Errorf("Stop took %s", took)
-	}
-	d.Stop() // twice is fine
-	n := whInt(t, e, `SELECT count(*) FROM webhook_attempts`)
-	time.Sleep(3 * timeout)
-	if m := whInt(t, e, `SELECT count(*) FROM webhook_attempts`); m != n {
-		t.Errorf("%d attempts after Stop", m-n)
-	}
-
-	// A context that ends stops it too; then it can be started again.
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := d.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	done := make(chan struct{})
-	go func() { d.Stop(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(timeout + 10*time.Second):
-		t.Fatal("the dispatcher did not stop with its context")
-	}
-}
-
 // inFlight reports whether the receiver has a request whose handler is still running.
 func inFlight(rc *whReceiver) bool {
 	rc.mu.Lock()

@@ -1,0 +1,29 @@
+package auth
+
+import "testing"
+
+// A burst of logins with as many application passwords queues at most touchQueue touches, and
+// writes none itself (there is no store here: a request that wrote its touch, in a goroutine or
+// not, would crash the test). A dropped touch is not noted as written, so that the next login
+// of its password queues it again.
+func TestAppPasswordTouchesAreBounded(t *testing.T) {
+	t.Parallel()
+	u := newAppUses(nil, nil)
+	for id := range int64(5 * touchQueue) {
+		u.used(id, nil)
+	}
+	if n := len(u.queue); n != touchQueue {
+		t.Fatalf("%d touches queued, want %d", n, touchQueue)
+	}
+	<-u.queue
+	dropped := int64(touchQueue)
+	u.used(dropped, nil)
+	if n := len(u.queue); n != touchQueue {
+		t.Fatal("the next login of a dropped password did not queue its touch")
+	}
+	<-u.queue
+	u.used(1, nil) // queued before, and noted: not again within touchEvery
+	if n := len(u.queue); n != touchQueue-1 {
+		t.Fatal("a password's second login within touchEvery was queued")
+	}
+}
