@@ -244,7 +244,7 @@ func TestEmptySuffixRange(t *testing.T) {
 func TestIdleKeepAliveConnectionsAreClosed(t *testing.T) {
 	t.Parallel()
 	s, _ := probeServe(t, "FILESHARE_IDLE_TIMEOUT=1s")
-	conn, br := rawRequest(t, s.addr, "GET /healthz HTTP/1.1\nHost: x", nil)
+	conn, br := rawRequest(t, s.Addr, "GET /healthz HTTP/1.1\nHost: x", nil)
 	conn.SetReadDeadline(time.Now().Add(3 * time.Second))
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil || resp.StatusCode != http.StatusOK {
