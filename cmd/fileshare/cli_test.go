@@ -35,33 +35,19 @@ const testVersion = "v9.8.7-clitest"
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "fileshare-cli-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "fileshare")
 	// Without -race: the tests run the binary some hundred times, and the race detector would
 	// make every password hash several times slower. The code it runs is exercised under the
 	// race detector by the in-process tests of the other packages.
-	cmd := exec.Command(goTool(), "build", "-ldflags", "-X main.version="+testVersion, "-o", binary, ".")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
+	var err error
+	binary, err = testutil.BuildBinary("-ldflags", "-X main.version="+testVersion)
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "building fileshare: %v\n", err)
-		os.RemoveAll(dir)
 		os.Exit(1)
 	}
 	code := m.Run()
 	testutil.StopMinIO()
-	os.RemoveAll(dir)
+	os.RemoveAll(filepath.Dir(binary))
 	os.Exit(code)
-}
-
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 }
 
 // result is how a run of the binary ended.
@@ -70,26 +56,13 @@ type result struct {
 	stdout, stderr string
 }
 
-// cliEnv is the environment of the binary: the test's own, without any fileshare setting that
-// could leak in from the developer's shell, plus extra.
-func cliEnv(extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "FILESHARE_") || strings.HasPrefix(kv, "DATABASE_URL=") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return append(env, extra...)
-}
-
-// run runs the binary to its end, with stdin and the environment env (on top of cliEnv).
+// run runs the binary to its end, with stdin and the environment env (on top of testutil.CLIEnv).
 func run(t *testing.T, env []string, stdin string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = cliEnv(env...)
+	cmd.Env = testutil.CLIEnv(env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -429,128 +402,6 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-// server is a running `fileshare serve`.
-type server struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	addr string
-	logs *syncBuffer
-	done chan struct{}
-	err  error
-}
-
-// syncBuffer collects a process's output; safe for concurrent use.
-type syncBuffer struct {
-	testutil.LogBuffer
-}
-
-// logged returns the value of key of the first JSON log line whose msg is msg.
-func (b *syncBuffer) logged(msg, key string) (string, bool) {
-	sc := bufio.NewScanner(strings.NewReader(b.String()))
-	for sc.Scan() {
-		var line map[string]any
-		if json.Unmarshal(sc.Bytes(), &line) == nil && line["msg"] == msg {
-			v, _ := line[key].(string)
-			return v, true
-		}
-	}
-	return "", false
-}
-
-// startServe starts `fileshare serve` on a free port and waits until it answers /healthz.
-func startServe(t *testing.T, env []string, args ...string) *server {
-	t.Helper()
-	s := launch(t, env, args...)
-	s.waitReady("/healthz")
-	return s
-}
-
-// launch starts `fileshare serve` with args on a free port, and kills it at the end of the
-// test unless it has exited by then.
-func launch(t *testing.T, env []string, args ...string) *server {
-	t.Helper()
-	cmd := exec.Command(binary, append([]string{"serve"}, args...)...)
-	cmd.Env = cliEnv(append([]string{"FILESHARE_LISTEN=127.0.0.1:0"}, env...)...)
-	s := &server{t: t, cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = s.logs, s.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.err = cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-s.done:
-		default:
-			cmd.Process.Kill()
-			<-s.done
-		}
-	})
-	return s
-}
-
-// waitReady waits, 30 s at the most, until s has logged the address it serves and answers
-// path with 200.
-func (s *server) waitReady(path string) {
-	s.t.Helper()
-	t := s.t
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if addr, found := s.logs.logged("serving", "addr"); found {
-			s.addr = addr
-			break
-		}
-		select {
-		case <-s.done:
-			t.Fatalf("serve exited before serving: %v\n%s", s.err, s.logs)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not start within 30s:\n%s", s.logs)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	for {
-		resp, err := http.Get(s.url(path))
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not answer 200 within 30s (%v):\n%s", path, err, s.logs)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func (s *server) url(path string) string { return "http://" + s.addr + path }
-
-// stop sends SIGTERM and returns the exit code.
-func (s *server) stop() int {
-	s.t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		s.t.Fatal(err)
-	}
-	return s.wait()
-}
-
-func (s *server) wait() int {
-	s.t.Helper()
-	select {
-	case <-s.done:
-	case <-time.After(30 * time.Second):
-		s.t.Fatalf("serve did not exit within 30s of SIGTERM:\n%s", s.logs)
-	}
-	if s.err != nil {
-		if ee, ok := s.err.(*exec.ExitError); ok {
-			return ee.ExitCode()
-		}
-		s.t.Fatal(s.err)
-	}
-	return 0
-}
-
 type uploadAnswer struct {
 	ID        string    `json:"id"`
 	Size      int64     `json:"size"`
@@ -559,25 +410,25 @@ type uploadAnswer struct {
 	URL       string    `json:"url"`
 }
 
-// upload posts data as login and returns the 201 answer.
-func (s *server) upload(login, password, name string, data []byte) uploadAnswer {
-	s.t.Helper()
-	body, ctype := testutil.Multipart(s.t, testutil.FilePart(name, data))
-	req, _ := http.NewRequest(http.MethodPost, s.url("/uploads"), bytes.NewReader(body))
+// postUpload posts data to s as login and returns the 201 answer.
+func postUpload(t *testing.T, s *testutil.Serve, login, password, name string, data []byte) uploadAnswer {
+	t.Helper()
+	body, ctype := testutil.Multipart(t, testutil.FilePart(name, data))
+	req, _ := http.NewRequest(http.MethodPost, s.URL("/uploads"), bytes.NewReader(body))
 	req.Header.Set("Content-Type", ctype)
 	req.SetBasicAuth(login, password)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusCreated {
-		s.t.Fatalf("POST /uploads: %d %s", resp.StatusCode, b)
+		t.Fatalf("POST /uploads: %d %s", resp.StatusCode, b)
 	}
 	var a uploadAnswer
 	if err := json.Unmarshal(b, &a); err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return a
 }
@@ -592,9 +443,9 @@ func TestServe(t *testing.T) {
 	ok(t, env, "", "tenant", "add", "acme")
 	ok(t, env, "pw\n", "user", "add", "alice@acme", "--password-stdin")
 
-	s := startServe(t, env)
+	s := testutil.StartServe(t, binary, env)
 	for _, path := range []string{"/healthz", "/readyz", "/openapi.yaml"} {
-		resp, err := http.Get(s.url(path))
+		resp, err := http.Get(s.URL(path))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -605,7 +456,7 @@ func TestServe(t *testing.T) {
 	}
 
 	data := []byte("served by the real binary")
-	a := s.upload("alice@acme", "pw", "e2e.txt", data)
+	a := postUpload(t, s, "alice@acme", "pw", "e2e.txt", data)
 	resp, err := http.Get(a.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -626,16 +477,16 @@ func TestServe(t *testing.T) {
 
 	// An upload in flight: headers and half the body sent…
 	body, ctype := testutil.Multipart(t, testutil.FilePart("inflight.bin", bytes.Repeat([]byte("i"), 256<<10)))
-	conn, err := net.Dial("tcp", s.addr)
+	conn, err := net.Dial("tcp", s.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	authReq, _ := http.NewRequest(http.MethodPost, s.url("/uploads"), nil)
+	authReq, _ := http.NewRequest(http.MethodPost, s.URL("/uploads"), nil)
 	authReq.SetBasicAuth("alice@acme", "pw")
 	authz := authReq.Header.Get("Authorization")
 	fmt.Fprintf(conn, "POST /uploads HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
-		s.addr, authz, ctype, len(body))
+		s.Addr, authz, ctype, len(body))
 	half := len(body) / 2
 	if _, err := conn.Write(body[:half]); err != nil {
 		t.Fatal(err)
@@ -644,16 +495,16 @@ func TestServe(t *testing.T) {
 	testutil.Eventually(t, 30*time.Second, "the in-flight upload's temp file", func() bool {
 		return len(testutil.TempFiles(t, dataDir)) > 0
 	})
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := s.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, 30*time.Second, "serve to start draining", func() bool {
-		_, found := s.logs.logged("shutting down: draining in-flight requests", "msg")
+		_, found := s.Logged("shutting down: draining in-flight requests", "msg")
 		return found
 	})
 	select {
-	case <-s.done:
-		t.Fatalf("serve exited with an upload in flight:\n%s", s.logs)
+	case <-s.Done():
+		t.Fatalf("serve exited with an upload in flight:\n%s", s.Logs)
 	default:
 	}
 	// The upload completes after the signal.
@@ -663,7 +514,7 @@ func TestServe(t *testing.T) {
 	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	inflight, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
-		t.Fatalf("answer to the in-flight upload: %v\n%s", err, s.logs)
+		t.Fatalf("answer to the in-flight upload: %v\n%s", err, s.Logs)
 	}
 	b, _ := io.ReadAll(inflight.Body)
 	inflight.Body.Close()
@@ -671,11 +522,11 @@ func TestServe(t *testing.T) {
 		t.Fatalf("in-flight upload after SIGTERM: %d %s", inflight.StatusCode, b)
 	}
 	conn.Close()
-	if code := s.wait(); code != 0 {
-		t.Fatalf("serve exited %d after SIGTERM, want 0:\n%s", code, s.logs)
+	if code := s.Wait(30 * time.Second); code != 0 {
+		t.Fatalf("serve exited %d after SIGTERM, want 0:\n%s", code, s.Logs)
 	}
-	if _, found := s.logs.logged("stopped", "msg"); !found {
-		t.Errorf("no \"stopped\" log line:\n%s", s.logs)
+	if _, found := s.Logged("stopped", "msg"); !found {
+		t.Errorf("no \"stopped\" log line:\n%s", s.Logs)
 	}
 
 	// Both uploads are in the database.
@@ -689,12 +540,12 @@ func TestServe(t *testing.T) {
 		t.Errorf("uploads in the database after shutdown: %d (%v), want 2", n, err)
 	}
 	// The log is JSON, one object per line, and holds no password.
-	for _, line := range strings.Split(strings.TrimSpace(s.logs.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(s.Logs.String()), "\n") {
 		if !json.Valid([]byte(line)) {
 			t.Errorf("log line is not JSON: %q", line)
 		}
 	}
-	if strings.Contains(s.logs.String(), authz) || strings.Contains(s.logs.String(), `"pw"`) {
+	if strings.Contains(s.Logs.String(), authz) || strings.Contains(s.Logs.String(), `"pw"`) {
 		t.Error("the log holds credentials")
 	}
 }

@@ -28,9 +28,9 @@ func writeConfig(t *testing.T, text string) string {
 // session that ask for none.
 func defaultTTLs(t *testing.T, env []string, args ...string) (upload, session time.Duration) {
 	t.Helper()
-	s := startServe(t, env, args...)
-	a := s.upload("alice@acme", "pw", "c.txt", []byte("c"))
-	req, _ := http.NewRequest(http.MethodPost, s.url("/sessions"), nil)
+	s := testutil.StartServe(t, binary, env, args...)
+	a := postUpload(t, s, "alice@acme", "pw", "c.txt", []byte("c"))
+	req, _ := http.NewRequest(http.MethodPost, s.URL("/sessions"), nil)
 	req.SetBasicAuth("alice@acme", "pw")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -42,8 +42,8 @@ func defaultTTLs(t *testing.T, env []string, args ...string) (upload, session ti
 	if resp.StatusCode != http.StatusCreated || err != nil {
 		t.Fatalf("POST /sessions: %d %v", resp.StatusCode, err)
 	}
-	if code := s.stop(); code != 0 {
-		t.Fatalf("serve exited %d:\n%s", code, s.logs)
+	if code := s.Stop(); code != 0 {
+		t.Fatalf("serve exited %d:\n%s", code, s.Logs)
 	}
 	return a.ExpiresAt.Sub(a.CreatedAt), sess.ExpiresAt.Sub(sess.CreatedAt)
 }

@@ -21,14 +21,14 @@ import (
 // client stops reading is cut, and SIGTERM ends the process with 0 whatever clients do.
 
 // probeServe starts serve with a tenant acme and a user alice@acme (password pw).
-func probeServe(t *testing.T, extra ...string) (*server, string) {
+func probeServe(t *testing.T, extra ...string) (*testutil.Serve, string) {
 	t.Helper()
 	url := testutil.NewDatabase(t)
 	dataDir := t.TempDir()
 	env := append(dbEnv(url), "FILESHARE_DATA_DIR="+dataDir)
 	ok(t, env, "", "tenant", "add", "acme")
 	ok(t, env, "pw\n", "user", "add", "alice@acme", "--password-stdin")
-	return startServe(t, append(env, extra...)), dataDir
+	return testutil.StartServe(t, binary, append(env, extra...)), dataDir
 }
 
 // rawRequest writes head (a request line and headers, without the blank line) and body on a
@@ -91,7 +91,7 @@ func TestEarlyRefusalsAnswerAtOnce(t *testing.T) {
 		{"3 GiB announced against a 1 MiB limit, with Expect: 100-continue",
 			"POST /uploads HTTP/1.1\nHost: x\nAuthorization: Basic YWxpY2VAYWNtZTpwdw==\nContent-Type: multipart/form-data; boundary=b\nContent-Length: 3221225472\nExpect: 100-continue", http.StatusRequestEntityTooLarge},
 	} {
-		conn, br := rawRequest(t, s.addr, tc.head, nil)
+		conn, br := rawRequest(t, s.Addr, tc.head, nil)
 		answeredAndClosed(t, tc.what, conn, br, tc.status)
 	}
 }
@@ -104,17 +104,17 @@ func TestSIGTERMExitsZeroWhateverClientsDo(t *testing.T) {
 	t.Parallel()
 	s, _ := probeServe(t, "FILESHARE_BODY_IDLE_TIMEOUT=120s")
 	for range 3 {
-		rawRequest(t, s.addr, "POST /sessions HTTP/1.1\nHost: x\nContent-Length: 100", nil)
+		rawRequest(t, s.Addr, "POST /sessions HTTP/1.1\nHost: x\nContent-Length: 100", nil)
 	}
 	// An upload whose client sent half its body and then nothing: its handler waits.
 	body, ctype := testutil.Multipart(t, testutil.FilePart("stalled.bin", bytes.Repeat([]byte("s"), 1<<20)))
-	rawRequest(t, s.addr, "POST /uploads HTTP/1.1\nHost: x\nAuthorization: Basic YWxpY2VAYWNtZTpwdw==\nContent-Type: "+ctype+
+	rawRequest(t, s.Addr, "POST /uploads HTTP/1.1\nHost: x\nAuthorization: Basic YWxpY2VAYWNtZTpwdw==\nContent-Type: "+ctype+
 		"\nContent-Length: "+fmt.Sprint(len(body)), body[:len(body)/2])
-	rawRequest(t, s.addr, "GET /healthz HTTP/1.1\nHost: x", nil) // an idle kept-alive connection
+	rawRequest(t, s.Addr, "GET /healthz HTTP/1.1\nHost: x", nil) // an idle kept-alive connection
 	time.Sleep(200 * time.Millisecond)                           // let the handlers start
 	start := time.Now()
-	if code := s.stop(); code != 0 {
-		t.Fatalf("serve exited %d after SIGTERM, want 0:\n%s", code, s.logs)
+	if code := s.Stop(); code != 0 {
+		t.Fatalf("serve exited %d after SIGTERM, want 0:\n%s", code, s.Logs)
 	}
 	if d := time.Since(start); d > 25*time.Second {
 		t.Errorf("serve took %s to stop", d)
@@ -129,7 +129,7 @@ func TestTruncatedBodiesLeaveNothing(t *testing.T) {
 	sid := apiJSON(t, s, http.MethodPost, "/sessions", "")["id"].(string)
 	fid := apiJSON(t, s, http.MethodPost, "/sessions/"+sid+"/files", `{"name":"cut.bin"}`)["id"].(string)
 	upURL := apiJSON(t, s, http.MethodPost, "/sessions/"+fid, "")["url"].(string)
-	path := strings.TrimPrefix(upURL, "http://"+s.addr)
+	path := strings.TrimPrefix(upURL, "http://"+s.Addr)
 	chunk := bytes.Repeat([]byte("c"), 1<<20)
 	mpBody, mpType := testutil.Multipart(t, testutil.FilePart("cut.bin", bytes.Repeat([]byte("c"), 10<<20)))
 	for _, tc := range []struct {
@@ -140,13 +140,13 @@ func TestTruncatedBodiesLeaveNothing(t *testing.T) {
 		{"chunked", "PUT " + path + " HTTP/1.1\nHost: x\nTransfer-Encoding: chunked", append([]byte("100000\r\n"), append(chunk, "\r\n"...)...)},
 		{"multipart", "PUT " + path + " HTTP/1.1\nHost: x\nContent-Type: " + mpType + "\nContent-Length: " + fmt.Sprint(len(mpBody)), mpBody[:1<<20]},
 	} {
-		conn, _ := rawRequest(t, s.addr, tc.head, tc.body)
+		conn, _ := rawRequest(t, s.Addr, tc.head, tc.body)
 		time.Sleep(100 * time.Millisecond)
 		conn.Close()
 		testutil.Eventually(t, 30*time.Second, tc.what+": the blob store empty again", func() bool { return len(testutil.Files(t, dataDir)) == 0 })
 	}
-	if strings.Contains(s.logs.String(), "commit outcome unknown") {
-		t.Errorf("a cut body reached the commit:\n%s", s.logs)
+	if strings.Contains(s.Logs.String(), "commit outcome unknown") {
+		t.Errorf("a cut body reached the commit:\n%s", s.Logs)
 	}
 	req, _ := http.NewRequest(http.MethodPut, upURL, bytes.NewReader([]byte("whole at last")))
 	resp, err := http.DefaultClient.Do(req)
@@ -163,9 +163,9 @@ func TestTruncatedBodiesLeaveNothing(t *testing.T) {
 }
 
 // apiJSON calls the API as alice@acme and decodes the 2xx JSON answer.
-func apiJSON(t *testing.T, s *server, method, path, body string) map[string]any {
+func apiJSON(t *testing.T, s *testutil.Serve, method, path, body string) map[string]any {
 	t.Helper()
-	req, _ := http.NewRequest(method, s.url(path), strings.NewReader(body))
+	req, _ := http.NewRequest(method, s.URL(path), strings.NewReader(body))
 	req.SetBasicAuth("alice@acme", "pw")
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
@@ -188,12 +188,12 @@ func TestStalledDownloadIsCut(t *testing.T) {
 	t.Parallel()
 	s, _ := probeServe(t, "FILESHARE_BODY_IDLE_TIMEOUT=2s")
 	data := bytes.Repeat([]byte("d"), 64<<20)
-	a := s.upload("alice@acme", "pw", "big.bin", data)
+	a := postUpload(t, s, "alice@acme", "pw", "big.bin", data)
 	// A small receive buffer, set before connecting so that the window stays small.
 	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
 	}}
-	conn, err := d.Dial("tcp", s.addr)
+	conn, err := d.Dial("tcp", s.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestStalledDownloadIsCut(t *testing.T) {
 		t.Fatalf("the stalled client still received the whole file (%d bytes)", n)
 	}
 	// The server let go of it: no download in flight.
-	resp, err := http.Get(s.url("/metrics"))
+	resp, err := http.Get(s.URL("/metrics"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestStalledDownloadIsCut(t *testing.T) {
 func TestEmptySuffixRange(t *testing.T) {
 	t.Parallel()
 	s, _ := probeServe(t)
-	a := s.upload("alice@acme", "pw", "r.txt", []byte("0123456789abcdefghijk"))
+	a := postUpload(t, s, "alice@acme", "pw", "r.txt", []byte("0123456789abcdefghijk"))
 	req, _ := http.NewRequest(http.MethodGet, a.URL, nil)
 	req.Header.Set("Range", "bytes=-0")
 	resp, err := http.DefaultClient.Do(req)
@@ -244,7 +244,7 @@ func TestEmptySuffixRange(t *testing.T) {
 func TestIdleKeepAliveConnectionsAreClosed(t *testing.T) {
 	t.Parallel()
 	s, _ := probeServe(t, "FILESHARE_IDLE_TIMEOUT=1s")
-	conn, br := rawRequest(t, s.addr, "GET /healthz HTTP/1.1\nHost: x", nil)
+	conn, br := rawRequest(t, s.Addr, "GET /healthz HTTP/1.1\nHost: x", nil)
 	conn.SetReadDeadline(time.Now().Add(3 * time.Second))
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil || resp.StatusCode != http.StatusOK {

@@ -27,10 +27,10 @@ func TestQuotaAndAppPasswordCommands(t *testing.T) {
 	fails(t, env, "", "does not exist", "tenant", "set", "nope", "--max-bytes", "1")
 	fails(t, env, "", "nothing to set", "tenant", "set", "acme")
 
-	s := startServe(t, env)
+	s := testutil.StartServe(t, binary, env)
 	up := func(pw string, data string) int {
 		body, ctype := testutil.Multipart(t, testutil.FilePart("q.txt", []byte(data)))
-		req, _ := http.NewRequest(http.MethodPost, s.url("/uploads"), strings.NewReader(string(body)))
+		req, _ := http.NewRequest(http.MethodPost, s.URL("/uploads"), strings.NewReader(string(body)))
 		req.Header.Set("Content-Type", ctype)
 		req.SetBasicAuth("alice@acme", pw)
 		resp, err := http.DefaultClient.Do(req)
@@ -83,7 +83,7 @@ func TestQuotaAndAppPasswordCommands(t *testing.T) {
 	if out := ok(t, env, "", "user", "apppw", "list", "alice@acme"); strings.Contains(out, "rtc-engine") {
 		t.Errorf("a revoked password is still listed:\n%s", out)
 	}
-	if strings.Contains(s.logs.String(), pw) {
+	if strings.Contains(s.Logs.String(), pw) {
 		t.Error("the application password reached the server's log")
 	}
 }

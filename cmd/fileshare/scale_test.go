@@ -26,14 +26,14 @@ import (
 
 // startServers starts n `serve` processes at once, so that they also race to create the
 // bucket, and waits until each answers /healthz.
-func startServers(t *testing.T, n int, env []string) []*server {
+func startServers(t *testing.T, n int, env []string) []*testutil.Serve {
 	t.Helper()
-	servers := make([]*server, n)
+	servers := make([]*testutil.Serve, n)
 	for i := range servers {
-		servers[i] = launch(t, env)
+		servers[i] = testutil.LaunchServe(t, binary, env)
 	}
 	for _, s := range servers {
-		s.waitReady("/readyz")
+		s.WaitReady("/readyz")
 	}
 	return servers
 }
@@ -42,12 +42,12 @@ func startServers(t *testing.T, n int, env []string) []*server {
 // balancer would.
 type cluster struct {
 	t     *testing.T
-	nodes []*server
+	nodes []*testutil.Serve
 	mu    sync.Mutex
 	next  int
 }
 
-func (c *cluster) pick() *server {
+func (c *cluster) pick() *testutil.Serve {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.nodes[c.next%len(c.nodes)]
@@ -68,12 +68,12 @@ func (a answer) message() string {
 }
 
 // send sends a request to s; it is safe in any goroutine (it reports errors, never Fatal).
-func send(s *server, method, path, login, password string, body []byte, header ...string) (answer, error) {
+func send(s *testutil.Serve, method, path, login, password string, body []byte, header ...string) (answer, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequest(method, s.url(path), rd)
+	req, err := http.NewRequest(method, s.URL(path), rd)
 	if err != nil {
 		return answer{}, err
 	}
@@ -92,11 +92,11 @@ func send(s *server, method, path, login, password string, body []byte, header .
 	return answer{resp.StatusCode, resp.Header, b}, err
 }
 
-func (c *cluster) on(s *server, method, path, login, password string, body []byte, header ...string) answer {
+func (c *cluster) on(s *testutil.Serve, method, path, login, password string, body []byte, header ...string) answer {
 	c.t.Helper()
 	a, err := send(s, method, path, login, password, body, header...)
 	if err != nil {
-		c.t.Fatalf("%s %s on %s: %v", method, path, s.addr, err)
+		c.t.Fatalf("%s %s on %s: %v", method, path, s.Addr, err)
 	}
 	return a
 }
@@ -129,11 +129,11 @@ func decodeAs[T any](t *testing.T, a answer) T {
 }
 
 // purgeRemoved reads fileshare_purge_removed_total by kind from an instance's /metrics.
-func purgeRemoved(t *testing.T, s *server) map[string]int {
+func purgeRemoved(t *testing.T, s *testutil.Serve) map[string]int {
 	t.Helper()
 	a, err := send(s, http.MethodGet, "/metrics", "", "", nil)
 	if err != nil || a.status != http.StatusOK {
-		t.Fatalf("metrics of %s: %v %d", s.addr, err, a.status)
+		t.Fatalf("metrics of %s: %v %d", s.Addr, err, a.status)
 	}
 	out := map[string]int{}
 	for _, m := range regexp.MustCompile(`(?m)^fileshare_purge_removed_total\{kind="(\w+)"\} (\d+)$`).FindAllStringSubmatch(string(a.body), -1) {
@@ -233,7 +233,7 @@ func TestScaleOut(t *testing.T) {
 	)
 	for i := range racers {
 		wg.Add(1)
-		go func(s *server) {
+		go func(s *testutil.Serve) {
 			defer wg.Done()
 			<-start
 			a, err := send(s, http.MethodGet, path, "", "", nil)
@@ -274,7 +274,7 @@ func TestScaleOut(t *testing.T) {
 	c.want(c.on(nodes[1], http.MethodDelete, "/uploads/"+u.ID, login, password, nil), http.StatusNoContent, "delete")
 	for _, s := range nodes {
 		if a := c.on(s, http.MethodGet, "/uploads/"+u.ID, "", "", nil); a.status != http.StatusNotFound || a.message() != "upload not found" {
-			t.Fatalf("download on %s right after the delete: %d %s", s.addr, a.status, a.body)
+			t.Fatalf("download on %s right after the delete: %d %s", s.Addr, a.status, a.body)
 		}
 	}
 	tok2 := decodeAs[entity](t, c.want(c.on(nodes[0], http.MethodPost, "/sessions/"+sess.ID+"/files/"+file.ID+"/tokens", login, password, nil),
@@ -282,7 +282,7 @@ func TestScaleOut(t *testing.T) {
 	c.want(c.on(nodes[2], http.MethodDelete, "/sessions/"+sess.ID, login, password, nil), http.StatusNoContent, "delete session")
 	for _, s := range nodes {
 		if a := c.on(s, http.MethodGet, pathOf(t, tok2.URL), "", "", nil); a.status != http.StatusNotFound {
-			t.Fatalf("token of a deleted session on %s: %d %s", s.addr, a.status, a.body)
+			t.Fatalf("token of a deleted session on %s: %d %s", s.Addr, a.status, a.body)
 		}
 	}
 	if got := m.Objects(t, bucket); len(got) != 2 {
@@ -355,12 +355,18 @@ func TestScaleOut(t *testing.T) {
 	}
 	after := map[string]int{}
 	perInstance := make([]map[string]int, instances)
-	for i, s := range nodes {
-		perInstance[i] = purgeRemoved(t, s)
-		for k, n := range perInstance[i] {
-			after[k] += n
+	// The counters move when a pass ends, which may be a moment after its last removal.
+	testutil.Eventually(t, 30*time.Second, "the purge counters to count what was removed", func() bool {
+		clear(after)
+		for i, s := range nodes {
+			perInstance[i] = purgeRemoved(t, s)
+			for k, n := range perInstance[i] {
+				after[k] += n
+			}
 		}
-	}
+		return after["upload"]-before["upload"] >= expiring && after["session"]-before["session"] >= expiringSessions &&
+			after["file"]-before["file"] >= expiringSessions
+	})
 	if after["upload"]-before["upload"] != expiring || after["session"]-before["session"] != expiringSessions ||
 		after["file"]-before["file"] != expiringSessions {
 		t.Fatalf("the instances together removed %v (before %v), want %d uploads and %d sessions with one file each, exactly once",
@@ -369,11 +375,11 @@ func TestScaleOut(t *testing.T) {
 	t.Logf("purge work per instance: %v", perInstance)
 
 	for i, s := range nodes {
-		if code := s.stop(); code != 0 {
-			t.Errorf("instance %d exited %d:\n%s", i, code, s.logs)
+		if code := s.Stop(); code != 0 {
+			t.Errorf("instance %d exited %d:\n%s", i, code, s.Logs)
 		}
-		if strings.Contains(s.logs.String(), "purge pass failed") {
-			t.Errorf("instance %d logged a failed purge pass:\n%s", i, s.logs)
+		if strings.Contains(s.Logs.String(), "purge pass failed") {
+			t.Errorf("instance %d logged a failed purge pass:\n%s", i, s.Logs)
 		}
 	}
 }

@@ -172,7 +172,7 @@ type tusScenario struct {
 	env      []string // of every instance
 	metadata map[string]string
 	headers  map[string]string
-	a, b     *server
+	a, b     *testutil.Serve
 	proxy    *tusProxy
 }
 
@@ -235,9 +235,9 @@ func (sc *tusScenario) run(t *testing.T, data []byte) string {
 			// Instance A died in the middle of a chunk: start it again (the client meanwhile
 			// finds no instance and retries).
 			killed = nil
-			<-sc.a.done
-			sc.a = startServe(t, sc.env)
-			sc.proxy.setTarget(sc.a.addr)
+			<-sc.a.Done()
+			sc.a = testutil.StartServe(t, binary, sc.env)
+			sc.proxy.setTarget(sc.a.Addr)
 			continue
 		}
 		line, _ := json.Marshal(ev)
@@ -255,12 +255,12 @@ func (sc *tusScenario) run(t *testing.T, data []byte) string {
 				a := sc.a
 				sc.proxy.cutNext(&tusCut{after: 2 << 20, keepGoing: true, then: func() {
 					sc.proxy.setTarget("")
-					a.cmd.Process.Kill()
+					a.Cmd.Process.Kill()
 					close(killed)
 				}})
 			case stage == 2 && ev.Accepted >= 40<<20:
 				stage++
-				sc.proxy.setTarget(sc.b.addr)
+				sc.proxy.setTarget(sc.b.Addr)
 			}
 		case "success":
 			uploadTo = ev.URL
@@ -298,8 +298,8 @@ func tusStart(t *testing.T, extra ...string) *tusScenario {
 	env = append(env, extra...)
 	ok(t, env, "", "tenant", "add", "acme")
 	ok(t, env, "pw\n", "user", "add", "alice@acme", "--password-stdin")
-	sc := &tusScenario{env: env, proxy: proxy, a: startServe(t, env), b: startServe(t, env)}
-	proxy.setTarget(sc.a.addr)
+	sc := &tusScenario{env: env, proxy: proxy, a: testutil.StartServe(t, binary, env), b: testutil.StartServe(t, binary, env)}
+	proxy.setTarget(sc.a.Addr)
 	return sc
 }
 
@@ -365,9 +365,9 @@ func TestTusClientSurvivesCutsOnDisk(t *testing.T) {
 	download := tusUploadURL(t, up)
 	id := download[strings.LastIndexByte(download, '/')+1:]
 	// The upload's own id, on either instance: the whole file.
-	for _, s := range []*server{sc.a, sc.b} {
-		if got := tusDownloadSHA256(t, s.url("/uploads/"+id)); got != sum {
-			t.Fatalf("download from %s: sha256 %s, want %s", s.addr, got, sum)
+	for _, s := range []*testutil.Serve{sc.a, sc.b} {
+		if got := tusDownloadSHA256(t, s.URL("/uploads/"+id)); got != sum {
+			t.Fatalf("download from %s: sha256 %s, want %s", s.Addr, got, sum)
 		}
 	}
 }
@@ -405,7 +405,7 @@ func TestTusClientSurvivesCutsOnS3(t *testing.T) {
 	up := sc.run(t, data)
 	download := tusUploadURL(t, up)
 	id := download[strings.LastIndexByte(download, '/')+1:]
-	if got := tusDownloadSHA256(t, sc.a.url("/uploads/"+id)); got != sum {
+	if got := tusDownloadSHA256(t, sc.a.URL("/uploads/"+id)); got != sum {
 		t.Fatalf("download: sha256 %s, want %s", got, sum)
 	}
 	// Nothing staged is left behind: no tail, no marker, no incomplete multipart upload.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -167,3 +169,33 @@ func do(req *http.Request) ([]byte, int, error) {
 }
 
 func jsonBody(s string) io.Reader { return bytes.NewReader([]byte(s)) }
+
+func loadRow(name string, fsR, ngR []loadResult, target float64) result {
+	var fsRPS, ngRPS, fsP99, ngP99 []float64
+	errs := 0
+	for _, r := range fsR {
+		fsRPS = append(fsRPS, r.RPS())
+		fsP99 = append(fsP99, float64(r.P99.Microseconds())/1000)
+		errs += r.Errors
+	}
+	for _, r := range ngR {
+		ngRPS = append(ngRPS, r.RPS())
+		ngP99 = append(ngP99, float64(r.P99.Microseconds())/1000)
+	}
+	m, n := median(fsRPS), median(ngRPS)
+	res := result{Name: name, Unit: "req/s", Fileshare: m, Runs: fsRPS,
+		Note: fmt.Sprintf("p99 %.2f ms (nginx %.2f ms); %d errors", median(fsP99), median(ngP99), errs)}
+	if n > 0 {
+		res.Nginx, res.Ratio, res.NginxRuns = n, m/n, ngRPS
+		res.Target = fmt.Sprintf("≥%.1f× nginx", target)
+		res.Met = boolp(m/n >= target && errs == 0)
+	}
+	return res
+}
+
+// loadUntil runs workers closed-loop until done is closed.
+func loadUntil(workers int, done <-chan struct{}, op func() error) loadResult {
+	var stop atomic.Bool
+	go func() { <-done; stop.Store(true) }()
+	return loadWhile(workers, func() bool { return !stop.Load() }, func(int, int) error { return op() })
+}

@@ -35,15 +35,10 @@ func addrKey(addr string) string { return "addr:" + addr }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// Check returns how long login must wait before it may be tried from addr (0 when it may
-// now), and whether the login has failures from addr that a success must reset.
-func (l *SharedLimiter) Check(ctx context.Context, login, addr string) (time.Duration, bool, error) {
-	wait, failed, _, err := l.check(ctx, login, addr, "", "", nil)
-	return wait, failed, err
-}
-
-// check is Check that also looks up the user name@tenant (with the application password
-// whose hash is appHash, when any), in the same query.
+// check returns how long login must wait before it may be tried from addr (0 when it may
+// now), and whether the login has failures from addr that a success must reset; in the same
+// query it looks up the user name@tenant (with the application password whose hash is
+// appHash, when any).
 func (l *SharedLimiter) check(ctx context.Context, login, addr, tenant, name string, appHash []byte) (time.Duration, bool, userLookup, error) {
 	r, err := l.st.Q.AuthLookup(ctx, dbsqlc.AuthLookupParams{
 		LoginKey: loginKey(login, addr), AddrKey: addrKey(addr), AppHash: appHash, Tenant: tenant, Name: name,

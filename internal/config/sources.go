@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"reflect"
 	"strings"
@@ -77,20 +76,6 @@ type Sources struct {
 // configuration file. Pass Option() to kong.New, then Explain any error of Parse.
 func NewSources(fileFlag string) *Sources {
 	return &Sources{fileFlag: fileFlag, origins: map[string]origin{}}
-}
-
-// YAMLLoader reads a configuration file for kong.Configuration, for code that builds its own
-// parser over Config (tests): it resolves like Sources, the environment before the file.
-func YAMLLoader(r io.Reader) (kong.Resolver, error) {
-	path := "the configuration file"
-	if n, ok := r.(interface{ Name() string }); ok {
-		path = n.Name()
-	}
-	f, err := readFile(r, path)
-	if err != nil {
-		return nil, err
-	}
-	return &Sources{file: f, loaded: true, origins: map[string]origin{}}, nil
 }
 
 // Option makes kong read the settings from these sources, and check every setting's value given

@@ -40,15 +40,7 @@ const (
 )
 
 // tsToken is a token as its creation answers it.
-type tsToken struct {
-	ID        string    `json:"id"`
-	Ref       string    `json:"ref"`
-	PIN       string    `json:"pin"`
-	URL       string    `json:"url"`
-	SessionID string    `json:"sessionId"`
-	FileID    string    `json:"fileId"`
-	ExpiresAt time.Time `json:"expiresAt"`
-}
+type tsToken = testutil.Token
 
 // tsStatus is a token in its entry's token list.
 type tsStatus struct {
@@ -65,15 +57,7 @@ func tsTokensPath(sid, fid string) string { return "/sessions/" + sid + "/files/
 // tsCreateToken makes a token of alice's entry, with a PIN when pin.
 func tsCreateToken(t *testing.T, e *testutil.Env, sid, fid string, pin bool) tsToken {
 	t.Helper()
-	var body any
-	if pin {
-		body = map[string]any{"pin": true}
-	}
-	tok := testutil.Decode[tsToken](t, sessCall(t, e, http.MethodPost, tsTokensPath(sid, fid), sessAlice, body), http.StatusCreated)
-	if tok.Ref == "" || tok.URL == "" || (pin && tok.PIN == "") {
-		t.Fatalf("token %+v", tok)
-	}
-	return tok
+	return e.Token(t, sessAlice, testutil.StoredFile{SessionID: sid, ID: fid}, pin)
 }
 
 // tsStatusOf finds tok in its entry's token list.

@@ -174,11 +174,11 @@ func TestCrashSafety(t *testing.T) {
 func (r *crashRun) round(k int, spec string, kinds []uploadKind, workers int, prev []*attempt) []*attempt {
 	t := r.t
 	roundStart := time.Now()
-	p := startServe(t, r.bin, append(r.env, "FILESHARE_FAILPOINT="+spec)...)
+	p := testutil.StartServe(t, r.bin, append(r.env, "FILESHARE_FAILPOINT="+spec))
 	for _, a := range prev {
 		r.verifyDownload(p, a)
 	}
-	ans, err := do(r.client, request(t, "POST", p.url("/sessions"), crashLogin, crashPassword, nil))
+	ans, err := do(r.client, request(t, "POST", p.URL("/sessions"), crashLogin, crashPassword, nil))
 	if err != nil || ans.status != http.StatusCreated {
 		t.Fatalf("round %d: create session: %v %d %s", k, err, ans.status, ans.body)
 	}
@@ -216,8 +216,8 @@ func (r *crashRun) round(k int, spec string, kinds []uploadKind, workers int, pr
 	if sent.Load() > limit {
 		t.Fatalf("round %d: failpoint %s not reached after %d uploads", k, spec, limit)
 	}
-	if !p.waitExit(t, 10*time.Second) {
-		t.Fatalf("round %d: serve ended without being killed at %s: %v\n%s", k, spec, p.err, p.logs)
+	if p.Wait(10 * time.Second); !p.Killed() {
+		t.Fatalf("round %d: serve ended without being killed at %s: %v\n%s", k, spec, p.Err(), p.Logs)
 	}
 
 	// A statement the server sent just before it died may still commit (an upload that is
@@ -250,11 +250,11 @@ func (r *crashRun) round(k int, spec string, kinds []uploadKind, workers int, pr
 }
 
 // upload sends one attempt; it returns false once the server is gone.
-func (r *crashRun) upload(p *proc, sid string, a *attempt, data []byte) bool {
+func (r *crashRun) upload(p *testutil.Serve, sid string, a *attempt, data []byte) bool {
 	t := r.t
 	if a.kind == simpleUpload {
 		body, ctype := multipartBody(t, a.name, data)
-		req := request(t, "POST", p.url("/uploads"), crashLogin, crashPassword, body)
+		req := request(t, "POST", p.URL("/uploads"), crashLogin, crashPassword, body)
 		req.Header.Set("Content-Type", ctype)
 		ans, err := do(r.client, req)
 		if err != nil {
@@ -277,7 +277,7 @@ func (r *crashRun) upload(p *proc, sid string, a *attempt, data []byte) bool {
 		entry["size"] = a.size
 	}
 	js, _ := json.Marshal(entry)
-	ans, err := do(r.client, request(t, "POST", p.url("/sessions/"+sid+"/files"), crashLogin, crashPassword, bytes.NewReader(js)))
+	ans, err := do(r.client, request(t, "POST", p.URL("/sessions/"+sid+"/files"), crashLogin, crashPassword, bytes.NewReader(js)))
 	if err != nil {
 		return false
 	}
@@ -292,12 +292,12 @@ func (r *crashRun) upload(p *proc, sid string, a *attempt, data []byte) bool {
 }
 
 // put stores an entry's content in the attempt's way; false once the server is gone.
-func (r *crashRun) put(p *proc, a *attempt, data []byte) bool {
+func (r *crashRun) put(p *testutil.Serve, a *attempt, data []byte) bool {
 	t := r.t
 	var req *http.Request
 	switch a.kind {
 	case fileURLPut:
-		ans, err := do(r.client, request(t, "POST", p.url("/sessions/"+a.fid), crashLogin, crashPassword, nil))
+		ans, err := do(r.client, request(t, "POST", p.URL("/sessions/"+a.fid), crashLogin, crashPassword, nil))
 		if err != nil {
 			return false
 		}
@@ -310,10 +310,10 @@ func (r *crashRun) put(p *proc, a *attempt, data []byte) bool {
 		req = request(t, "PUT", u.URL, "", "", bytes.NewReader(data))
 	case fileMultipartPut:
 		body, ctype := multipartBody(t, a.name, data)
-		req = request(t, "PUT", p.url("/sessions/"+a.sid+"/files/"+a.fid), crashLogin, crashPassword, body)
+		req = request(t, "PUT", p.URL("/sessions/"+a.sid+"/files/"+a.fid), crashLogin, crashPassword, body)
 		req.Header.Set("Content-Type", ctype)
 	default:
-		req = request(t, "PUT", p.url("/sessions/"+a.sid+"/files/"+a.fid), crashLogin, crashPassword, bytes.NewReader(data))
+		req = request(t, "PUT", p.URL("/sessions/"+a.sid+"/files/"+a.fid), crashLogin, crashPassword, bytes.NewReader(data))
 		req.Header.Set("Content-Type", "application/octet-stream")
 	}
 	ans, err := do(r.client, req)
@@ -337,11 +337,11 @@ func (r *crashRun) put(p *proc, a *attempt, data []byte) bool {
 }
 
 // verifyDownload downloads an acknowledged upload through p and compares its SHA-256.
-func (r *crashRun) verifyDownload(p *proc, a *attempt) {
+func (r *crashRun) verifyDownload(p *testutil.Serve, a *attempt) {
 	t := r.t
-	url := p.url("/uploads/" + a.uploadID)
+	url := p.URL("/uploads/" + a.uploadID)
 	if a.kind != simpleUpload {
-		ans, err := do(r.client, request(t, "POST", p.url("/sessions/"+a.sid+"/files/"+a.fid+"/tokens"), crashLogin, crashPassword, nil))
+		ans, err := do(r.client, request(t, "POST", p.URL("/sessions/"+a.sid+"/files/"+a.fid+"/tokens"), crashLogin, crashPassword, nil))
 		if err != nil || ans.status != http.StatusCreated {
 			t.Errorf("token for %s: %v %d %s", a.name, err, ans.status, ans.body)
 			return
@@ -377,7 +377,7 @@ func (r *crashRun) leftovers() (temps, orphans int) {
 // purge runs `fileshare purge` with a grace period shorter than anything the crash left.
 func (r *crashRun) purge() (res struct{ OrphansRemoved, TempFilesRemoved int64 }) {
 	cmd := exec.Command(r.bin, "purge")
-	cmd.Env = cliEnv(append(r.env, "FILESHARE_ORPHAN_GRACE=1ns")...)
+	cmd.Env = testutil.CLIEnv(append(r.env, "FILESHARE_ORPHAN_GRACE=1ns")...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -447,7 +447,7 @@ func (r *crashRun) checkAttempt(a *attempt) {
 // again every entry whose PUT was killed, stops it cleanly and purges once more.
 func (r *crashRun) final() {
 	t := r.t
-	p := startServe(t, r.bin, r.env...)
+	p := testutil.StartServe(t, r.bin, r.env)
 	for _, a := range r.attempts {
 		if a.acked || (a.kind == simpleUpload && a.uploadID != "") {
 			r.verifyDownload(p, a) // the latter committed, though its answer was lost
@@ -472,7 +472,7 @@ func (r *crashRun) final() {
 		r.verifyDownload(p, a)
 		r.reuploads++
 	}
-	if code := p.stop(t); code != 0 {
+	if code := p.Stop(); code != 0 {
 		t.Errorf("serve exited %d on SIGTERM", code)
 	}
 	r.purge()

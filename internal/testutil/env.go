@@ -39,6 +39,10 @@ type Env struct {
 	DataDir string
 	Logs    *LogBuffer
 	Admin   *admin.Admin
+
+	// passwords holds the password of every user AddUser added, by login, for the fixture
+	// builders; shared by the Env's copies and twins.
+	passwords *sync.Map
 }
 
 // Option changes the configuration of an Env before it starts.
@@ -83,7 +87,9 @@ func NewEnv(t testing.TB, opts ...Option) *Env {
 func (e *Env) Twin() *Env {
 	e.T.Helper()
 	cfg := *e.Config
-	return start(e.T, &cfg)
+	twin := start(e.T, &cfg)
+	twin.passwords = e.passwords
+	return twin
 }
 
 func start(t testing.TB, cfg *config.Config) *Env {
@@ -92,7 +98,7 @@ func start(t testing.TB, cfg *config.Config) *Env {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	e := &Env{T: t, DBURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logs: &LogBuffer{}, Config: cfg}
+	e := &Env{T: t, DBURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logs: &LogBuffer{}, Config: cfg, passwords: &sync.Map{}}
 	// A small pool: many test servers share one PostgreSQL and its max_connections.
 	st, err := store.Open(context.Background(), e.DBURL, store.Options{QueryTimeout: cfg.DBTimeout, MaxConns: 6})
 	if err != nil {
@@ -137,7 +143,8 @@ func (e *Env) AddTenant(name string) {
 	}
 }
 
-// AddUser adds a user, and its tenant when that does not exist yet.
+// AddUser adds a user, and its tenant when that does not exist yet; the fixture builders act
+// as that user with its password.
 func (e *Env) AddUser(login, password string) {
 	e.T.Helper()
 	_, tenant, err := auth.ParseLogin(login)
@@ -151,6 +158,7 @@ func (e *Env) AddUser(login, password string) {
 	if err := e.Admin.AddUser(context.Background(), login, password); err != nil {
 		e.T.Fatalf("add user %s: %v", login, err)
 	}
+	e.passwords.Store(login, password)
 }
 
 // Response is an answer with its body read.

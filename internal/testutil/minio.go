@@ -238,7 +238,7 @@ func (m *MinIO) terminate() {
 	os.RemoveAll(m.dir)
 }
 
-// NewBucketName returns a bucket name no test used before. NewS3 creates the bucket.
+// NewBucketName returns a bucket name no test used before; the store that uses it creates it.
 func NewBucketName() string {
 	return "test-" + randomHex(8)
 }
@@ -249,19 +249,6 @@ func (m *MinIO) S3Options(bucket, prefix string) blob.S3Options {
 		Endpoint: m.Endpoint, Bucket: bucket, Prefix: prefix, PathStyle: true,
 		AccessKeyID: m.AccessKey, SecretAccessKey: m.SecretKey,
 	}
-}
-
-// NewS3 opens an S3 store on a fresh bucket of this server.
-func (m *MinIO) NewS3(t testing.TB, prefix string) (*blob.S3, string) {
-	t.Helper()
-	bucket := NewBucketName()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := blob.NewS3(ctx, m.S3Options(bucket, prefix))
-	if err != nil {
-		t.Fatalf("s3 store: %v", err)
-	}
-	return s, bucket
 }
 
 // Client is an S3 client of this server, for tests to look into buckets.

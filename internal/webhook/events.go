@@ -109,9 +109,6 @@ type TokenData struct {
 	Login           *string `json:"login"`
 }
 
-// Login is a login for the data of an event.
-func Login(s string) *string { return &s }
-
 // Address renders a client address for the data of an event; nil for none.
 func Address(a *netip.Addr) *string {
 	if a == nil || !a.IsValid() {

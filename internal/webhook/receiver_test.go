@@ -1,0 +1,155 @@
+package webhook_test
+
+// The receiver the webhook tests deliver to: it checks every signature with the Standard
+// Webhooks reference library and records what it got.
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+)
+
+// whDelivery is one request a receiver got, its signature verified.
+type whDelivery struct {
+	ID        string
+	Body      []byte
+	Type      string
+	Timestamp time.Time
+	Data      map[string]any
+	At        time.Time
+	Status    int
+}
+
+// whReceiver is a webhook endpoint that checks every signature with the Standard Webhooks
+// reference library (code this project did not write) and records what it got. answer decides
+// the status of the n-th request (from 1) of an event; nil answers 200.
+type whReceiver struct {
+	t      testing.TB
+	srv    *httptest.Server
+	answer func(n int, d whDelivery, r *http.Request) int
+
+	mu       sync.Mutex
+	verifier *standardwebhooks.Webhook
+	all      []whDelivery
+	byID     map[string]int
+	bad      []string
+}
+
+func whNewReceiver(t testing.TB, answer func(n int, d whDelivery, r *http.Request) int) *whReceiver {
+	r := &whReceiver{t: t, answer: answer, byID: map[string]int{}}
+	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+// use sets the secret the receiver verifies with (the one its webhook was created with).
+func (r *whReceiver) use(secret string) {
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		r.t.Fatalf("secret %q: %v", secret, err)
+	}
+	r.mu.Lock()
+	r.verifier = wh
+	r.mu.Unlock()
+}
+
+func (r *whReceiver) serve(w http.ResponseWriter, req *http.Request) {
+	body, err := io.ReadAll(req.Body)
+	r.mu.Lock()
+	verifier := r.verifier
+	r.mu.Unlock()
+	if err != nil || verifier == nil {
+		http.Error(w, "no", http.StatusBadRequest)
+		return
+	}
+	if err := verifier.Verify(body, req.Header); err != nil {
+		r.mu.Lock()
+		r.bad = append(r.bad, fmt.Sprintf("%s: %v", req.Header.Get("webhook-id"), err))
+		r.mu.Unlock()
+		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return
+	}
+	d := whDelivery{ID: req.Header.Get("webhook-id"), Body: body, At: time.Now()}
+	var ev struct {
+		Type      string         `json:"type"`
+		Timestamp time.Time      `json:"timestamp"`
+		Data      map[string]any `json:"data"`
+	}
+	if err := json.Unmarshal(body, &ev); err != nil {
+		r.mu.Lock()
+		r.bad = append(r.bad, fmt.Sprintf("%s: body %q: %v", d.ID, body, err))
+		r.mu.Unlock()
+		http.Error(w, "bad body", http.StatusBadRequest)
+		return
+	}
+	d.Type, d.Timestamp, d.Data = ev.Type, ev.Timestamp, ev.Data
+	r.mu.Lock()
+	r.byID[d.ID]++
+	n := r.byID[d.ID]
+	r.mu.Unlock()
+	status := http.StatusOK
+	if r.answer != nil {
+		status = r.answer(n, d, req)
+	}
+	d.Status = status
+	if req.Context().Err() != nil {
+		d.Status = 0 // the sender gave up before the answer: not delivered
+	}
+	r.mu.Lock()
+	r.all = append(r.all, d)
+	r.mu.Unlock()
+	w.WriteHeader(status)
+}
+
+// delivered returns the deliveries answered 2xx, in the order they came.
+func (r *whReceiver) delivered() []whDelivery {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []whDelivery
+	for _, d := range r.all {
+		if d.Status/100 == 2 {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func (r *whReceiver) requests() []whDelivery {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.all)
+}
+
+// check fails the test on any signature or body the receiver refused, and on any event
+// delivered (answered 2xx) more than once.
+func (r *whReceiver) check() {
+	r.t.Helper()
+	r.mu.Lock()
+	bad := slices.Clone(r.bad)
+	r.mu.Unlock()
+	if len(bad) > 0 {
+		r.t.Errorf("the receiver refused %d requests: %v", len(bad), bad[:min(len(bad), 5)])
+	}
+	seen := map[string]int{}
+	for _, d := range r.delivered() {
+		seen[d.ID]++
+		if seen[d.ID] == 2 {
+			r.t.Errorf("event %s (%s) delivered twice", d.ID, d.Type)
+		}
+	}
+}
+
+// inFlight reports whether the receiver has a request whose handler is still running.
+func inFlight(rc *whReceiver) bool {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return len(rc.byID) > len(rc.all)
+}
