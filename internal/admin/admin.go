@@ -11,7 +11,6 @@ import (
 	"fileshare/internal/blob"
 	"fileshare/internal/coherence"
 	"fileshare/internal/store"
-	"fileshare/internal/store/dbsqlc"
 )
 
 // Admin runs operator commands.
@@ -43,7 +42,7 @@ func (a *Admin) AddTenant(ctx context.Context, name string) error {
 	if err := ValidTenantName(name); err != nil {
 		return err
 	}
-	_, err := a.st.Q.TenantCreate(ctx, name)
+	_, err := a.st.TenantsByName().Create(ctx, name)
 	if errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("tenant %q already exists", name)
 	}
@@ -52,13 +51,13 @@ func (a *Admin) AddTenant(ctx context.Context, name string) error {
 
 // ListTenants lists the tenants by name.
 func (a *Admin) ListTenants(ctx context.Context) ([]Tenant, error) {
-	rows, err := a.st.Q.TenantList(ctx)
+	rows, err := a.st.TenantsByName().List(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Tenant, len(rows))
 	for i, r := range rows {
-		out[i] = Tenant{Name: r.Name, Users: r.UserCount, CreatedAt: r.CreatedAt}
+		out[i] = Tenant{Name: r.Name, Users: r.Users, CreatedAt: r.CreatedAt}
 	}
 	return out, nil
 }
@@ -66,7 +65,7 @@ func (a *Admin) ListTenants(ctx context.Context) ([]Tenant, error) {
 // DeleteTenant deletes a tenant with its users, uploads and sessions, then their blobs. It
 // returns once no running instance serves the tenant's uploads from memory any more.
 func (a *Admin) DeleteTenant(ctx context.Context, blobs blob.Store, name string) error {
-	keys, err := a.st.Q.TenantBlobKeys(ctx, name)
+	keys, err := a.st.TenantsByName().BlobKeys(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -78,11 +77,11 @@ func (a *Admin) DeleteTenant(ctx context.Context, blobs blob.Store, name string)
 	change := w.Begin()
 	defer change.Done()
 	var n int64
-	err = a.st.InTx(ctx, func(q *dbsqlc.Queries) error {
-		if err := change.Tag(ctx, q); err != nil {
+	err = a.st.InTx(ctx, func(tx *store.Tx) error {
+		if err := change.Tag(ctx, tx); err != nil {
 			return err
 		}
-		n, err = q.TenantDelete(ctx, name)
+		n, err = tx.TenantsByName().Delete(ctx, name)
 		return err
 	})
 	if err != nil {
@@ -119,7 +118,7 @@ func (a *Admin) AddUser(ctx context.Context, login, password string) error {
 	if err != nil {
 		return err
 	}
-	_, err = a.st.Q.UserCreate(ctx, dbsqlc.UserCreateParams{Name: name, PasswordHash: hash, Tenant: tenant})
+	err = a.st.UsersByName().Create(ctx, tenant, name, hash)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("tenant %q does not exist: add it first with `fileshare tenant add %s`", tenant, tenant)
@@ -142,7 +141,7 @@ func (a *Admin) SetPassword(ctx context.Context, login, password string) error {
 	if err != nil {
 		return err
 	}
-	n, err := a.st.Q.UserSetPassword(ctx, dbsqlc.UserSetPasswordParams{PasswordHash: hash, Tenant: tenant, Name: name})
+	n, err := a.st.UsersByName().SetPassword(ctx, tenant, name, hash)
 	return oneUser(n, err, name, tenant)
 }
 
@@ -152,7 +151,7 @@ func (a *Admin) SetDisabled(ctx context.Context, login string, disabled bool) er
 	if err != nil {
 		return err
 	}
-	n, err := a.st.Q.UserSetDisabled(ctx, dbsqlc.UserSetDisabledParams{Disabled: disabled, Tenant: tenant, Name: name})
+	n, err := a.st.UsersByName().SetDisabled(ctx, tenant, name, disabled)
 	return oneUser(n, err, name, tenant)
 }
 
@@ -162,7 +161,7 @@ func (a *Admin) DeleteUser(ctx context.Context, login string) error {
 	if err != nil {
 		return err
 	}
-	n, err := a.st.Q.UserDelete(ctx, dbsqlc.UserDeleteParams{Tenant: tenant, Name: name})
+	n, err := a.st.UsersByName().Delete(ctx, tenant, name)
 	return oneUser(n, err, name, tenant)
 }
 
@@ -182,7 +181,7 @@ func (a *Admin) ListUsers(ctx context.Context, tenant string) ([]User, error) {
 	if tenant != "" {
 		filter = &tenant
 	}
-	rows, err := a.st.Q.UserList(ctx, filter)
+	rows, err := a.st.UsersByName().List(ctx, filter)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,6 @@ import (
 	"fileshare/internal/auth"
 	"fileshare/internal/share"
 	"fileshare/internal/store"
-	"fileshare/internal/store/dbsqlc"
 )
 
 // SetLimits sets a tenant's quota: the most bytes it may keep and the largest file, each only
@@ -20,7 +19,7 @@ func (a *Admin) SetLimits(ctx context.Context, name string, maxBytes, maxFileByt
 			return fmt.Errorf("a limit is a number of bytes, 0 for unlimited; not %d", *v)
 		}
 	}
-	n, err := a.st.Q.TenantSetLimits(ctx, dbsqlc.TenantSetLimitsParams{Name: name, MaxBytes: maxBytes, MaxFileBytes: maxFileBytes})
+	n, err := a.st.TenantsByName().SetLimits(ctx, name, maxBytes, maxFileBytes)
 	if err != nil {
 		return err
 	}
@@ -38,7 +37,7 @@ type Usage struct {
 
 // TenantUsage reports the usage of one tenant.
 func (a *Admin) TenantUsage(ctx context.Context, name string) (Usage, error) {
-	id, err := a.st.Q.TenantIDByName(ctx, name)
+	id, err := a.st.TenantsByName().ID(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return Usage{}, fmt.Errorf("tenant %q does not exist", name)
 	}
@@ -70,7 +69,7 @@ func (a *Admin) AddAppPassword(ctx context.Context, login, name string) (string,
 	if err != nil {
 		return "", err
 	}
-	_, err = a.st.Q.AppPasswordCreate(ctx, dbsqlc.AppPasswordCreateParams{Name: name, Hash: hash, Tenant: tenant, UserName: user})
+	err = a.st.AppPasswordsByName().Create(ctx, tenant, user, name, hash)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return "", fmt.Errorf("user %q does not exist", user+"@"+tenant)
@@ -88,12 +87,12 @@ func (a *Admin) ListAppPasswords(ctx context.Context, login string) ([]AppPasswo
 	if err != nil {
 		return nil, err
 	}
-	if _, err := a.st.Q.UserGetForAuth(ctx, dbsqlc.UserGetForAuthParams{Tenant: tenant, Name: user}); errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("user %q does not exist", user+"@"+tenant)
-	} else if err != nil {
+	if exists, err := a.st.UsersByName().Exists(ctx, tenant, user); err != nil {
 		return nil, err
+	} else if !exists {
+		return nil, fmt.Errorf("user %q does not exist", user+"@"+tenant)
 	}
-	rows, err := a.st.Q.AppPasswordList(ctx, dbsqlc.AppPasswordListParams{Tenant: tenant, UserName: user})
+	rows, err := a.st.AppPasswordsByName().List(ctx, tenant, user)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +110,7 @@ func (a *Admin) RevokeAppPassword(ctx context.Context, login, name string) error
 	if err != nil {
 		return err
 	}
-	n, err := a.st.Q.AppPasswordRevoke(ctx, dbsqlc.AppPasswordRevokeParams{Tenant: tenant, UserName: user, Name: name})
+	n, err := a.st.AppPasswordsByName().Revoke(ctx, tenant, user, name)
 	if err != nil {
 		return err
 	}

@@ -123,7 +123,7 @@ func (u *appUses) work(ctx context.Context) {
 func (u *appUses) touch(ctx context.Context, id int64) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), touchTimeout)
 	defer cancel()
-	if err := u.st.Q.AppPasswordTouch(ctx, id); err == nil {
+	if err := u.st.Auth().TouchAppPassword(ctx, id); err == nil {
 		u.touched.Signal(id)
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"fileshare/internal/lifecycle"
 	"fileshare/internal/lifecycle/testsignal"
 	"fileshare/internal/store"
-	"fileshare/internal/store/dbsqlc"
 )
 
 var (
@@ -163,7 +162,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, login, password, clien
 
 // userLookup is the user a login names (found false: there is none).
 type userLookup struct {
-	row   dbsqlc.UserGetForAuthRow
+	row   store.UserAuth
 	found bool
 }
 

@@ -35,7 +35,6 @@ import (
 	"fileshare/internal/lifecycle"
 	"fileshare/internal/lifecycle/testsignal"
 	"fileshare/internal/store"
-	"fileshare/internal/store/dbsqlc"
 )
 
 // Channel is the PostgreSQL notification channel of announcements and acknowledgements.
@@ -193,7 +192,7 @@ func (b *Bus) session(ctx context.Context, last *uuid.UUID) error {
 	// Whatever was kept before this session listened may have been deleted unheard.
 	b.stopServing()
 	if *last != uuid.Nil {
-		if err := l.Q.CacheSessionEnd(ctx, *last); err != nil {
+		if err := l.Cache.EndSession(ctx, *last); err != nil {
 			return err
 		}
 		*last = uuid.Nil
@@ -204,18 +203,18 @@ func (b *Bus) session(ctx context.Context, last *uuid.UUID) error {
 		b.stopServing()
 		end, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		defer cancel()
-		if l.Q.CacheSessionEnd(end, id) == nil {
+		if l.Cache.EndSession(end, id) == nil {
 			*last = uuid.Nil
 		}
 	}()
-	if err := l.Q.CacheSessionSweep(ctx); err != nil {
+	if err := l.Cache.SweepSessions(ctx); err != nil {
 		return err
 	}
 	var beats int
 	for {
 		start := b.mono()
 		sent := time.Now()
-		dbNow, err := l.Q.CacheSessionRenew(ctx, dbsqlc.CacheSessionRenewParams{ID: id, LeaseMs: b.lease.Milliseconds()})
+		dbNow, err := l.Cache.RenewSession(ctx, id, b.lease)
 		if err != nil {
 			return err
 		}

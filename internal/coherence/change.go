@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"fileshare/internal/store/dbsqlc"
+	"fileshare/internal/store"
 )
 
 // Change is a deletion (or any change of cached rows) that waits for the caches: Begin before
@@ -36,13 +36,13 @@ func (b *Bus) Begin() *Change {
 	return c
 }
 
-// Tag marks the transaction of q, so that the announcements of its changes carry this
-// change's nonce and are acknowledged.
-func (c *Change) Tag(ctx context.Context, q *dbsqlc.Queries) error {
+// Tag marks the transaction tx, so that the announcements of its changes carry this change's
+// nonce and are acknowledged.
+func (c *Change) Tag(ctx context.Context, tx *store.Tx) error {
 	if c == nil {
 		return nil
 	}
-	return q.CacheNonceSet(ctx, c.nonce)
+	return tx.Cache().TagChange(ctx, c.nonce)
 }
 
 // Wait returns once every session that held a lease after the commit has acknowledged the
@@ -54,7 +54,7 @@ func (c *Change) Wait(ctx context.Context) error {
 	}
 	limit := time.NewTimer(c.b.lease)
 	defer limit.Stop()
-	live, err := c.b.st.Q.CacheSessionsLive(ctx)
+	live, err := c.b.st.Cache().LiveSessions(ctx)
 	if err != nil {
 		// Not knowing who listens, wait until any lease granted before the commit is over.
 		c.b.log.Warn("cache sessions unknown; a deletion waits for the leases to run out", "err", err)
@@ -75,7 +75,7 @@ func (c *Change) Wait(ctx context.Context) error {
 		select {
 		case <-c.w.wake:
 		case <-poll.C:
-			if still, err := c.b.st.Q.CacheSessionsStillLive(ctx, live); err == nil {
+			if still, err := c.b.st.Cache().StillLive(ctx, live); err == nil {
 				live = still
 			}
 		case <-limit.C:
@@ -104,7 +104,7 @@ func (c *Change) unacked(sessions []uuid.UUID) []uuid.UUID {
 func (b *Bus) Barrier(ctx context.Context) error {
 	c := b.Begin()
 	defer c.Done()
-	if err := b.st.Q.CacheNotify(ctx, dbsqlc.CacheNotifyParams{Channel: Channel, Payload: "inv " + c.nonce + " "}); err != nil {
+	if err := b.st.Cache().Notify(ctx, Channel, "inv "+c.nonce+" "); err != nil {
 		return err
 	}
 	return c.Wait(ctx)

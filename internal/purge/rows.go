@@ -6,31 +6,29 @@ package purge
 
 import (
 	"context"
-	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
-	"fileshare/internal/store/dbsqlc"
+	"fileshare/internal/store"
 	"fileshare/internal/webhook"
 )
 
 func (p *Purger) expireUploads(ctx context.Context, r *Result) error {
 	return p.batches(ctx, func(ctx context.Context) (int, error) {
-		var rows []dbsqlc.UploadExpireBatchRow
-		err := p.st.Transact(ctx, func(tx pgx.Tx, q *dbsqlc.Queries) error {
+		var rows []store.ExpiredUpload
+		err := p.st.InTx(ctx, func(tx *store.Tx) error {
 			var err error
-			if rows, err = q.UploadExpireBatch(ctx, int32(p.opt.BatchSize)); err != nil {
+			if rows, err = tx.Purge().ExpireUploads(ctx, p.opt.BatchSize); err != nil {
 				return err
 			}
 			evs := make([]webhook.Event, len(rows))
 			for i, r := range rows {
 				evs[i] = webhook.Event{Type: webhook.UploadExpired, TenantID: r.TenantID, Data: webhook.UploadData{
-					UploadID: r.ID, File: webhook.NewFile(r.Name, r.ContentType, &r.Size, r.Sha256),
+					UploadID: r.ID, File: webhook.NewFile(r.Name, r.ContentType, &r.Size, r.SHA256),
 					CreatedBy: r.CreatedBy, ExpiresAt: r.ExpiresAt.UTC(),
 				}}
 			}
-			return p.opt.Events.Record(ctx, tx, q, evs...)
+			return p.opt.Events.Record(ctx, tx, evs...)
 		})
 		if err != nil {
 			return 0, err
@@ -44,13 +42,9 @@ func (p *Purger) expireUploads(ctx context.Context, r *Result) error {
 	})
 }
 
-func (p *Purger) retentionSeconds() int64 { return int64(p.opt.TombstoneRetention / time.Second) }
-
 func (p *Purger) deleteTombstones(ctx context.Context, r *Result) error {
 	return p.batches(ctx, func(ctx context.Context) (int, error) {
-		n, err := p.st.Q.UploadDeleteTombstones(ctx, dbsqlc.UploadDeleteTombstonesParams{
-			RetentionSeconds: p.retentionSeconds(), BatchSize: int32(p.opt.BatchSize),
-		})
+		n, err := p.st.Purge().DeleteUploadTombstones(ctx, p.opt.TombstoneRetention, p.opt.BatchSize)
 		r.TombstonesDeleted += n
 		return int(n), err
 	})
@@ -62,20 +56,21 @@ func (p *Purger) expireSessions(ctx context.Context, r *Result) error {
 	return p.batches(ctx, func(ctx context.Context) (int, error) {
 		var (
 			ids   []uuid.UUID
-			files []dbsqlc.SessionDeleteFilesOfRow
+			files []store.PurgedFile
 		)
-		err := p.st.Transact(ctx, func(tx pgx.Tx, q *dbsqlc.Queries) error {
+		err := p.st.InTx(ctx, func(tx *store.Tx) error {
 			var err error
-			if ids, err = q.SessionLockExpiredBatch(ctx, int32(p.opt.BatchSize)); err != nil || len(ids) == 0 {
+			purge := tx.Purge()
+			if ids, err = purge.LockExpiredSessions(ctx, p.opt.BatchSize); err != nil || len(ids) == 0 {
 				return err
 			}
-			if files, err = q.SessionDeleteFilesOf(ctx, ids); err != nil {
+			if files, err = purge.DeleteSessionFiles(ctx, ids); err != nil {
 				return err
 			}
-			if _, err = q.SessionMarkPurged(ctx, ids); err != nil {
+			if _, err = purge.MarkSessionsPurged(ctx, ids); err != nil {
 				return err
 			}
-			return p.recordSessionsExpired(ctx, tx, q, ids)
+			return p.recordSessionsExpired(ctx, tx, ids)
 		})
 		if err != nil {
 			return 0, err
@@ -95,8 +90,8 @@ func (p *Purger) expireSessions(ctx context.Context, r *Result) error {
 }
 
 // recordSessionsExpired records the session.expired events of a batch in its transaction.
-func (p *Purger) recordSessionsExpired(ctx context.Context, tx pgx.Tx, q *dbsqlc.Queries, ids []uuid.UUID) error {
-	rows, err := q.SessionEventInfo(ctx, ids)
+func (p *Purger) recordSessionsExpired(ctx context.Context, tx *store.Tx, ids []uuid.UUID) error {
+	rows, err := tx.Purge().ExpiredSessions(ctx, ids)
 	if err != nil {
 		return err
 	}
@@ -106,16 +101,14 @@ func (p *Purger) recordSessionsExpired(ctx context.Context, tx pgx.Tx, q *dbsqlc
 			SessionID: r.ID, CreatedBy: r.CreatedBy, ExpiresAt: r.ExpiresAt.UTC(),
 		}}
 	}
-	return p.opt.Events.Record(ctx, tx, q, evs...)
+	return p.opt.Events.Record(ctx, tx, evs...)
 }
 
 // deleteWebhookEvents deletes settled webhook events (with their delivery log) past the
 // retention.
 func (p *Purger) deleteWebhookEvents(ctx context.Context, r *Result) error {
 	return p.batches(ctx, func(ctx context.Context) (int, error) {
-		n, err := p.st.Q.WebhookEventDeleteSettled(ctx, dbsqlc.WebhookEventDeleteSettledParams{
-			RetentionSeconds: p.retentionSeconds(), BatchSize: int32(p.opt.BatchSize),
-		})
+		n, err := p.st.Purge().DeleteSettledWebhookEvents(ctx, p.opt.TombstoneRetention, p.opt.BatchSize)
 		r.WebhookEventsDeleted += n
 		return int(n), err
 	})
@@ -124,9 +117,7 @@ func (p *Purger) deleteWebhookEvents(ctx context.Context, r *Result) error {
 // deleteSessionTombstones deletes the tombstones of sessions whose retention has passed.
 func (p *Purger) deleteSessionTombstones(ctx context.Context, r *Result) error {
 	return p.batches(ctx, func(ctx context.Context) (int, error) {
-		n, err := p.st.Q.SessionDeleteTombstones(ctx, dbsqlc.SessionDeleteTombstonesParams{
-			RetentionSeconds: p.retentionSeconds(), BatchSize: int32(p.opt.BatchSize),
-		})
+		n, err := p.st.Purge().DeleteSessionTombstones(ctx, p.opt.TombstoneRetention, p.opt.BatchSize)
 		r.SessionTombstonesDeleted += n
 		return int(n), err
 	})
@@ -134,9 +125,7 @@ func (p *Purger) deleteSessionTombstones(ctx context.Context, r *Result) error {
 
 func (p *Purger) deleteTokens(ctx context.Context, r *Result) error {
 	return p.batches(ctx, func(ctx context.Context) (int, error) {
-		n, err := p.st.Q.DownloadTokenDeleteSpent(ctx, dbsqlc.DownloadTokenDeleteSpentParams{
-			RetentionSeconds: p.retentionSeconds(), BatchSize: int32(p.opt.BatchSize),
-		})
+		n, err := p.st.Purge().DeleteSpentTokens(ctx, p.opt.TombstoneRetention, p.opt.BatchSize)
 		r.TokensDeleted += n
 		return int(n), err
 	})
@@ -144,7 +133,7 @@ func (p *Purger) deleteTokens(ctx context.Context, r *Result) error {
 
 func (p *Purger) deleteUploadURLs(ctx context.Context, r *Result) error {
 	return p.batches(ctx, func(ctx context.Context) (int, error) {
-		n, err := p.st.Q.UploadTokenDeleteExpired(ctx, int32(p.opt.BatchSize))
+		n, err := p.st.Purge().DeleteExpiredUploadURLs(ctx, p.opt.BatchSize)
 		r.UploadURLsDeleted += n
 		return int(n), err
 	})

@@ -13,7 +13,7 @@ import (
 // sweepOrphans removes blobs older than the grace period that no live row references. The grace
 // period covers an upload between its blob's rename and its row's commit.
 func (p *Purger) sweepOrphans(ctx context.Context, r *Result) error {
-	return p.sweepUnreferenced(ctx, p.blobs.Walk, p.st.Q.BlobKeysReferenced, func(k string) {
+	return p.sweepUnreferenced(ctx, p.blobs.Walk, p.st.Purge().BlobKeysReferenced, func(k string) {
 		p.deleteBlob(ctx, r, k)
 		r.OrphansRemoved++
 	})
@@ -65,7 +65,7 @@ func (p *Purger) sweepUnreferenced(ctx context.Context,
 func (p *Purger) deleteLoginCounters(ctx context.Context, r *Result) error {
 	ctx, cancel := context.WithTimeout(ctx, p.opt.BatchTimeout)
 	defer cancel()
-	n, err := p.st.Q.AuthThrottleDeleteStale(ctx, float64(auth.DefaultThresholds.StaleAfter()/time.Millisecond))
+	n, err := p.st.Purge().DeleteStaleLoginCounters(ctx, auth.DefaultThresholds.StaleAfter())
 	r.LoginCounters += n
 	return err
 }
@@ -83,7 +83,7 @@ const staleQuotaHold = 24 * time.Hour
 func (p *Purger) sweepQuotaHolds(ctx context.Context, r *Result) error {
 	ctx, cancel := context.WithTimeout(ctx, p.opt.BatchTimeout)
 	defer cancel()
-	n, err := p.st.Q.QuotaSweep(ctx, int64(staleQuotaHold/time.Second))
+	n, err := p.st.Purge().SweepQuotaHolds(ctx, staleQuotaHold)
 	r.QuotaHolds += n
 	return err
 }

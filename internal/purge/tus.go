@@ -12,7 +12,7 @@ import (
 // next pass.
 func (p *Purger) expireTus(ctx context.Context, r *Result) error {
 	return p.batches(ctx, func(ctx context.Context) (int, error) {
-		rows, err := p.st.Q.TusExpireBatch(ctx, int32(p.opt.BatchSize))
+		rows, err := p.st.Purge().ExpireTus(ctx, p.opt.BatchSize)
 		if err != nil {
 			return 0, err
 		}
@@ -20,7 +20,7 @@ func (p *Purger) expireTus(ctx context.Context, r *Result) error {
 		for i, row := range rows {
 			ids[i] = row.ID
 		}
-		if err := p.st.Q.TusReleaseHolds(ctx, ids); err != nil {
+		if err := p.st.Purge().ReleaseTusHolds(ctx, ids); err != nil {
 			return 0, err
 		}
 		for _, row := range rows {
@@ -43,7 +43,7 @@ func (p *Purger) expireTus(ctx context.Context, r *Result) error {
 // by a crash between a staging area's creation and its row, or between a row's deletion and
 // its staging area's.
 func (p *Purger) sweepStages(ctx context.Context, r *Result) error {
-	return p.sweepUnreferenced(ctx, p.blobs.WalkStages, p.st.Q.TusKeysReferenced, func(k string) {
+	return p.sweepUnreferenced(ctx, p.blobs.WalkStages, p.st.Purge().TusKeysReferenced, func(k string) {
 		if err := p.blobs.RemoveStage(ctx, k); err != nil {
 			r.BlobErrors++
 			p.log.Warn("purge: removing an orphaned staging area failed", "key", k, "err", err)

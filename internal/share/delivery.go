@@ -11,7 +11,6 @@ import (
 
 	"fileshare/internal/auth"
 	"fileshare/internal/store"
-	"fileshare/internal/store/dbsqlc"
 	"fileshare/internal/webhook"
 )
 
@@ -104,13 +103,12 @@ func (d *TokenDownload) Sent(ctx context.Context, n int64) (delivered bool, err 
 		return false, nil
 	}
 	ctx = context.WithoutCancel(ctx)
-	err = d.s.change(ctx, func(q *dbsqlc.Queries, ev *events) error {
-		if err := q.DownloadTokenRecordSent(ctx, dbsqlc.DownloadTokenRecordSentParams{
-			TokenHash: d.hash, Start: d.Start, Stop: d.Start + n,
-		}); err != nil {
+	err = d.s.change(ctx, func(tx *store.Tx, ev *events) error {
+		tokens := tx.TokensByHash()
+		if err := tokens.RecordSent(ctx, d.hash, d.Start, d.Start+n); err != nil {
 			return err
 		}
-		row, err := q.DownloadTokenMarkDelivered(ctx, d.hash)
+		row, err := tokens.MarkDelivered(ctx, d.hash)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil // not covered yet, or delivered before
 		}
@@ -120,7 +118,7 @@ func (d *TokenDownload) Sent(ctx context.Context, n int64) (delivered bool, err 
 		delivered = true
 		ev.add(webhook.TokenDelivered, row.TenantID, webhook.TokenData{
 			SessionID: row.SessionID, FileID: row.FileID, Ref: row.Ref,
-			File:            webhook.NewFile(row.Name, row.ContentType, row.Size, row.Sha256),
+			File:            eventFile(row.File),
 			ConsumerAddress: webhook.Address(row.ConsumedByAddr), BytesSent: &row.BytesSent,
 		})
 		return nil
@@ -146,15 +144,12 @@ func (s *Service) consumeToken(ctx context.Context, link TokenLink, pin *string,
 		return nil, err
 	}
 	var td *TokenDownload
-	err = s.change(ctx, func(q *dbsqlc.Queries, ev *events) error {
-		row, err := q.DownloadTokenConsume(ctx, dbsqlc.DownloadTokenConsumeParams{
-			TokenHash: hash, FileID: link.FileID, SessionID: link.SessionID, Addr: addrOrNil(addr),
-			PinHash: pinHash, DeliveryHash: secretHash,
-		})
+	err = s.change(ctx, func(tx *store.Tx, ev *events) error {
+		row, err := tx.TokensByHash().Consume(ctx, link.byHash(hash), addrOrNil(addr), pinHash, secretHash)
 		if err != nil {
 			return err
 		}
-		td = s.tokenDownload(hash, row.Name, row.ContentType, row.Size, row.Sha256, row.StoredAt, row.BlobKey)
+		td = s.tokenDownload(hash, row.Content)
 		td.Secret, td.Length = secret, td.Size
 		// The file is opened while the token's row is held: if it cannot be, the consumption
 		// rolls back, and the token stays unused with no event of it.
@@ -163,7 +158,7 @@ func (s *Service) consumeToken(ctx context.Context, link TokenLink, pin *string,
 		}
 		ev.add(webhook.TokenConsumed, row.TenantID, webhook.TokenData{
 			SessionID: link.SessionID, FileID: link.FileID, Ref: row.Ref,
-			File:            webhook.NewFile(row.Name, row.ContentType, row.Size, row.Sha256),
+			File:            eventFile(row.Content.FileInfo),
 			ConsumerAddress: webhook.Address(addrOrNil(addr)),
 		})
 		return nil
@@ -186,15 +181,13 @@ func (s *Service) whyNotConsumed(ctx context.Context, link TokenLink, hash []byt
 	if err != nil {
 		return err
 	}
-	if !ins.HasPin {
+	if !ins.HasPIN {
 		return ErrTokenUsed // taken by a concurrent request after the update looked
 	}
 	if !pinGiven {
 		return ErrPINRequired
 	}
-	locked, err := s.st.Q.DownloadTokenPinFailure(ctx, dbsqlc.DownloadTokenPinFailureParams{
-		TokenHash: hash, MaxFailures: maxPINFailures,
-	})
+	locked, err := s.st.TokensByHash().PINFailure(ctx, hash, maxPINFailures)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// Consumed, locked or revoked meanwhile.
@@ -221,17 +214,14 @@ func (s *Service) resumeToken(ctx context.Context, link TokenLink, r Resume) (*T
 	if secretHash == nil || r.Start < 0 {
 		return nil, ErrTokenUsed
 	}
-	row, err := s.st.Q.DownloadTokenResume(ctx, dbsqlc.DownloadTokenResumeParams{
-		TokenHash: hash, FileID: link.FileID, SessionID: link.SessionID, DeliveryHash: secretHash,
-		WindowSeconds: int64(s.limits.TokenResumeWindow / time.Second),
-	})
+	content, err := s.st.TokensByHash().Resume(ctx, link.byHash(hash), secretHash, s.limits.TokenResumeWindow)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrTokenUsed
 	}
 	if err != nil {
 		return nil, err
 	}
-	td := s.tokenDownload(hash, row.Name, row.ContentType, row.Size, row.Sha256, row.StoredAt, row.BlobKey)
+	td := s.tokenDownload(hash, content)
 	if r.Start >= td.Size {
 		return nil, ErrTokenUsed
 	}
@@ -244,15 +234,20 @@ func (s *Service) resumeToken(ctx context.Context, link TokenLink, r Resume) (*T
 }
 
 // tokenDownload is the file of the token with hash, as a stored file entry's row gives it.
-func (s *Service) tokenDownload(hash []byte, name, contentType string, size *int64, sha256 []byte, storedAt *time.Time, key string) *TokenDownload {
-	meta := FileMeta{Name: name, ContentType: contentType, SHA256: sha256}
-	if size != nil {
-		meta.Size = *size
+func (s *Service) tokenDownload(hash []byte, c store.TokenContent) *TokenDownload {
+	meta := FileMeta{Name: c.Name, ContentType: c.ContentType, SHA256: c.SHA256}
+	if c.Size != nil {
+		meta.Size = *c.Size
 	}
-	if storedAt != nil {
-		meta.ModTime = *storedAt
+	if c.StoredAt != nil {
+		meta.ModTime = *c.StoredAt
 	}
-	return &TokenDownload{Download: s.download(meta, key, ErrFileNotFound), s: s, hash: hash}
+	return &TokenDownload{Download: s.download(meta, c.BlobKey, ErrFileNotFound), s: s, hash: hash}
+}
+
+// byHash names the token of the link, whose hash is hash, as the store finds it.
+func (l TokenLink) byHash(hash []byte) store.TokenLink {
+	return store.TokenLink{Hash: hash, SessionID: l.SessionID, FileID: l.FileID}
 }
 
 // TokenOffer is what the landing page, or a HEAD, of an unused token shows: the file's
@@ -277,17 +272,17 @@ func (s *Service) OfferToken(ctx context.Context, link TokenLink, viewed bool) (
 		return TokenOffer{}, err
 	}
 	if viewed {
-		if err := s.st.Q.DownloadTokenMarkViewed(ctx, hash); err != nil {
+		if err := s.st.TokensByHash().MarkViewed(ctx, hash); err != nil {
 			return TokenOffer{}, err
 		}
 	}
-	return TokenOffer{Name: row.Name, ContentType: row.ContentType, Size: *row.Size, ExpiresAt: row.ExpiresAt, PIN: row.HasPin}, nil
+	return TokenOffer{Name: row.File.Name, ContentType: row.File.ContentType, Size: *row.File.Size, ExpiresAt: row.ExpiresAt, PIN: row.HasPIN}, nil
 }
 
 // inspectToken returns a token's row when it could be consumed now, else the error that says
 // why not.
-func (s *Service) inspectToken(ctx context.Context, link TokenLink, hash []byte) (dbsqlc.DownloadTokenInspectRow, error) {
-	row, err := s.st.Q.DownloadTokenInspect(ctx, dbsqlc.DownloadTokenInspectParams{TokenHash: hash, FileID: link.FileID, SessionID: link.SessionID})
+func (s *Service) inspectToken(ctx context.Context, link TokenLink, hash []byte) (store.TokenState, error) {
+	row, err := s.st.TokensByHash().Inspect(ctx, link.byHash(hash))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return row, s.sessionGone(ctx, link.SessionID, nil, ErrTokenNotFound)
@@ -303,7 +298,7 @@ func (s *Service) inspectToken(ctx context.Context, link TokenLink, hash []byte)
 		return row, ErrTokenUsed
 	case row.Expired:
 		return row, ErrTokenExpired
-	case row.State != StateStored:
+	case row.FileState != StateStored:
 		return row, ErrNotUploadedYet
 	}
 	return row, nil
@@ -335,11 +330,11 @@ type TokenStatus struct {
 	BytesSent       int64
 }
 
-func tokenStatus(t dbsqlc.DownloadTokenListFirstRow, now time.Time) TokenStatus {
+func tokenStatus(t store.TokenSummary, now time.Time) TokenStatus {
 	st := TokenStatus{
 		Ref: t.Ref, FileID: t.FileID, SessionID: t.SessionID, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt,
 		ConsumedAt: t.ConsumedAt, DeliveredAt: t.DeliveredAt, ViewedAt: t.ViewedAt, ConsumerAddress: t.ConsumedByAddr,
-		PIN: t.HasPin, BytesSent: t.BytesSent,
+		PIN: t.HasPIN, BytesSent: t.BytesSent,
 	}
 	switch {
 	case t.DeliveredAt != nil:
@@ -364,23 +359,7 @@ func (s *Service) ListTokens(ctx context.Context, p auth.Principal, sid, fid uui
 	if _, err := s.getFile(ctx, p.TenantID, sid, fid); err != nil {
 		return nil, nil, err
 	}
-	var (
-		rows []dbsqlc.DownloadTokenListFirstRow
-		err  error
-	)
-	if after == nil {
-		rows, err = s.st.Q.DownloadTokenListFirst(ctx, dbsqlc.DownloadTokenListFirstParams{
-			FileID: fid, SessionID: sid, TenantID: p.TenantID, MaxRows: int32(limit + 1),
-		})
-	} else {
-		var later []dbsqlc.DownloadTokenListAfterRow
-		later, err = s.st.Q.DownloadTokenListAfter(ctx, dbsqlc.DownloadTokenListAfterParams{
-			FileID: fid, SessionID: sid, TenantID: p.TenantID, AfterCreatedAt: after.CreatedAt, AfterRef: after.ID, MaxRows: int32(limit + 1),
-		})
-		for _, r := range later {
-			rows = append(rows, dbsqlc.DownloadTokenListFirstRow(r))
-		}
-	}
+	rows, err := s.st.Tenant(p.TenantID).Tokens().List(ctx, sid, fid, limit+1, after.position())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -403,13 +382,12 @@ func (s *Service) RevokeToken(ctx context.Context, p auth.Principal, sid, fid, r
 	if _, err := s.getFile(ctx, p.TenantID, sid, fid); err != nil {
 		return err
 	}
-	params := dbsqlc.DownloadTokenRevokeParams{Ref: ref, FileID: fid, SessionID: sid, TenantID: p.TenantID}
-	err := s.change(ctx, func(q *dbsqlc.Queries, ev *events) error {
-		row, err := q.DownloadTokenRevoke(ctx, params)
+	tok := store.TokenRef{SessionID: sid, FileID: fid, Ref: ref}
+	err := s.change(ctx, func(tx *store.Tx, ev *events) error {
+		row, err := tx.Tenant(p.TenantID).Tokens().Revoke(ctx, tok)
 		if err == nil {
 			ev.add(webhook.TokenRevoked, p.TenantID, webhook.TokenData{
-				SessionID: sid, FileID: fid, Ref: row.Ref,
-				File: webhook.NewFile(row.Name, row.ContentType, row.Size, row.Sha256), Login: &p.Login,
+				SessionID: sid, FileID: fid, Ref: row.Ref, File: eventFile(row.File), Login: &p.Login,
 			})
 		}
 		return err
@@ -417,11 +395,11 @@ func (s *Service) RevokeToken(ctx context.Context, p auth.Principal, sid, fid, r
 	if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	n, err := s.st.Q.DownloadTokenExists(ctx, dbsqlc.DownloadTokenExistsParams(params))
+	exists, err := s.st.Tenant(p.TenantID).Tokens().Exists(ctx, tok)
 	switch {
 	case err != nil:
 		return err
-	case n == 0:
+	case !exists:
 		return ErrTokenNotFound
 	}
 	return ErrTokenNotUnused

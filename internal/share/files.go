@@ -11,7 +11,6 @@ import (
 	"fileshare/internal/auth"
 	"fileshare/internal/failpoint"
 	"fileshare/internal/store"
-	"fileshare/internal/store/dbsqlc"
 	"fileshare/internal/webhook"
 )
 
@@ -35,14 +34,14 @@ type File struct {
 	ExpiresAt time.Time
 }
 
-func fileFromRow(r dbsqlc.SessionFile, expiresAt time.Time) File {
+func fileFromRow(r store.File, expiresAt time.Time) File {
 	size := r.Size
 	if size == nil {
 		size = r.DeclaredSize
 	}
 	return File{
 		ID: r.ID, SessionID: r.SessionID, Name: r.Name, ContentType: r.ContentType, Size: size,
-		SHA256: r.Sha256, State: r.State, CreatedAt: r.CreatedAt, ExpiresAt: expiresAt,
+		SHA256: r.SHA256, State: r.State, CreatedAt: r.CreatedAt, ExpiresAt: expiresAt,
 	}
 }
 
@@ -71,8 +70,8 @@ func (s *Service) CreateFile(ctx context.Context, p auth.Principal, sid uuid.UUI
 			return File{}, err
 		}
 	}
-	row, err := s.st.Q.FileCreate(ctx, dbsqlc.FileCreateParams{
-		ID: uuid.New(), SessionID: sid, TenantID: p.TenantID, Name: name,
+	row, err := s.st.Tenant(p.TenantID).Files().Create(ctx, store.NewFile{
+		ID: uuid.New(), SessionID: sid, Name: name,
 		ContentType: NormalizeContentType(in.ContentType, name), DeclaredSize: in.Size,
 	})
 	if errors.Is(err, store.ErrReferenceMissing) {
@@ -91,14 +90,7 @@ func (s *Service) ListFiles(ctx context.Context, p auth.Principal, sid uuid.UUID
 	if err != nil {
 		return nil, nil, err
 	}
-	var rows []dbsqlc.SessionFile
-	if after == nil {
-		rows, err = s.st.Q.FileListFirst(ctx, dbsqlc.FileListFirstParams{SessionID: sid, TenantID: p.TenantID, MaxRows: int32(limit + 1)})
-	} else {
-		rows, err = s.st.Q.FileListAfter(ctx, dbsqlc.FileListAfterParams{
-			SessionID: sid, TenantID: p.TenantID, AfterCreatedAt: after.CreatedAt, AfterID: after.ID, MaxRows: int32(limit + 1),
-		})
-	}
+	rows, err := s.st.Tenant(p.TenantID).Files().List(ctx, sid, limit+1, after.position())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -115,8 +107,8 @@ func (s *Service) ListFiles(ctx context.Context, p auth.Principal, sid uuid.UUID
 }
 
 // getFile returns a file entry of tenant in session sid, checking that the session is live.
-func (s *Service) getFile(ctx context.Context, tenantID int64, sid, fid uuid.UUID) (dbsqlc.FileGetRow, error) {
-	row, err := s.st.Q.FileGet(ctx, dbsqlc.FileGetParams{ID: fid, TenantID: tenantID})
+func (s *Service) getFile(ctx context.Context, tenantID int64, sid, fid uuid.UUID) (store.SessionFile, error) {
+	row, err := s.st.Tenant(tenantID).Files().Get(ctx, fid)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && row.SessionID != sid) {
 		return row, s.sessionGone(ctx, sid, &tenantID, ErrFileNotFound)
 	}
@@ -124,7 +116,7 @@ func (s *Service) getFile(ctx context.Context, tenantID int64, sid, fid uuid.UUI
 		return row, err
 	}
 	if row.SessionExpired {
-		return row, s.sessionExpired(row.ExpiresAt, ErrFileNotFound)
+		return row, s.sessionExpired(row.SessionExpiresAt, ErrFileNotFound)
 	}
 	return row, nil
 }
@@ -134,13 +126,13 @@ func (s *Service) DeleteFile(ctx context.Context, p auth.Principal, sid, fid uui
 	if err := s.liveSession(ctx, p, sid); err != nil {
 		return err
 	}
-	var row dbsqlc.FileDeleteRow
-	err := s.change(ctx, func(q *dbsqlc.Queries, ev *events) error {
+	var row store.DeletedFile
+	err := s.change(ctx, func(tx *store.Tx, ev *events) error {
 		var err error
-		row, err = q.FileDelete(ctx, dbsqlc.FileDeleteParams{ID: fid, SessionID: sid, TenantID: p.TenantID})
+		row, err = tx.Tenant(p.TenantID).Files().Delete(ctx, sid, fid)
 		if err == nil {
 			ev.add(webhook.FileDeleted, p.TenantID, webhook.FileData{
-				SessionID: sid, FileID: fid, File: webhook.NewFile(row.Name, row.ContentType, row.Size, row.Sha256), Login: &p.Login,
+				SessionID: sid, FileID: fid, File: eventFile(row.FileInfo), Login: &p.Login,
 			})
 		}
 		return err
@@ -191,7 +183,7 @@ func (u *FileUpload) Limit() (int64, error) {
 // BeginFileUpload checks that who may put the content of file entry fid of session sid now.
 func (s *Service) BeginFileUpload(ctx context.Context, who Uploader, sid, fid uuid.UUID) (*FileUpload, error) {
 	u := &FileUpload{sid: sid, fid: fid, addr: who.Addr, maxBytes: s.limits.MaxUploadBytes}
-	var upTok dbsqlc.UploadTokenGetRow
+	var upTok store.UploadURLState
 	if who.Principal != nil {
 		u.tenantID, u.login = who.Principal.TenantID, &who.Principal.Login
 		u.Quota = QuotaOf(*who.Principal)
@@ -201,7 +193,7 @@ func (s *Service) BeginFileUpload(ctx context.Context, who Uploader, sid, fid uu
 			return nil, ErrUploadTokenInvalid
 		}
 		var err error
-		upTok, err = s.st.Q.UploadTokenGet(ctx, dbsqlc.UploadTokenGetParams{TokenHash: u.tokenHash, FileID: fid, SessionID: sid})
+		upTok, err = s.st.UploadURLsByHash().Get(ctx, store.TokenLink{Hash: u.tokenHash, SessionID: sid, FileID: fid})
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, s.sessionGone(ctx, sid, nil, ErrUploadTokenInvalid)
 		}
@@ -209,7 +201,7 @@ func (s *Service) BeginFileUpload(ctx context.Context, who Uploader, sid, fid uu
 			return nil, err
 		}
 		u.tenantID = upTok.TenantID
-		limits, err := s.st.Q.TenantLimits(ctx, u.tenantID)
+		limits, err := s.st.Tenant(u.tenantID).Quota().Limits(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -227,7 +219,7 @@ func (s *Service) BeginFileUpload(ctx context.Context, who Uploader, sid, fid uu
 	if upTok.Expired {
 		return nil, ErrUploadTokenExpired
 	}
-	u.declared, u.expiresAt = f.DeclaredSize, f.ExpiresAt
+	u.declared, u.expiresAt = f.DeclaredSize, f.SessionExpiresAt
 	return u, nil
 }
 
@@ -237,11 +229,11 @@ func (s *Service) FinishFileUpload(ctx context.Context, u *FileUpload, content *
 	if u.declared != nil && content.Size() != *u.declared {
 		return File{}, ErrSizeMismatch
 	}
-	var stored dbsqlc.SessionFile
+	var stored store.File
 	failpoint.Hit("file.before-commit")
-	err := content.commit(ctx, func(ctx context.Context, q *dbsqlc.Queries, ev *events) error {
+	err := content.commit(ctx, func(ctx context.Context, tx *store.Tx, ev *events) error {
 		var err error
-		stored, err = u.store(ctx, q, content, ev)
+		stored, err = u.store(ctx, tx, content, ev)
 		return err
 	})
 	if err != nil {
@@ -253,25 +245,24 @@ func (s *Service) FinishFileUpload(ctx context.Context, u *FileUpload, content *
 
 // store is FinishFileUpload's part of the transaction that makes content the entry's: the
 // upload token is used up, if there is one, and the entry stored.
-func (u *FileUpload) store(ctx context.Context, q *dbsqlc.Queries, content *Pending, ev *events) (dbsqlc.SessionFile, error) {
+func (u *FileUpload) store(ctx context.Context, tx *store.Tx, content *Pending, ev *events) (store.File, error) {
 	if u.tokenHash != nil {
-		n, err := q.UploadTokenUse(ctx, dbsqlc.UploadTokenUseParams{TokenHash: u.tokenHash, FileID: u.fid, Addr: addrOrNil(u.addr)})
+		used, err := tx.UploadURLsByHash().Use(ctx, u.tokenHash, u.fid, addrOrNil(u.addr))
 		if err != nil {
-			return dbsqlc.SessionFile{}, err
+			return store.File{}, err
 		}
-		if n == 0 {
-			return dbsqlc.SessionFile{}, errUploadTokenTaken
+		if !used {
+			return store.File{}, errUploadTokenTaken
 		}
 	}
-	size := content.Size()
-	stored, err := q.FileStore(ctx, dbsqlc.FileStoreParams{
-		ID: u.fid, TenantID: u.tenantID, Size: &size, Sha256: content.SHA256(), BlobKey: &content.key,
+	stored, err := tx.Tenant(u.tenantID).Files().Store(ctx, u.fid, store.StoredContent{
+		Size: content.Size(), SHA256: content.SHA256(), BlobKey: content.key,
 	})
 	if err != nil {
 		return stored, err
 	}
 	data := webhook.FileData{
-		SessionID: u.sid, FileID: u.fid, File: webhook.NewFile(stored.Name, stored.ContentType, stored.Size, stored.Sha256), Login: u.login,
+		SessionID: u.sid, FileID: u.fid, File: webhook.NewFile(stored.Name, stored.ContentType, stored.Size, stored.SHA256), Login: u.login,
 	}
 	if u.login == nil {
 		data.UploaderAddress = webhook.Address(addrOrNil(u.addr))
@@ -301,6 +292,11 @@ func (s *Service) whyNotStored(ctx context.Context, tenantID int64, sid, fid uui
 		return ErrAlreadyUploaded
 	}
 	return ErrUploadTokenExpired
+}
+
+// eventFile describes a file's content for an event.
+func eventFile(f store.FileInfo) webhook.File {
+	return webhook.NewFile(f.Name, f.ContentType, f.Size, f.SHA256)
 }
 
 func addrOrNil(a netip.Addr) *netip.Addr {

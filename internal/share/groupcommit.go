@@ -12,7 +12,6 @@ import (
 	"github.com/google/uuid"
 
 	"fileshare/internal/store"
-	"fileshare/internal/store/dbsqlc"
 	"fileshare/internal/webhook"
 )
 
@@ -55,7 +54,7 @@ type batched struct {
 	done    chan struct{}
 
 	// What the group did, set before done is closed.
-	row dbsqlc.Upload
+	row store.Upload
 	// err is the group's failure.
 	err error
 	// alone: the upload is to be committed on its own (its group of several failed before
@@ -72,7 +71,7 @@ var errGroupPanicked = errors.New("group commit panicked")
 
 // commitUpload commits the content of a simple upload as the row params, in the next group,
 // and returns the row.
-func (s *Service) commitUpload(ctx context.Context, content *Pending, params uploadRow) (dbsqlc.Upload, error) {
+func (s *Service) commitUpload(ctx context.Context, content *Pending, params uploadRow) (store.Upload, error) {
 	b := &batched{ctx: ctx, content: content, params: params, done: make(chan struct{})}
 	s.group.commit(b)
 	switch {
@@ -86,17 +85,17 @@ func (s *Service) commitUpload(ctx context.Context, content *Pending, params upl
 		return s.commitUploadAlone(ctx, content, params)
 	case b.err != nil:
 		content.maybeCommitted = b.unknown
-		return dbsqlc.Upload{}, content.settle(ctx, b.err)
+		return store.Upload{}, content.settle(ctx, b.err)
 	}
 	content.done = true
 	return b.row, nil
 }
 
 // commitUploadAlone commits one simple upload in a transaction of its own.
-func (s *Service) commitUploadAlone(ctx context.Context, content *Pending, params uploadRow) (dbsqlc.Upload, error) {
-	var row dbsqlc.Upload
-	err := content.commit(ctx, func(ctx context.Context, q *dbsqlc.Queries, ev *events) error {
-		rows, err := createUploads(ctx, q, ev, params)
+func (s *Service) commitUploadAlone(ctx context.Context, content *Pending, params uploadRow) (store.Upload, error) {
+	var row store.Upload
+	err := content.commit(ctx, func(ctx context.Context, tx *store.Tx, ev *events) error {
+		rows, err := createUploads(ctx, tx, ev, params)
 		if err == nil {
 			row = rows[0]
 		}
@@ -221,8 +220,8 @@ func (g *batcher) commitGroup(live []*batched) (sent bool, by time.Time, err err
 		stmts, cancel = context.WithDeadline(ctx, now.Add(budget/2))
 		defer cancel()
 	}
-	sent, err = s.commitTx(ctx, s.st.Transact, contents, func(_ context.Context, q *dbsqlc.Queries, ev *events) error {
-		rows, err := createUploads(stmts, q, ev, params...)
+	sent, err = s.commitTx(ctx, s.st.InTx, contents, func(_ context.Context, tx *store.Tx, ev *events) error {
+		rows, err := createUploads(stmts, tx, ev, params...)
 		if err != nil {
 			return err
 		}
@@ -258,34 +257,33 @@ type uploadRow struct {
 }
 
 // createUploads makes the rows of simple uploads, with their upload.stored events, in the
-// transaction of q: the one place an upload row is made, for simple uploads alone or grouped
+// transaction tx: the one place an upload row is made, for simple uploads alone or grouped
 // and for resumable ones. It returns the rows in the order of params.
-func createUploads(ctx context.Context, q *dbsqlc.Queries, ev *events, params ...uploadRow) ([]dbsqlc.Upload, error) {
+func createUploads(ctx context.Context, tx *store.Tx, ev *events, params ...uploadRow) ([]store.Upload, error) {
 	n := len(params)
-	p := dbsqlc.UploadCreateManyParams{
-		Ids: make([]uuid.UUID, n), TenantIds: make([]int64, n), CreatedBy: make([]string, n),
-		Names: make([]string, n), ContentTypes: make([]string, n), Sizes: make([]int64, n),
-		Sha256s: make([][]byte, n), BlobKeys: make([]string, n), TtlSeconds: make([]int64, n),
-	}
+	// Each row is bound to its own tenant; one statement inserts them all.
+	bound := make([]store.BoundUpload, n)
 	for i, a := range params {
-		p.Ids[i], p.TenantIds[i], p.CreatedBy[i], p.Names[i] = a.ID, a.TenantID, a.CreatedBy, a.Name
-		p.ContentTypes[i], p.Sizes[i], p.Sha256s[i], p.BlobKeys[i], p.TtlSeconds[i] = a.ContentType, a.Size, a.SHA256, a.BlobKey, a.TTLSeconds
+		bound[i] = tx.Tenant(a.TenantID).Uploads().Bind(store.NewUpload{
+			ID: a.ID, CreatedBy: a.CreatedBy, Name: a.Name, ContentType: a.ContentType, Size: a.Size,
+			SHA256: a.SHA256, BlobKey: a.BlobKey, TTLSeconds: a.TTLSeconds,
+		})
 	}
-	inserted, err := q.UploadCreateMany(ctx, p)
+	inserted, err := tx.UploadBatch().Create(ctx, bound)
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[uuid.UUID]dbsqlc.Upload, len(inserted))
+	byID := make(map[uuid.UUID]store.Upload, len(inserted))
 	for _, r := range inserted {
 		byID[r.ID] = r
 	}
-	rows := make([]dbsqlc.Upload, n)
+	rows := make([]store.Upload, n)
 	for i, a := range params {
 		r, ok := byID[a.ID]
 		if !ok {
 			return nil, fmt.Errorf("upload %s: no row made: %w", a.ID, store.ErrNotFound)
 		}
-		ev.add(webhook.UploadStored, r.TenantID, uploadEvent(r.ID, r.Name, r.ContentType, r.Size, r.Sha256, r.CreatedBy, r.ExpiresAt, &r.CreatedBy))
+		ev.add(webhook.UploadStored, r.TenantID, uploadEvent(r.ID, r.Name, r.ContentType, r.Size, r.SHA256, r.CreatedBy, r.ExpiresAt, &r.CreatedBy))
 		rows[i] = r
 	}
 	return rows, nil

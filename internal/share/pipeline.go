@@ -8,11 +8,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"fileshare/internal/blob"
 	"fileshare/internal/store"
-	"fileshare/internal/store/dbsqlc"
 )
 
 // The upload pipeline. Every upload, whatever its route, goes the same way:
@@ -99,9 +97,9 @@ func (s *Service) sealed(key string, info blob.Info, h *hold) *Pending {
 	return &Pending{s: s, key: key, info: info, hold: h, keepHold: true}
 }
 
-// commitFunc makes rows name staged content, in the transaction of q, with the events it
+// commitFunc makes rows name staged content, in the transaction tx, with the events it
 // reports in ev. Its statements run under ctx, the commit's own: not the client's.
-type commitFunc func(ctx context.Context, q *dbsqlc.Queries, ev *events) error
+type commitFunc func(ctx context.Context, tx *store.Tx, ev *events) error
 
 // commit runs fn, which makes a row name the blob, in one transaction with the events it
 // reports (Service.change) and the release of the quota held for the content. The Pending is
@@ -112,12 +110,12 @@ type commitFunc func(ctx context.Context, q *dbsqlc.Queries, ev *events) error
 // discarded and its error is its context's. Once sent, the commit is the service's, not the
 // client's: a client that goes away then does not leave its outcome unknown.
 func (p *Pending) commit(ctx context.Context, fn commitFunc) error {
-	return p.commitOn(ctx, p.s.st.Transact, fn)
+	return p.commitOn(ctx, p.s.st.InTx, fn)
 }
 
-// commitOn is commit on the transactions of transact (a resumable upload commits on the
+// commitOn is commit on the transactions of inTx (a resumable upload commits on the
 // connection that holds its lock).
-func (p *Pending) commitOn(ctx context.Context, transact func(context.Context, func(pgx.Tx, *dbsqlc.Queries) error) error, fn commitFunc) error {
+func (p *Pending) commitOn(ctx context.Context, inTx txRunner, fn commitFunc) error {
 	if err := p.cancelled(ctx); err != nil {
 		return err
 	}
@@ -127,7 +125,7 @@ func (p *Pending) commitOn(ctx context.Context, transact func(context.Context, f
 		ctx, cancel = context.WithDeadline(ctx, p.deadline)
 		defer cancel()
 	}
-	_, err := p.s.commitTx(ctx, transact, []*Pending{p}, fn)
+	_, err := p.s.commitTx(ctx, inTx, []*Pending{p}, fn)
 	return p.settle(ctx, err)
 }
 
@@ -135,16 +133,16 @@ func (p *Pending) commitOn(ctx context.Context, transact func(context.Context, f
 // it reports and the release of the quota held for ps: the transaction of every commit, of
 // one Pending or of a group (batcher). It settles nothing. sent reports that the commit was
 // sent (every statement went through): a failure without it committed nothing.
-func (s *Service) commitTx(ctx context.Context, transact func(context.Context, func(pgx.Tx, *dbsqlc.Queries) error) error, ps []*Pending, fn commitFunc) (sent bool, err error) {
-	committing := func(ctx context.Context, fn func(pgx.Tx, *dbsqlc.Queries) error) error {
-		return transact(ctx, func(tx pgx.Tx, q *dbsqlc.Queries) error {
-			err := fn(tx, q)
+func (s *Service) commitTx(ctx context.Context, inTx txRunner, ps []*Pending, fn commitFunc) (sent bool, err error) {
+	committing := func(ctx context.Context, fn func(*store.Tx) error) error {
+		return inTx(ctx, func(tx *store.Tx) error {
+			err := fn(tx)
 			sent = err == nil
 			return err
 		})
 	}
-	err = s.changeOn(ctx, committing, func(q *dbsqlc.Queries, ev *events) error {
-		if err := fn(ctx, q, ev); err != nil {
+	err = s.changeOn(ctx, committing, func(tx *store.Tx, ev *events) error {
+		if err := fn(ctx, tx, ev); err != nil {
 			return err
 		}
 		var holds []uuid.UUID
@@ -156,7 +154,7 @@ func (s *Service) commitTx(ctx context.Context, transact func(context.Context, f
 		if len(holds) == 0 {
 			return nil
 		}
-		return q.QuotaReleaseMany(ctx, holds)
+		return tx.HoldsByID().ReleaseMany(ctx, holds)
 	})
 	return sent, err
 }

@@ -9,7 +9,6 @@ import (
 
 	"fileshare/internal/auth"
 	"fileshare/internal/store"
-	"fileshare/internal/store/dbsqlc"
 )
 
 // Tenant quotas (docs/behaviour.md §12). A tenant's bytes are summed from its live rows — live
@@ -40,8 +39,9 @@ type hold struct {
 
 // grow holds n more bytes, or fails with ErrQuotaExceeded leaving the hold as it was.
 func (h *hold) grow(ctx context.Context, n int64) error {
-	err := h.s.st.InTx(ctx, func(q *dbsqlc.Queries) error {
-		max, err := q.TenantLockForQuota(ctx, h.tenantID)
+	err := h.s.st.InTx(ctx, func(tx *store.Tx) error {
+		quota := tx.Tenant(h.tenantID).Quota()
+		max, err := quota.Lock(ctx)
 		if err != nil {
 			return err
 		}
@@ -49,7 +49,7 @@ func (h *hold) grow(ctx context.Context, n int64) error {
 			f(h.tenantID)
 		}
 		if max > 0 {
-			used, err := q.TenantUsageBytes(ctx, h.tenantID)
+			used, err := quota.UsedBytes(ctx)
 			if err != nil {
 				return err
 			}
@@ -57,7 +57,7 @@ func (h *hold) grow(ctx context.Context, n int64) error {
 				return ErrQuotaExceeded
 			}
 		}
-		return q.QuotaReserve(ctx, dbsqlc.QuotaReserveParams{ID: h.id, TenantID: h.tenantID, Bytes: n})
+		return quota.Hold(ctx, h.id, n)
 	})
 	if err == nil {
 		h.bytes += n
@@ -70,7 +70,7 @@ func (h *hold) release(ctx context.Context) {
 	if h == nil {
 		return
 	}
-	if err := h.s.st.Q.QuotaRelease(context.WithoutCancel(ctx), h.id); err != nil {
+	if err := h.s.st.HoldsByID().Release(context.WithoutCancel(ctx), h.id); err != nil {
 		h.s.log.Warn("releasing held quota failed; the purge sweeps it", "err", err)
 	}
 }
@@ -131,11 +131,12 @@ type Usage struct {
 // stored entries of its live sessions and of its uploads in progress, its limits, and how
 // many live uploads, sessions and file entries it has.
 func TenantUsage(ctx context.Context, st *store.Store, tenantID int64) (Usage, error) {
-	bytes, err := st.Q.TenantUsageBytes(ctx, tenantID)
+	quota := st.Tenant(tenantID).Quota()
+	bytes, err := quota.UsedBytes(ctx)
 	if err != nil {
 		return Usage{}, err
 	}
-	r, err := st.Q.TenantUsage(ctx, tenantID)
+	r, err := quota.Usage(ctx)
 	if err != nil {
 		return Usage{}, err
 	}
@@ -155,7 +156,7 @@ func (s *Service) fits(ctx context.Context, q Quota, size int64) error {
 		return ErrTooLarge
 	}
 	if q.MaxBytes > 0 {
-		used, err := s.st.Q.TenantUsageBytes(ctx, q.TenantID)
+		used, err := s.st.Tenant(q.TenantID).Quota().UsedBytes(ctx)
 		if err != nil {
 			return err
 		}

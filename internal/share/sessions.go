@@ -11,7 +11,6 @@ import (
 
 	"fileshare/internal/auth"
 	"fileshare/internal/store"
-	"fileshare/internal/store/dbsqlc"
 	"fileshare/internal/webhook"
 )
 
@@ -39,6 +38,14 @@ func (c Cursor) String() string {
 	binary.BigEndian.PutUint64(b[:8], uint64(c.CreatedAt.UnixMicro()))
 	copy(b[8:], c.ID[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// position is the cursor as the store's lists take it; nil for the first page.
+func (c *Cursor) position() *store.After {
+	if c == nil {
+		return nil
+	}
+	return &store.After{At: c.CreatedAt, ID: c.ID}
 }
 
 // cursorLen is the length of a cursor as text; the decoder would skip CR and LF in a longer one.
@@ -72,9 +79,7 @@ func (s *Service) CreateSession(ctx context.Context, p auth.Principal, ttlSecond
 	if ttlSeconds == 0 {
 		ttlSeconds = int64(s.limits.SessionTTL / time.Second)
 	}
-	row, err := s.st.Q.SessionCreate(ctx, dbsqlc.SessionCreateParams{
-		ID: uuid.New(), TenantID: p.TenantID, CreatedBy: p.Login, TtlSeconds: ttlSeconds,
-	})
+	row, err := s.st.Tenant(p.TenantID).Sessions().Create(ctx, uuid.New(), p.Login, ttlSeconds)
 	if err != nil {
 		return Session{}, err
 	}
@@ -83,7 +88,7 @@ func (s *Service) CreateSession(ctx context.Context, p auth.Principal, ttlSecond
 
 // GetSession returns a live session of p's tenant.
 func (s *Service) GetSession(ctx context.Context, p auth.Principal, id uuid.UUID) (Session, error) {
-	row, err := s.st.Q.SessionGet(ctx, dbsqlc.SessionGetParams{ID: id, TenantID: p.TenantID})
+	row, err := s.st.Tenant(p.TenantID).Sessions().Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return Session{}, ErrSessionNotFound
 	}
@@ -99,29 +104,14 @@ func (s *Service) GetSession(ctx context.Context, p auth.Principal, id uuid.UUID
 // ListSessions returns up to limit live sessions of p's tenant, newest first, after the cursor
 // (nil for the first page), and the cursor of the next page when more remain.
 func (s *Service) ListSessions(ctx context.Context, p auth.Principal, limit int, after *Cursor) ([]Session, *Cursor, error) {
-	out := make([]Session, 0, limit)
-	add := func(id uuid.UUID, createdAt, expiresAt time.Time, createdBy string, files int64) {
-		out = append(out, Session{ID: id, CreatedAt: createdAt, ExpiresAt: expiresAt, CreatedBy: createdBy, FileCount: files})
-	}
 	// One row more than asked tells whether another page follows.
-	if after == nil {
-		rows, err := s.st.Q.SessionListFirst(ctx, dbsqlc.SessionListFirstParams{TenantID: p.TenantID, MaxRows: int32(limit + 1)})
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, r := range rows {
-			add(r.ID, r.CreatedAt, r.ExpiresAt, r.CreatedBy, r.FileCount)
-		}
-	} else {
-		rows, err := s.st.Q.SessionListAfter(ctx, dbsqlc.SessionListAfterParams{
-			TenantID: p.TenantID, AfterCreatedAt: after.CreatedAt, AfterID: after.ID, MaxRows: int32(limit + 1),
-		})
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, r := range rows {
-			add(r.ID, r.CreatedAt, r.ExpiresAt, r.CreatedBy, r.FileCount)
-		}
+	rows, err := s.st.Tenant(p.TenantID).Sessions().List(ctx, limit+1, after.position())
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]Session, 0, min(len(rows), limit))
+	for _, r := range rows {
+		out = append(out, Session{ID: r.ID, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, CreatedBy: r.CreatedBy, FileCount: r.FileCount})
 	}
 	if len(out) <= limit {
 		return out, nil, nil
@@ -135,17 +125,18 @@ func (s *Service) ListSessions(ctx context.Context, p auth.Principal, limit int,
 // go right after the commit.
 func (s *Service) DeleteSession(ctx context.Context, p auth.Principal, id uuid.UUID) error {
 	var keys []*string
-	err := s.change(ctx, func(q *dbsqlc.Queries, ev *events) error {
+	err := s.change(ctx, func(tx *store.Tx, ev *events) error {
+		sessions := tx.Tenant(p.TenantID).Sessions()
 		// The lock keeps new file entries and tokens out until the session is gone.
-		sess, err := q.SessionLock(ctx, dbsqlc.SessionLockParams{ID: id, TenantID: p.TenantID})
+		sess, err := sessions.Lock(ctx, id)
 		if err != nil {
 			return err
 		}
-		keys, err = q.SessionDeleteFiles(ctx, dbsqlc.SessionDeleteFilesParams{SessionID: id, TenantID: p.TenantID})
+		keys, err = sessions.DeleteFiles(ctx, id)
 		if err != nil {
 			return err
 		}
-		if _, err = q.SessionDelete(ctx, dbsqlc.SessionDeleteParams{ID: id, TenantID: p.TenantID}); err != nil {
+		if _, err = sessions.Delete(ctx, id); err != nil {
 			return err
 		}
 		files := len(keys)
@@ -175,7 +166,15 @@ func (s *Service) liveSession(ctx context.Context, p auth.Principal, id uuid.UUI
 // then the route answers as expired until the tombstone's retention ends. tenantID is nil for
 // the routes reached through a capability URL, without credentials.
 func (s *Service) sessionGone(ctx context.Context, sid uuid.UUID, tenantID *int64, notFound error) error {
-	st, err := s.st.Q.SessionState(ctx, dbsqlc.SessionStateParams{ID: sid, TenantID: tenantID})
+	var (
+		st  store.SessionState
+		err error
+	)
+	if tenantID != nil {
+		st, err = s.st.Tenant(*tenantID).Sessions().State(ctx, sid)
+	} else {
+		st, err = s.st.SessionsByID().State(ctx, sid)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return notFound

@@ -9,12 +9,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"fileshare/internal/blob"
 	"fileshare/internal/coherence"
 	"fileshare/internal/store"
-	"fileshare/internal/store/dbsqlc"
 	"fileshare/internal/webhook"
 )
 
@@ -129,18 +127,21 @@ func New(st *store.Store, blobs blob.Store, limits Limits, log *slog.Logger, opt
 // change runs fn in one transaction and records the events it reports in that transaction
 // (docs/behaviour.md §10.3): no event of a change that rolled back, no committed change
 // without its event.
-func (s *Service) change(ctx context.Context, fn func(q *dbsqlc.Queries, ev *events) error) error {
-	return s.changeOn(ctx, s.st.Transact, fn)
+func (s *Service) change(ctx context.Context, fn func(tx *store.Tx, ev *events) error) error {
+	return s.changeOn(ctx, s.st.InTx, fn)
 }
 
-// changeOn is change on the transactions of transact.
-func (s *Service) changeOn(ctx context.Context, transact func(context.Context, func(pgx.Tx, *dbsqlc.Queries) error) error, fn func(q *dbsqlc.Queries, ev *events) error) error {
-	return transact(ctx, func(tx pgx.Tx, q *dbsqlc.Queries) error {
+// txRunner runs a transaction: Store.InTx, or Held.InTx on the connection of a lock.
+type txRunner func(context.Context, func(*store.Tx) error) error
+
+// changeOn is change on the transactions of inTx.
+func (s *Service) changeOn(ctx context.Context, inTx txRunner, fn func(tx *store.Tx, ev *events) error) error {
+	return inTx(ctx, func(tx *store.Tx) error {
 		var ev events
-		if err := fn(q, &ev); err != nil {
+		if err := fn(tx, &ev); err != nil {
 			return err
 		}
-		return s.events.Record(ctx, tx, q, ev...)
+		return s.events.Record(ctx, tx, ev...)
 	})
 }
 

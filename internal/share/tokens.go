@@ -14,7 +14,6 @@ import (
 
 	"fileshare/internal/auth"
 	"fileshare/internal/store"
-	"fileshare/internal/store/dbsqlc"
 )
 
 // tokenBytes is the randomness of a token: 256 bits, twice the 128 that docs/behaviour.md §4.6 asks for.
@@ -65,14 +64,15 @@ func (s *Service) CreateUploadURL(ctx context.Context, p auth.Principal, fid uui
 	if ttlSeconds == 0 {
 		ttlSeconds = int64(s.limits.UploadURLTTL / time.Second)
 	}
-	f, err := s.st.Q.FileGet(ctx, dbsqlc.FileGetParams{ID: fid, TenantID: p.TenantID})
+	tenant := s.st.Tenant(p.TenantID)
+	f, err := tenant.Files().Get(ctx, fid)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return UploadURL{}, ErrFileNotFound
 	case err != nil:
 		return UploadURL{}, err
 	case f.SessionExpired:
-		return UploadURL{}, s.sessionExpired(f.ExpiresAt, ErrFileNotFound)
+		return UploadURL{}, s.sessionExpired(f.SessionExpiresAt, ErrFileNotFound)
 	case f.State != StatePending:
 		return UploadURL{}, ErrAlreadyUploaded
 	}
@@ -80,19 +80,17 @@ func (s *Service) CreateUploadURL(ctx context.Context, p auth.Principal, fid uui
 	if err != nil {
 		return UploadURL{}, err
 	}
-	row, err := s.st.Q.UploadTokenCreate(ctx, dbsqlc.UploadTokenCreateParams{
-		TokenHash: hash, CreatedBy: p.Login, TtlSeconds: ttlSeconds, FileID: fid, TenantID: p.TenantID,
-	})
+	row, err := tenant.UploadURLs().Create(ctx, hash, fid, p.Login, ttlSeconds)
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrReferenceMissing) {
 		// Stored, deleted or its session expired between the two statements: say which.
-		f, err := s.st.Q.FileGet(ctx, dbsqlc.FileGetParams{ID: fid, TenantID: p.TenantID})
+		f, err := tenant.Files().Get(ctx, fid)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			return UploadURL{}, ErrFileNotFound
 		case err != nil:
 			return UploadURL{}, err
 		case f.SessionExpired:
-			return UploadURL{}, s.sessionExpired(f.ExpiresAt, ErrFileNotFound)
+			return UploadURL{}, s.sessionExpired(f.SessionExpiresAt, ErrFileNotFound)
 		}
 		return UploadURL{}, ErrAlreadyUploaded
 	}
@@ -159,9 +157,9 @@ func (s *Service) CreateToken(ctx context.Context, p auth.Principal, sid, fid uu
 	if ttlSeconds > 0 {
 		ttl = &ttlSeconds
 	}
-	row, err := s.st.Q.DownloadTokenCreate(ctx, dbsqlc.DownloadTokenCreateParams{
-		TokenHash: hash, Ref: uuid.New(), PinHash: pinHash, CreatedBy: p.Login, TtlSeconds: ttl,
-		FileID: fid, SessionID: sid, TenantID: p.TenantID,
+	row, err := s.st.Tenant(p.TenantID).Tokens().Create(ctx, store.NewToken{
+		Hash: hash, Ref: uuid.New(), PINHash: pinHash, CreatedBy: p.Login, TTLSeconds: ttl,
+		FileID: fid, SessionID: sid,
 	})
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrReferenceMissing) {
 		// Deleted, or its session expired, between the two statements: say which.

@@ -15,12 +15,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"fileshare/internal/blob"
 	"fileshare/internal/failpoint"
 	"fileshare/internal/store"
-	"fileshare/internal/store/dbsqlc"
 )
 
 // Resumable uploads (tus, docs/behaviour.md §11). A tus upload receives its content over any
@@ -101,10 +99,8 @@ func (s *Service) CreateTus(ctx context.Context, who Uploader, in NewTus) (_ Tus
 	if in.Length < 0 {
 		return TusUpload{}, ErrInvalidSize
 	}
-	params := dbsqlc.TusCreateParams{
-		ID: uuid.New(), Metadata: in.Metadata, Length: in.Length,
-		ExpirySeconds: int64(s.limits.TusExpiry / time.Second),
-	}
+	params := store.NewTus{ID: uuid.New(), Metadata: in.Metadata, Length: in.Length, Expiry: s.limits.TusExpiry}
+	var tenantID int64
 	kind := blob.KindUpload
 	var quota Quota
 	if in.File != nil {
@@ -120,9 +116,8 @@ func (s *Service) CreateTus(ctx context.Context, who Uploader, in NewTus) (_ Tus
 			return TusUpload{}, ErrSizeMismatch
 		}
 		kind = blob.KindFile
-		params.TenantID, params.UploadTokenHash = u.tenantID, u.tokenHash
-		params.SessionID = pgUUID(u.sid)
-		params.FileID = pgUUID(u.fid)
+		tenantID, params.UploadTokenHash = u.tenantID, u.tokenHash
+		params.SessionID, params.FileID = &u.sid, &u.fid
 	} else {
 		if who.Principal == nil {
 			return TusUpload{}, ErrUploadTokenInvalid
@@ -136,8 +131,8 @@ func (s *Service) CreateTus(ctx context.Context, who Uploader, in NewTus) (_ Tus
 			ttl = int64(s.limits.UploadTTL / time.Second)
 		}
 		name, ct := in.Upload.Name, in.Upload.ContentType
-		params.TenantID = who.Principal.TenantID
-		params.Name, params.ContentType, params.TtlSeconds = &name, &ct, &ttl
+		tenantID = who.Principal.TenantID
+		params.Name, params.ContentType, params.TTLSeconds = &name, &ct, &ttl
 	}
 	if who.Principal != nil {
 		params.CreatedBy = &who.Principal.Login
@@ -156,11 +151,11 @@ func (s *Service) CreateTus(ctx context.Context, who Uploader, in NewTus) (_ Tus
 			}
 		}()
 	}
-	params.Sha256State = hashState(sha256.New())
+	params.SHA256State = hashState(sha256.New())
 	params.BlobKey = blob.NewKey(kind)
 	if in.File != nil {
 		// An unfinished upload of the entry that expired frees it for this one.
-		keys, err := s.st.Q.TusDropExpiredForFile(ctx, pgUUID(in.File.FileID))
+		keys, err := s.st.TusByID().DropExpiredForFile(ctx, in.File.FileID)
 		if err != nil {
 			return TusUpload{}, err
 		}
@@ -173,7 +168,7 @@ func (s *Service) CreateTus(ctx context.Context, who Uploader, in NewTus) (_ Tus
 		return TusUpload{}, err
 	}
 	params.StageState = stageData(st)
-	row, err := s.st.Q.TusCreate(ctx, params)
+	row, err := s.st.Tenant(tenantID).TusUploads().Create(ctx, params)
 	if err != nil {
 		s.removeStage(ctx, params.BlobKey)
 		switch {
@@ -194,7 +189,7 @@ func (s *Service) CreateTus(ctx context.Context, who Uploader, in NewTus) (_ Tus
 // GetTus returns an upload's state (HEAD). An unfinished upload past its expiry answers as
 // expired until the purge removes it.
 func (s *Service) GetTus(ctx context.Context, id uuid.UUID) (TusUpload, error) {
-	row, err := s.st.Q.TusGet(ctx, id)
+	row, err := s.st.TusByID().Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return TusUpload{}, ErrUploadNotFound
 	}
@@ -209,7 +204,7 @@ func (s *Service) GetTus(ctx context.Context, id uuid.UUID) (TusUpload, error) {
 
 // tusExpired is the error of an unfinished upload past its expiry, or whose file entry's
 // session expired (which answers as on every route below it).
-func tusExpired(r dbsqlc.TusGetRow) error {
+func tusExpired(r store.TusState) error {
 	switch {
 	case r.CompletedAt != nil:
 		return nil
@@ -221,16 +216,11 @@ func tusExpired(r dbsqlc.TusGetRow) error {
 	return nil
 }
 
-func tusFromRow(r dbsqlc.TusGetRow) TusUpload {
-	up := TusUpload{
+func tusFromRow(r store.TusState) TusUpload {
+	return TusUpload{
 		ID: r.ID, Length: r.Length, Offset: r.UploadOffset, Metadata: r.Metadata, ExpiresAt: r.ExpiresAt,
-		Completed: r.CompletedAt != nil,
+		Completed: r.CompletedAt != nil, UploadID: r.UploadID,
 	}
-	if r.UploadID.Valid {
-		id := uuid.UUID(r.UploadID.Bytes)
-		up.UploadID = &id
-	}
-	return up
 }
 
 // AppendTus adds a request's bytes to an upload (PATCH, or the body of the creation). The
@@ -248,7 +238,7 @@ func (s *Service) AppendTus(ctx context.Context, id uuid.UUID, c TusChunk) (TusU
 		return TusUpload{}, err
 	}
 	defer held.Release()
-	row, err := held.Q.TusGet(ctx, id)
+	row, err := held.TusByID().Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return TusUpload{}, ErrUploadNotFound
 	}
@@ -273,7 +263,7 @@ func (s *Service) AppendTus(ctx context.Context, id uuid.UUID, c TusChunk) (TusU
 	case c.Length > row.Length-row.UploadOffset:
 		return up, ErrTusLengthExceeded
 	}
-	h, err := restoreHash(row.Sha256State)
+	h, err := restoreHash(row.SHA256State)
 	if err != nil {
 		return up, err
 	}
@@ -294,13 +284,13 @@ func (s *Service) AppendTus(ctx context.Context, id uuid.UUID, c TusChunk) (TusU
 	if st.Size < row.Length || (rerr != nil && st.Size == old.Size) {
 		if st.Size > old.Size {
 			failpoint.Hit("tus.before-advance")
-			n, err := held.Q.TusAdvance(ctx, dbsqlc.TusAdvanceParams{
-				ID: id, OldOffset: old.Size, NewOffset: st.Size, Sha256State: hashState(h), StageState: stageData(st),
+			advanced, err := held.TusByID().Advance(ctx, id, old.Size, store.TusProgress{
+				Offset: st.Size, SHA256State: hashState(h), StageState: stageData(st),
 			})
 			if err != nil {
 				return up, err
 			}
-			if n == 0 {
+			if !advanced {
 				return up, ErrUploadNotFound
 			}
 			up.Offset = st.Size
@@ -319,7 +309,7 @@ func (s *Service) AppendTus(ctx context.Context, id uuid.UUID, c TusChunk) (TusU
 // finishTus seals the staged bytes into the blob and commits it, checking the client's
 // digests first.
 // A simple upload's id goes into up.
-func (s *Service) finishTus(ctx context.Context, held *store.Held, row dbsqlc.TusGetRow, st blob.Stage, h hash.Hash, c TusChunk, up *TusUpload) error {
+func (s *Service) finishTus(ctx context.Context, held *store.Held, row store.TusState, st blob.Stage, h hash.Hash, c TusChunk, up *TusUpload) error {
 	var sum [32]byte
 	copy(sum[:], h.Sum(nil))
 	if c.Digests.SHA256 != nil && !bytes.Equal(c.Digests.SHA256, sum[:]) {
@@ -355,49 +345,47 @@ func (s *Service) finishTus(ctx context.Context, held *store.Held, row dbsqlc.Tu
 		}
 	}
 	// A simple upload gets an id of its own: the tus upload's id must never open it.
-	var uploadID pgtype.UUID
-	if !row.FileID.Valid {
-		uploadID = pgUUID(uuid.New())
+	var uploadID *uuid.UUID
+	if row.FileID == nil {
+		id := uuid.New()
+		uploadID = &id
 	}
-	complete := func(ctx context.Context, q *dbsqlc.Queries) error {
-		n, err := q.TusComplete(ctx, dbsqlc.TusCompleteParams{
-			ID: row.ID, OldOffset: row.UploadOffset, Sha256State: hashState(h), StageState: stageData(st),
-			UploadID: uploadID,
-		})
-		if err == nil && n == 0 {
+	complete := func(ctx context.Context, tx *store.Tx) error {
+		done, err := tx.TusByID().Complete(ctx, row.ID, row.UploadOffset, hashState(h), stageData(st), uploadID)
+		if err == nil && !done {
 			err = errTusGone
 		}
 		return err
 	}
 	failpoint.Hit("tus.before-commit")
-	if row.FileID.Valid {
+	if row.FileID != nil {
 		u := &FileUpload{
-			tenantID: row.TenantID, sid: row.SessionID.Bytes, fid: row.FileID.Bytes,
+			tenantID: row.TenantID, sid: *row.SessionID, fid: *row.FileID,
 			tokenHash: row.UploadTokenHash, addr: c.Addr,
 		}
 		if row.CreatedBy != nil {
 			u.login = row.CreatedBy
 		}
-		err = content.commitOn(ctx, held.Transact, func(ctx context.Context, q *dbsqlc.Queries, ev *events) error {
-			if _, err := u.store(ctx, q, content, ev); err != nil {
+		err = content.commitOn(ctx, held.InTx, func(ctx context.Context, tx *store.Tx, ev *events) error {
+			if _, err := u.store(ctx, tx, content, ev); err != nil {
 				return err
 			}
-			return complete(ctx, q)
+			return complete(ctx, tx)
 		})
 		if err != nil && !errors.Is(err, errTusGone) {
 			err = s.notStored(ctx, u, err)
 		}
 	} else {
-		err = content.commitOn(ctx, held.Transact, func(ctx context.Context, q *dbsqlc.Queries, ev *events) error {
-			_, err := createUploads(ctx, q, ev, uploadRow{
-				ID: uploadID.Bytes, TenantID: row.TenantID, CreatedBy: deref(row.CreatedBy), Name: deref(row.Name),
+		err = content.commitOn(ctx, held.InTx, func(ctx context.Context, tx *store.Tx, ev *events) error {
+			_, err := createUploads(ctx, tx, ev, uploadRow{
+				ID: *uploadID, TenantID: row.TenantID, CreatedBy: deref(row.CreatedBy), Name: deref(row.Name),
 				ContentType: deref(row.ContentType), Size: st.Size, SHA256: sum[:], BlobKey: row.BlobKey,
-				TTLSeconds: *row.TtlSeconds,
+				TTLSeconds: *row.TTLSeconds,
 			})
 			if err != nil {
 				return err
 			}
-			return complete(ctx, q)
+			return complete(ctx, tx)
 		})
 	}
 	if err != nil {
@@ -416,9 +404,8 @@ func (s *Service) finishTus(ctx context.Context, held *store.Held, row dbsqlc.Tu
 		return err
 	}
 	failpoint.Hit("tus.after-commit")
-	if uploadID.Valid {
-		id := uuid.UUID(uploadID.Bytes)
-		up.UploadID = &id
+	if uploadID != nil {
+		up.UploadID = uploadID
 	}
 	s.removeStage(ctx, row.BlobKey)
 	return nil
@@ -440,8 +427,8 @@ func (s *Service) blobSHA512(ctx context.Context, key string, size int64) ([]byt
 
 // dropTus removes an unfinished upload that can never be completed: its row, then its staged
 // bytes.
-func (s *Service) dropTus(ctx context.Context, held *store.Held, row dbsqlc.TusGetRow) {
-	if _, err := held.Q.TusDelete(ctx, row.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+func (s *Service) dropTus(ctx context.Context, held *store.Held, row store.TusState) {
+	if _, err := held.TusByID().Delete(ctx, row.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.log.Warn("removing a tus upload failed; the purge removes it when it expires", "ref", row.Ref, "err", err)
 		return
 	}
@@ -459,7 +446,7 @@ func (s *Service) TerminateTus(ctx context.Context, id uuid.UUID) error {
 		return err
 	}
 	defer held.Release()
-	row, err := held.Q.TusDelete(ctx, id)
+	row, err := held.TusByID().Delete(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrUploadNotFound
 	}
@@ -505,8 +492,6 @@ func stageData(st blob.Stage) []byte {
 	}
 	return st.Data
 }
-
-func pgUUID(id uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: true} }
 
 func deref(s *string) string {
 	if s == nil {

@@ -11,7 +11,6 @@ import (
 	"fileshare/internal/auth"
 	"fileshare/internal/failpoint"
 	"fileshare/internal/store"
-	"fileshare/internal/store/dbsqlc"
 	"fileshare/internal/webhook"
 )
 
@@ -66,11 +65,11 @@ func (s *Service) CreateUpload(ctx context.Context, p auth.Principal, content *P
 	return uploadFromRow(row), nil
 }
 
-func uploadFromRow(r dbsqlc.Upload) Upload {
+func uploadFromRow(r store.Upload) Upload {
 	return Upload{
 		ID: r.ID,
 		FileMeta: FileMeta{
-			Name: r.Name, ContentType: r.ContentType, Size: r.Size, SHA256: r.Sha256, ModTime: r.CreatedAt,
+			Name: r.Name, ContentType: r.ContentType, Size: r.Size, SHA256: r.SHA256, ModTime: r.CreatedAt,
 		},
 		CreatedAt: r.CreatedAt,
 		ExpiresAt: r.ExpiresAt,
@@ -103,7 +102,7 @@ func (s *Service) OpenUpload(ctx context.Context, id uuid.UUID) (*Download, erro
 		return d, nil
 	}
 	fill := s.uploads.StartFill()
-	row, err := s.st.Q.UploadGet(ctx, id)
+	row, err := s.st.UploadsByID().Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrUploadNotFound
 	}
@@ -116,7 +115,7 @@ func (s *Service) OpenUpload(ctx context.Context, id uuid.UUID) (*Download, erro
 		}
 		return nil, ErrUploadExpired
 	}
-	meta := FileMeta{Name: row.Name, ContentType: row.ContentType, Size: row.Size, SHA256: row.Sha256, ModTime: row.CreatedAt}
+	meta := FileMeta{Name: row.Name, ContentType: row.ContentType, Size: row.Size, SHA256: row.SHA256, ModTime: row.CreatedAt}
 	d := s.download(meta, row.BlobKey, ErrUploadNotFound)
 	if s.uploads != nil && s.servable(row.ExpiresAt) {
 		d.Memo = new(atomic.Value)
@@ -140,15 +139,15 @@ func (s *Service) servable(exp time.Time) bool {
 func (s *Service) DeleteUpload(ctx context.Context, p auth.Principal, id uuid.UUID) error {
 	change := s.bus.Begin()
 	defer change.Done()
-	var row dbsqlc.UploadDeleteRow
-	err := s.change(ctx, func(q *dbsqlc.Queries, ev *events) error {
-		if err := change.Tag(ctx, q); err != nil {
+	var row store.DeletedUpload
+	err := s.change(ctx, func(tx *store.Tx, ev *events) error {
+		if err := change.Tag(ctx, tx); err != nil {
 			return err
 		}
 		var err error
-		row, err = q.UploadDelete(ctx, dbsqlc.UploadDeleteParams{ID: id, TenantID: p.TenantID})
+		row, err = tx.Tenant(p.TenantID).Uploads().Delete(ctx, id)
 		if err == nil {
-			ev.add(webhook.UploadDeleted, p.TenantID, uploadEvent(id, row.Name, row.ContentType, row.Size, row.Sha256, row.CreatedBy, row.ExpiresAt, &p.Login))
+			ev.add(webhook.UploadDeleted, p.TenantID, uploadEvent(id, row.Name, row.ContentType, row.Size, row.SHA256, row.CreatedBy, row.ExpiresAt, &p.Login))
 		}
 		return err
 	})

@@ -7,7 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"fileshare/internal/store/dbsqlc"
+	"fileshare/internal/store/internal/dbsqlc"
 )
 
 // executor is the dbsqlc.DBTX every generated query runs on: a pool or a transaction, with

@@ -7,18 +7,17 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-
-	"fileshare/internal/store/dbsqlc"
 )
 
 // Listener is a connection of its own, outside the pools, that receives PostgreSQL
-// notifications on one channel. Queries run on it (Q) deliver the notifications that arrived
-// meanwhile to Wait, in the order PostgreSQL sent them: a notification is sent before the
-// answer of any statement that began after the notifying transaction committed.
+// notifications on one channel. Queries run on it (Cache) deliver the notifications that
+// arrived meanwhile to Wait, in the order PostgreSQL sent them: a notification is sent before
+// the answer of any statement that began after the notifying transaction committed.
 type Listener struct {
 	conn *pgx.Conn
-	// Q runs the generated queries on the listening connection.
-	Q *dbsqlc.Queries
+	// Cache runs the cache sessions' queries on the listening connection: a lease renewed
+	// there proves that the connection hears its notifications.
+	Cache Cache
 }
 
 // ListenerApplicationName is the application_name of listening connections.
@@ -39,7 +38,7 @@ func (s *Store) Listen(ctx context.Context, channel string) (*Listener, error) {
 		conn.Close(context.Background())
 		return nil, translate(err)
 	}
-	return &Listener{conn: conn, Q: dbsqlc.New(executor{db: conn, timeout: s.queryTimeout})}, nil
+	return &Listener{conn: conn, Cache: newRepos(conn, s.queryTimeout).Cache()}, nil
 }
 
 // Wait returns the next notification: one already received at once, else the next to arrive
@@ -67,7 +66,7 @@ var ErrNoNotification = errors.New("no notification")
 
 // Notify sends payload on channel, at once (outside any transaction).
 func (l *Listener) Notify(ctx context.Context, channel, payload string) error {
-	return l.Q.CacheNotify(ctx, dbsqlc.CacheNotifyParams{Channel: channel, Payload: payload})
+	return l.Cache.Notify(ctx, channel, payload)
 }
 
 // Close closes the connection; PostgreSQL stops sending it notifications.

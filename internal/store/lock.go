@@ -5,10 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"fileshare/internal/store/dbsqlc"
 )
 
 // ErrLocked: another database session holds the lock.
@@ -20,14 +17,14 @@ const defaultLockConns = 32
 // Held is a PostgreSQL session-level advisory lock, held by a connection of its own for as long
 // as a request works on what it guards (a resumable upload's bytes), on any instance. The lock
 // goes with its connection: when the instance dies, PostgreSQL releases it at once. The
-// request runs its queries on the same connection (Q, InTx), so that it needs one connection
-// however long it takes.
+// request runs its queries on the same connection (its repositories, InTx), so that it needs
+// one connection however long it takes.
 type Held struct {
+	// Repos run on the lock's connection.
+	Repos
 	conn    *pgxpool.Conn
 	key     int64
 	timeout time.Duration
-	// Q runs the generated queries on the lock's connection.
-	Q *dbsqlc.Queries
 }
 
 // TryLock takes the advisory lock key without waiting: ErrLocked when another session holds
@@ -51,22 +48,12 @@ func (s *Store) TryLock(ctx context.Context, key int64) (*Held, error) {
 		conn.Release()
 		return nil, ErrLocked
 	}
-	return &Held{conn: conn, key: key, timeout: s.queryTimeout, Q: dbsqlc.New(executor{db: conn, timeout: s.queryTimeout})}, nil
+	return &Held{Repos: newRepos(conn, s.queryTimeout), conn: conn, key: key, timeout: s.queryTimeout}, nil
 }
 
 // InTx runs fn in one transaction on the lock's connection, like Store.InTx.
-func (h *Held) InTx(ctx context.Context, fn func(q *dbsqlc.Queries) error) error {
-	return h.Transact(ctx, func(_ pgx.Tx, q *dbsqlc.Queries) error { return fn(q) })
-}
-
-// Transact is InTx that also hands fn the transaction itself, like Store.Transact.
-func (h *Held) Transact(ctx context.Context, fn func(tx pgx.Tx, q *dbsqlc.Queries) error) error {
-	ctx, cancel := bound(ctx, h.timeout)
-	defer cancel()
-	err := pgx.BeginFunc(ctx, h.conn, func(tx pgx.Tx) error {
-		return fn(tx, dbsqlc.New(executor{db: tx, timeout: h.timeout}))
-	})
-	return translate(err)
+func (h *Held) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	return inTx(ctx, h.conn, h.timeout, fn)
 }
 
 // Release unlocks and gives the connection back; when the unlock fails, the connection is

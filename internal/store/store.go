@@ -1,8 +1,9 @@
 // Package store is the one boundary between fileshare and PostgreSQL. It owns the connection
-// pool, the embedded migrations and the transaction helper, and every query made through it
-// (Store.Q, or the queries InTx hands its callback) runs on an executor that bounds the call
-// with the query timeout and translates the driver's errors once into the errors below. The
-// sqlc-generated queries live in store/dbsqlc; their row types stay inside the service layer.
+// pool, the embedded migrations, the transaction helper and the repositories (repos.go), and
+// every query made through it runs on an executor that bounds the call with the query timeout
+// and translates the driver's errors once into the errors of errors.go. The sqlc-generated
+// queries live in store/internal/dbsqlc, which no other package can import: the rest of the
+// service sees the repositories' methods and this package's own types.
 package store
 
 import (
@@ -13,8 +14,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"fileshare/internal/store/dbsqlc"
 )
 
 // Options tune the pool.
@@ -34,12 +33,12 @@ type Options struct {
 // defaultMaxConns is the pool size unless the URL sets pool_max_conns.
 const defaultMaxConns = 16
 
-// Store is the database handle shared by the services.
+// Store is the database handle shared by the services. Its repositories run on the pool.
 type Store struct {
-	// Pool is the raw pool, for the migrator, metrics and tests; the services query through Q.
+	// Pool is the raw pool, for the migrator, River, metrics and tests; the services query
+	// through the repositories.
 	Pool *pgxpool.Pool
-	// Q runs the generated queries on the pool, each call bounded and its errors translated.
-	Q *dbsqlc.Queries
+	Repos
 
 	locks        *pgxpool.Pool
 	queryTimeout time.Duration
@@ -90,9 +89,7 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("database: %w", err)
 	}
-	s := &Store{Pool: pool, locks: locks, queryTimeout: opt.QueryTimeout}
-	s.Q = dbsqlc.New(executor{db: pool, timeout: opt.QueryTimeout})
-	return s, nil
+	return &Store{Pool: pool, Repos: newRepos(pool, opt.QueryTimeout), locks: locks, queryTimeout: opt.QueryTimeout}, nil
 }
 
 // Close closes the pools.
@@ -102,19 +99,20 @@ func (s *Store) Close() {
 }
 
 // InTx runs fn in one transaction, committing when it returns nil and rolling back otherwise.
-// fn gets the queries bound to the transaction. Unless ctx already has a deadline, the whole
-// transaction is bounded by the query timeout. Its error is translated like any call's.
-func (s *Store) InTx(ctx context.Context, fn func(q *dbsqlc.Queries) error) error {
-	return s.Transact(ctx, func(_ pgx.Tx, q *dbsqlc.Queries) error { return fn(q) })
+// fn gets the repositories bound to the transaction. Unless ctx already has a deadline, the
+// whole transaction is bounded by the query timeout. Its error is translated like any call's.
+func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	return inTx(ctx, s.Pool, s.queryTimeout, fn)
 }
 
-// Transact is InTx that also hands fn the transaction itself, for a library that writes in it
-// (river inserts the delivery jobs of webhook events in the transaction of their change).
-func (s *Store) Transact(ctx context.Context, fn func(tx pgx.Tx, q *dbsqlc.Queries) error) error {
-	ctx, cancel := bound(ctx, s.queryTimeout)
+// inTx runs fn in a transaction begun on db.
+func inTx(ctx context.Context, db interface {
+	Begin(context.Context) (pgx.Tx, error)
+}, timeout time.Duration, fn func(tx *Tx) error) error {
+	ctx, cancel := bound(ctx, timeout)
 	defer cancel()
-	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		return fn(tx, dbsqlc.New(executor{db: tx, timeout: s.queryTimeout}))
+	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		return fn(&Tx{Repos: newRepos(tx, timeout), tx: tx})
 	})
 	return translate(err)
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/riverqueue/river"
 
 	"fileshare/internal/store"
-	"fileshare/internal/store/dbsqlc"
 )
 
 // deliverWorker runs the delivery jobs.
@@ -37,7 +36,7 @@ func (d *Dispatcher) deliver(ctx context.Context, job *river.Job[deliverArgs]) e
 	d.mu.Lock()
 	st := d.st
 	d.mu.Unlock()
-	row, err := st.Q.WebhookDeliveryGet(ctx, job.Args.DeliveryID)
+	row, err := st.Deliveries().Get(ctx, job.Args.DeliveryID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // the endpoint was deleted, and its deliveries with it
 	}
@@ -63,12 +62,13 @@ func (d *Dispatcher) deliver(ctx context.Context, job *river.Job[deliverArgs]) e
 	giveUp := !delivered && job.Attempt >= job.MaxAttempts
 	outcome := outcomeOf(status, cause)
 	d.metrics.attempt(outcome, elapsed, giveUp)
-	params := dbsqlc.WebhookAttemptRecordParams{
+	params := store.AttemptRecord{
 		DeliveryID: row.ID, StartedAt: started, DurationMs: int32(min(elapsed.Milliseconds(), 1<<31-1)),
 		Delivered: delivered, GiveUp: giveUp,
 	}
 	if status != 0 {
-		params.StatusCode.Int32, params.StatusCode.Valid = int32(status), true
+		code := int32(status)
+		params.StatusCode = &code
 	}
 	if cause != nil {
 		msg := cause.Error()
@@ -98,14 +98,14 @@ func (d *Dispatcher) deliver(ctx context.Context, job *river.Job[deliverArgs]) e
 
 // record logs an attempt, trying again briefly: losing the record of a 2xx would deliver the
 // event twice. It runs even when the job's context is done (the instance is stopping).
-func (d *Dispatcher) record(ctx context.Context, st *store.Store, p dbsqlc.WebhookAttemptRecordParams) error {
+func (d *Dispatcher) record(ctx context.Context, st *store.Store, p store.AttemptRecord) error {
 	ctx = context.WithoutCancel(ctx)
 	var err error
 	for try := range 3 {
 		if try > 0 {
 			time.Sleep(time.Duration(try) * 200 * time.Millisecond)
 		}
-		if _, err = st.Q.WebhookAttemptRecord(ctx, p); err == nil || !errors.Is(err, store.ErrUnavailable) {
+		if _, err = st.Deliveries().RecordAttempt(ctx, p); err == nil || !errors.Is(err, store.ErrUnavailable) {
 			return err
 		}
 	}

@@ -215,12 +215,12 @@ func (d *Dispatcher) refreshBacklog(ctx context.Context, st *store.Store) {
 	if d.metrics == nil || ctx.Err() != nil {
 		return
 	}
-	b, err := st.Q.WebhookBacklog(ctx)
+	pending, oldest, err := st.Deliveries().Backlog(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			d.log.Warn("webhook dispatcher: reading the backlog failed", "err", err)
 		}
 		return
 	}
-	d.metrics.backlog(b.Pending, b.Oldest)
+	d.metrics.backlog(pending, oldest)
 }

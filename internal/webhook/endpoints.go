@@ -12,7 +12,6 @@ import (
 	"github.com/google/uuid"
 
 	"fileshare/internal/store"
-	"fileshare/internal/store/dbsqlc"
 )
 
 // Errors of the webhook routes; the HTTP layer maps each to its status and message.
@@ -38,8 +37,8 @@ type Webhook struct {
 	CreatedAt time.Time
 }
 
-func webhookFromRow(r dbsqlc.Webhook) Webhook {
-	return Webhook{ID: r.ID, URL: r.Url, Events: r.Events, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt}
+func webhookFromRow(r store.Webhook) Webhook {
+	return Webhook{ID: r.ID, URL: r.URL, Events: r.Events, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt}
 }
 
 // Created is a new endpoint with its secret, which is shown only this once.
@@ -52,6 +51,14 @@ type Created struct {
 type Cursor struct {
 	At time.Time
 	ID uuid.UUID
+}
+
+// position is the cursor as the store's lists take it; nil for the first page.
+func (c *Cursor) position() *store.After {
+	if c == nil {
+		return nil
+	}
+	return &store.After{At: c.At, ID: c.ID}
 }
 
 // Service manages the endpoints of the tenants and shows their delivery attempts.
@@ -88,8 +95,8 @@ func (s *Service) Create(ctx context.Context, tenantID int64, login, rawURL stri
 	if _, err := rand.Read(key); err != nil {
 		return Created{}, err
 	}
-	row, err := s.st.Q.WebhookCreate(ctx, dbsqlc.WebhookCreateParams{
-		ID: uuid.New(), TenantID: tenantID, Url: u, Events: evs, Secret: key, CreatedBy: login,
+	row, err := s.st.Tenant(tenantID).Webhooks().Create(ctx, store.NewWebhook{
+		ID: uuid.New(), URL: u, Events: evs, Secret: key, CreatedBy: login,
 	})
 	if err != nil {
 		return Created{}, err
@@ -99,7 +106,7 @@ func (s *Service) Create(ctx context.Context, tenantID int64, login, rawURL stri
 
 // Get returns an endpoint of the tenant.
 func (s *Service) Get(ctx context.Context, tenantID int64, id uuid.UUID) (Webhook, error) {
-	row, err := s.st.Q.WebhookGet(ctx, dbsqlc.WebhookGetParams{ID: id, TenantID: tenantID})
+	row, err := s.st.Tenant(tenantID).Webhooks().Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return Webhook{}, ErrNotFound
 	}
@@ -112,17 +119,7 @@ func (s *Service) Get(ctx context.Context, tenantID int64, id uuid.UUID) (Webhoo
 // List returns up to limit endpoints of the tenant, oldest first, after the cursor (nil for
 // the first page), and the next page's cursor when more remain.
 func (s *Service) List(ctx context.Context, tenantID int64, limit int, after *Cursor) ([]Webhook, *Cursor, error) {
-	var (
-		rows []dbsqlc.Webhook
-		err  error
-	)
-	if after == nil {
-		rows, err = s.st.Q.WebhookListFirst(ctx, dbsqlc.WebhookListFirstParams{TenantID: tenantID, MaxRows: int32(limit + 1)})
-	} else {
-		rows, err = s.st.Q.WebhookListAfter(ctx, dbsqlc.WebhookListAfterParams{
-			TenantID: tenantID, AfterCreatedAt: after.At, AfterID: after.ID, MaxRows: int32(limit + 1),
-		})
-	}
+	rows, err := s.st.Tenant(tenantID).Webhooks().List(ctx, limit+1, after.position())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -140,7 +137,7 @@ func (s *Service) List(ctx context.Context, tenantID int64, limit int, after *Cu
 
 // Delete removes an endpoint of the tenant; its deliveries still to make are dropped.
 func (s *Service) Delete(ctx context.Context, tenantID int64, id uuid.UUID) error {
-	n, err := s.st.Q.WebhookDelete(ctx, dbsqlc.WebhookDeleteParams{ID: id, TenantID: tenantID})
+	n, err := s.st.Tenant(tenantID).Webhooks().Delete(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -169,35 +166,20 @@ func (s *Service) Attempts(ctx context.Context, tenantID int64, id uuid.UUID, li
 	if _, err := s.Get(ctx, tenantID, id); err != nil {
 		return nil, nil, err
 	}
-	out := make([]Attempt, 0, limit)
-	add := func(id, eventID uuid.UUID, typ string, attempt int32, at time.Time, ms int32, status *int32, msg *string) {
-		a := Attempt{ID: id, EventID: eventID, Type: typ, Attempt: int(attempt), At: at, DurationMs: int(ms)}
-		if status != nil {
-			a.StatusCode = int(*status)
+	rows, err := s.st.Tenant(tenantID).Webhooks().Attempts(ctx, id, limit+1, after.position())
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]Attempt, 0, min(len(rows), limit))
+	for _, r := range rows {
+		a := Attempt{ID: r.ID, EventID: r.EventID, Type: r.Type, Attempt: int(r.Attempt), At: r.StartedAt, DurationMs: int(r.DurationMs)}
+		if r.StatusCode != nil {
+			a.StatusCode = int(*r.StatusCode)
 		}
-		if msg != nil {
-			a.Error = *msg
+		if r.Error != nil {
+			a.Error = *r.Error
 		}
 		out = append(out, a)
-	}
-	if after == nil {
-		rows, err := s.st.Q.WebhookAttemptListFirst(ctx, dbsqlc.WebhookAttemptListFirstParams{WebhookID: id, TenantID: tenantID, MaxRows: int32(limit + 1)})
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, r := range rows {
-			add(r.ID, r.EventID, r.Type, r.Attempt, r.StartedAt, r.DurationMs, int4(r.StatusCode.Int32, r.StatusCode.Valid), r.Error)
-		}
-	} else {
-		rows, err := s.st.Q.WebhookAttemptListAfter(ctx, dbsqlc.WebhookAttemptListAfterParams{
-			WebhookID: id, TenantID: tenantID, AfterStartedAt: after.At, AfterID: after.ID, MaxRows: int32(limit + 1),
-		})
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, r := range rows {
-			add(r.ID, r.EventID, r.Type, r.Attempt, r.StartedAt, r.DurationMs, int4(r.StatusCode.Int32, r.StatusCode.Valid), r.Error)
-		}
 	}
 	if len(out) <= limit {
 		return out, nil, nil
@@ -205,11 +187,4 @@ func (s *Service) Attempts(ctx context.Context, tenantID int64, id uuid.UUID, li
 	out = out[:limit]
 	last := out[limit-1]
 	return out, &Cursor{At: last.At, ID: last.ID}, nil
-}
-
-func int4(v int32, valid bool) *int32 {
-	if !valid {
-		return nil
-	}
-	return &v
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"fileshare/internal/store"
-	"fileshare/internal/store/dbsqlc"
 )
 
 // Event types.
@@ -144,18 +143,15 @@ func NewOutbox(st *store.Store, m *Metrics) *Outbox {
 	return &Outbox{jobs: jobs, metrics: m}
 }
 
-// Record records evs in tx (whose queries are q). An event is written only while its tenant
-// has an endpoint subscribed to its type, in the same statement that looks for one, so a
-// tenant without webhooks pays one cheap statement and nothing else.
-func (o *Outbox) Record(ctx context.Context, tx pgx.Tx, q *dbsqlc.Queries, evs ...Event) error {
+// Record records evs in tx. An event is written only while its tenant has an endpoint
+// subscribed to its type, in the same statement that looks for one, so a tenant without
+// webhooks pays one cheap statement and nothing else.
+func (o *Outbox) Record(ctx context.Context, tx *store.Tx, evs ...Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
 	now := time.Now().UTC()
-	p := dbsqlc.WebhookEventRecordParams{
-		Ids: make([]uuid.UUID, len(evs)), TenantIds: make([]int64, len(evs)),
-		Types: make([]string, len(evs)), Bodies: make([]string, len(evs)),
-	}
+	recs := make([]store.NewEvent, len(evs))
 	types := make(map[uuid.UUID]string, len(evs))
 	for i, ev := range evs {
 		id, err := uuid.NewV7()
@@ -166,10 +162,10 @@ func (o *Outbox) Record(ctx context.Context, tx pgx.Tx, q *dbsqlc.Queries, evs .
 		if err != nil {
 			return fmt.Errorf("event %s: %w", ev.Type, err)
 		}
-		p.Ids[i], p.TenantIds[i], p.Types[i], p.Bodies[i] = id, ev.TenantID, ev.Type, string(b)
+		recs[i] = store.NewEvent{ID: id, TenantID: ev.TenantID, Type: ev.Type, Body: string(b)}
 		types[id] = ev.Type
 	}
-	rows, err := q.WebhookEventRecord(ctx, p)
+	rows, err := tx.Outbox().Record(ctx, recs)
 	if err != nil || len(rows) == 0 {
 		return err
 	}
@@ -182,7 +178,7 @@ func (o *Outbox) Record(ctx context.Context, tx pgx.Tx, q *dbsqlc.Queries, evs .
 			o.metrics.event(types[r.EventID])
 		}
 	}
-	if _, err := o.jobs.InsertManyFastTx(ctx, tx, jobs); err != nil {
+	if _, err := o.jobs.InsertManyFastTx(ctx, tx.PgxTx(), jobs); err != nil {
 		return fmt.Errorf("queueing webhook deliveries: %w", err)
 	}
 	return nil

@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"time"
 
-	"fileshare/internal/store/dbsqlc"
+	"fileshare/internal/store"
 )
 
 // answerLimit is how much of an answer's body is read (and dropped) before the connection is
@@ -22,11 +22,11 @@ const answerLimit = 64 << 10
 // post sends the event to the endpoint, signed, and returns the answer's status, or why there
 // was none. The cause never holds the URL, which may carry a receiver's own credentials in its
 // query.
-func (d *Dispatcher) post(ctx context.Context, row dbsqlc.WebhookDeliveryGetRow) (int, error) {
+func (d *Dispatcher) post(ctx context.Context, row store.Delivery) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.opt.Timeout)
 	defer cancel()
 	body := []byte(row.Body)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, row.Url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, row.URL, bytes.NewReader(body))
 	if err != nil {
 		return 0, errors.New("invalid url")
 	}
