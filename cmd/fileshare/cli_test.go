@@ -1,5 +1,7 @@
 package main_test
 
+// This file is over 400 lines: every CLI command against the real binary, one suite.
+
 import (
 	"bufio"
 	"bytes"

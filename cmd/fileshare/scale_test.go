@@ -1,5 +1,7 @@
 package main_test
 
+// This file is over 400 lines: several real serve processes on one database and bucket, with the harness that drives them; the scenarios share it.
+
 import (
 	"bytes"
 	"context"

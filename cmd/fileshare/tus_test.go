@@ -1,5 +1,7 @@
 package main_test
 
+// This file is over 400 lines: a stock tus client (tus-js-client) against real processes behind a cutting proxy; the proxy and the scenarios belong together.
+
 import (
 	"bufio"
 	"bytes"

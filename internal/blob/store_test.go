@@ -1,5 +1,7 @@
 package blob_test
 
+// This file is over 400 lines: the conformance suite both blob stores (disk and S3) must pass, kept in one place so they are tested alike.
+
 import (
 	"bytes"
 	"context"

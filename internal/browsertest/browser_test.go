@@ -5,6 +5,8 @@
 // dependency of this test alone.
 package browsertest_test
 
+// This file is over 400 lines: the browser driver, its loopback-only proxy and the landing-page scenarios, which the other browser tests reuse.
+
 import (
 	"bytes"
 	"context"

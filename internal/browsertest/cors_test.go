@@ -1,5 +1,7 @@
 package browsertest_test
 
+// This file is over 400 lines: clients on other origins in a real Chromium, with the origins, proxy and page they need.
+
 // Browser applications on other origins (README "Browser applications on other origins
 // (CORS)"): a page served by a second loopback server — another origin than the
 // service's — runs in Chromium with the stock clients an integrator would load (tus-js-client,

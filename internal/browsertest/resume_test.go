@@ -1,5 +1,7 @@
 package browsertest_test
 
+// This file is over 400 lines: a real Chromium download cut by a proxy written here; the proxy, its HTTP parsing and the test belong together.
+
 // A download through the landing page's Download button that the network cuts: Chromium
 // resumes it with a Range request for the rest, conditional (If-Range) on the entity tag of
 // the cut answer, and the token ends delivered. A TCP proxy between the browser and the

@@ -1,5 +1,7 @@
 package httpapi_test
 
+// This file is over 400 lines: Basic Auth, throttling and application passwords through the HTTP API, with their shared probes.
+
 import (
 	"context"
 	"encoding/base64"

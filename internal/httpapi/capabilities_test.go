@@ -1,5 +1,7 @@
 package httpapi_test
 
+// This file is over 400 lines: one scenario that makes every kind of capability and then searches every audit view and log line for them.
+
 import (
 	"bufio"
 	"context"

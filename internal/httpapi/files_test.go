@@ -1,5 +1,7 @@
 package httpapi_test
 
+// This file is over 400 lines: the rules of file entries (create, list, put by every route, sizes, states) through the HTTP API, one suite.
+
 // Tests of a session's file entries: creation, upload (raw and multipart), deletion and the
 // entry list.
 

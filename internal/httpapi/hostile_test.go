@@ -1,5 +1,7 @@
 package httpapi_test
 
+// This file is over 400 lines: hostile clients against the served HTTP settings, with the raw-connection helpers they share.
+
 // Hostile input (issue 7, item 5): slow-header clients, oversized headers, multipart bombs,
 // and file names or request ids made to break paths, headers or logs. Stalled and trickling
 // bodies are covered by slowbody_test.go.

@@ -1,5 +1,7 @@
 package httpapi_test
 
+// This file is over 400 lines: every upload route against the quota rules; one suite so that the routes are compared alike.
+
 import (
 	"bytes"
 	"context"

@@ -1,5 +1,7 @@
 package httpapi_test
 
+// This file is over 400 lines: the session routes with the helpers the other session, file and token test files use.
+
 import (
 	"context"
 	"encoding/json"

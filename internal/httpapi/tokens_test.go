@@ -1,5 +1,7 @@
 package httpapi_test
 
+// This file is over 400 lines: one-time token downloads with the helpers the other token test files use.
+
 import (
 	"bytes"
 	"context"

@@ -1,5 +1,7 @@
 package httpapi_test
 
+// This file is over 400 lines: each way a stranger may try a consumed token, and the recipient's resumes, with their shared checks.
+
 import (
 	"bytes"
 	"context"

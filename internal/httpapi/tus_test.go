@@ -1,5 +1,7 @@
 package httpapi_test
 
+// This file is over 400 lines: the tus protocol through the HTTP API, one suite with its request helpers.
+
 import (
 	"bytes"
 	"context"

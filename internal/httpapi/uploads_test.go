@@ -1,5 +1,7 @@
 package httpapi_test
 
+// This file is over 400 lines: simple uploads and downloads through the HTTP API, one suite.
+
 import (
 	"bytes"
 	"context"

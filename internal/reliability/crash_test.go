@@ -1,5 +1,7 @@
 package reliability_test
 
+// This file is over 400 lines: crash points of the upload path run against the real binary, with the checker of what survives.
+
 import (
 	"bytes"
 	"context"

@@ -1,5 +1,7 @@
 package reliability_test
 
+// This file is over 400 lines: database outages through a TCP proxy, under load, with the proxy and the load it needs.
+
 import (
 	"bytes"
 	"context"

@@ -1,5 +1,7 @@
 package share_test
 
+// This file is over 400 lines: each defect of the commit path with the fault that provokes it; the injected faults share their set-up.
+
 import (
 	"bytes"
 	"context"

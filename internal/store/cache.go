@@ -14,7 +14,7 @@ import (
 type Cache struct{ q *dbsqlc.Queries }
 
 // Cache is cache coherence's.
-func (r Repos) Cache() Cache { return Cache{q: r.q} }
+func (r Repos) Cache() Cache { return Cache(r) }
 
 // RenewSession registers or renews a listening session's lease and returns the database's
 // clock.

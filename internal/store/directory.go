@@ -30,7 +30,7 @@ type TenantSummary struct {
 type TenantsByName struct{ q *dbsqlc.Queries }
 
 // TenantsByName are the operator's tenants.
-func (r Repos) TenantsByName() TenantsByName { return TenantsByName{q: r.q} }
+func (r Repos) TenantsByName() TenantsByName { return TenantsByName(r) }
 
 // Create adds a tenant (ErrConflict when it exists).
 func (t TenantsByName) Create(ctx context.Context, name string) (Tenant, error) {
@@ -92,7 +92,7 @@ type UserSummary struct {
 type UsersByName struct{ q *dbsqlc.Queries }
 
 // UsersByName are the operator's users.
-func (r Repos) UsersByName() UsersByName { return UsersByName{q: r.q} }
+func (r Repos) UsersByName() UsersByName { return UsersByName(r) }
 
 // Create adds a user to a tenant (ErrNotFound when there is no such tenant, ErrConflict when
 // the user exists).
@@ -152,7 +152,7 @@ type AppPassword struct {
 type AppPasswordsByName struct{ q *dbsqlc.Queries }
 
 // AppPasswordsByName are the operator's application passwords.
-func (r Repos) AppPasswordsByName() AppPasswordsByName { return AppPasswordsByName{q: r.q} }
+func (r Repos) AppPasswordsByName() AppPasswordsByName { return AppPasswordsByName(r) }
 
 // Create adds an application password, of which the database keeps the hash (ErrNotFound
 // when there is no such user, ErrConflict when it has one of that name).
@@ -183,7 +183,7 @@ func (a AppPasswordsByName) Revoke(ctx context.Context, tenant, user, name strin
 type Auth struct{ q *dbsqlc.Queries }
 
 // Auth is authentication's.
-func (r Repos) Auth() Auth { return Auth{q: r.q} }
+func (r Repos) Auth() Auth { return Auth(r) }
 
 // AuthQuery is what a login's one query looks up: the throttle counters of the login from
 // the client's address and of the address, and the user name@tenant with the application

@@ -14,7 +14,7 @@ import (
 type Purge struct{ q *dbsqlc.Queries }
 
 // Purge is the purge's.
-func (r Repos) Purge() Purge { return Purge{q: r.q} }
+func (r Repos) Purge() Purge { return Purge(r) }
 
 // ExpiredUpload is an upload the purge turned into a tombstone; its blob is to go after the
 // commit.

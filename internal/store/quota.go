@@ -75,7 +75,7 @@ func (q Quota) Usage(ctx context.Context) (Usage, error) {
 type HoldsByID struct{ q *dbsqlc.Queries }
 
 // HoldsByID releases quota holds.
-func (r Repos) HoldsByID() HoldsByID { return HoldsByID{q: r.q} }
+func (r Repos) HoldsByID() HoldsByID { return HoldsByID(r) }
 
 // Release releases a hold.
 func (h HoldsByID) Release(ctx context.Context, id uuid.UUID) error {

@@ -136,7 +136,7 @@ func (s Sessions) State(ctx context.Context, id uuid.UUID) (SessionState, error)
 type SessionsByID struct{ q *dbsqlc.Queries }
 
 // SessionsByID reaches sessions by id, for the capability routes below them.
-func (r Repos) SessionsByID() SessionsByID { return SessionsByID{q: r.q} }
+func (r Repos) SessionsByID() SessionsByID { return SessionsByID(r) }
 
 // State returns whether the session with id exists (ErrNotFound) and has expired.
 func (s SessionsByID) State(ctx context.Context, id uuid.UUID) (SessionState, error) {

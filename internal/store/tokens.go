@@ -152,7 +152,7 @@ type TokenLink struct {
 type TokensByHash struct{ q *dbsqlc.Queries }
 
 // TokensByHash reaches download tokens by their link.
-func (r Repos) TokensByHash() TokensByHash { return TokensByHash{q: r.q} }
+func (r Repos) TokensByHash() TokensByHash { return TokensByHash(r) }
 
 // TokenContent is the stored content of a token's file entry, for its download.
 type TokenContent struct {
@@ -302,7 +302,7 @@ func (u UploadURLs) Create(ctx context.Context, hash []byte, fileID uuid.UUID, c
 type UploadURLsByHash struct{ q *dbsqlc.Queries }
 
 // UploadURLsByHash reaches upload URLs by their token.
-func (r Repos) UploadURLsByHash() UploadURLsByHash { return UploadURLsByHash{q: r.q} }
+func (r Repos) UploadURLsByHash() UploadURLsByHash { return UploadURLsByHash(r) }
 
 // UploadURLState is an upload URL's state, and the tenant it belongs to.
 type UploadURLState struct {

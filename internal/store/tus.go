@@ -103,7 +103,7 @@ func (t TusUploads) Create(ctx context.Context, in NewTus) (TusUpload, error) {
 type TusByID struct{ q *dbsqlc.Queries }
 
 // TusByID reaches resumable uploads by their URL.
-func (r Repos) TusByID() TusByID { return TusByID{q: r.q} }
+func (r Repos) TusByID() TusByID { return TusByID(r) }
 
 // Get returns the upload with id (ErrNotFound when none).
 func (t TusByID) Get(ctx context.Context, id uuid.UUID) (TusState, error) {

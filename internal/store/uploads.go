@@ -99,7 +99,7 @@ type BoundUpload struct {
 type UploadBatch struct{ q *dbsqlc.Queries }
 
 // UploadBatch inserts uploads.
-func (r Repos) UploadBatch() UploadBatch { return UploadBatch{q: r.q} }
+func (r Repos) UploadBatch() UploadBatch { return UploadBatch(r) }
 
 // Create inserts the uploads in one statement and returns their rows, in no particular order.
 func (b UploadBatch) Create(ctx context.Context, uploads []BoundUpload) ([]Upload, error) {
@@ -130,7 +130,7 @@ func (b UploadBatch) Create(ctx context.Context, uploads []BoundUpload) ([]Uploa
 type UploadsByID struct{ q *dbsqlc.Queries }
 
 // UploadsByID reaches uploads by their download link.
-func (r Repos) UploadsByID() UploadsByID { return UploadsByID{q: r.q} }
+func (r Repos) UploadsByID() UploadsByID { return UploadsByID(r) }
 
 // LinkedUpload is an upload as its download link finds it.
 type LinkedUpload struct {

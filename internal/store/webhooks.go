@@ -161,7 +161,7 @@ type RecordedDelivery struct {
 type Outbox struct{ q *dbsqlc.Queries }
 
 // Outbox is the webhook events' outbox.
-func (r Repos) Outbox() Outbox { return Outbox{q: r.q} }
+func (r Repos) Outbox() Outbox { return Outbox(r) }
 
 // Record records each event whose tenant has an endpoint subscribed to its type, with one
 // delivery per such endpoint, and returns the deliveries.
@@ -218,7 +218,7 @@ type AttemptRecord struct {
 type Deliveries struct{ q *dbsqlc.Queries }
 
 // Deliveries are the dispatcher's.
-func (r Repos) Deliveries() Deliveries { return Deliveries{q: r.q} }
+func (r Repos) Deliveries() Deliveries { return Deliveries(r) }
 
 // Get returns a delivery (ErrNotFound when its endpoint was deleted, and it with it).
 func (d Deliveries) Get(ctx context.Context, id uuid.UUID) (Delivery, error) {
