@@ -5,14 +5,16 @@ SQLC_VERSION = v1.31.1
 MINIO_VERSION = v0.0.0-20260212201848-7aac2a2c5b7c
 STATICCHECK_VERSION = v0.8.2
 GOVULNCHECK_VERSION = v1.9.0
+GREMLINS_VERSION = v0.6.0
 GOBIN       := $(shell $(GO) env GOPATH)/bin
 SQLC        := $(GOBIN)/sqlc
 STATICCHECK := $(GOBIN)/staticcheck
 GOVULNCHECK := $(GOBIN)/govulncheck
+GREMLINS    := $(GOBIN)/gremlins
 MINIO       := $(GOBIN)/minio
 VERSION     := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build run test stress check fmt-check vet sqlc-check generate tools minio clean bench lint lint-tools openapi-lint fuzz fuzz-long
+.PHONY: all build run test stress check fmt-check vet sqlc-check generate tools minio clean bench lint lint-tools openapi-lint fuzz fuzz-long mutate mutate-tools
 
 all: build
 
@@ -89,6 +91,21 @@ fuzz:
 FUZZ_LONG_EXECS ?= 1000000
 fuzz-long:
 	FUZZTIME=$(FUZZ_LONG_EXECS)x scripts/fuzz.sh
+
+# Mutation testing (scripts/mutate.sh, docs/mutation.md) of internal/auth, coherence, purge and
+# share: one mutant at a time, each tested by its package's own tests, niced so that it leaves
+# the machine usable; about an hour. Fails when a score is below MUTATE_THRESHOLD percent.
+MUTATE_THRESHOLD ?= 85
+MUTATE_PACKAGES ?= auth coherence purge share
+mutate: mutate-tools
+	GREMLINS=$(GREMLINS) MUTATE_THRESHOLD=$(MUTATE_THRESHOLD) MUTATE_PACKAGES="$(MUTATE_PACKAGES)" \
+		nice -n 10 scripts/mutate.sh
+
+mutate-tools:
+	@if ! $(GO) version -m "$(GREMLINS)" 2>/dev/null | grep -q "^	mod	github.com/go-gremlins/gremlins	$(GREMLINS_VERSION)	"; then \
+		echo "installing gremlins $(GREMLINS_VERSION)"; \
+		$(GO) install github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION); \
+	fi
 
 generate: tools
 	$(SQLC) generate
