@@ -320,3 +320,40 @@ func TestStaleAfter(t *testing.T) {
 		t.Fatalf("StaleAfter = %s, want 16m", got)
 	}
 }
+
+// An address is held back after AddrThreshold failures of any logins within the window, and
+// not before: the 100th failure, each of another login, holds back every login from it, for
+// at most the window, and no other address.
+func TestAddressThreshold(t *testing.T) {
+	t.Parallel()
+	f := newAuthFixture(t)
+	l := auth.NewSharedLimiter(f.st)
+	ctx := context.Background()
+	const here, there = "192.0.2.30", "192.0.2.31"
+	check := func(login, addr string) time.Duration {
+		t.Helper()
+		w, _, err := l.Check(ctx, login, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	th := auth.DefaultThresholds
+	for i := range th.AddrThreshold - 1 {
+		if err := l.Fail(ctx, fmt.Sprintf("user%d@acme", i), here); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if w := check("fresh@acme", here); w != 0 {
+		t.Fatalf("after %d failures of the address: wait %s, want none", th.AddrThreshold-1, w)
+	}
+	if err := l.Fail(ctx, "last@acme", here); err != nil {
+		t.Fatal(err)
+	}
+	if w := check("fresh@acme", here); w <= 0 || w > th.AddrWindow {
+		t.Fatalf("after %d failures of the address: wait %s, want (0, %s]", th.AddrThreshold, w, th.AddrWindow)
+	}
+	if w := check("fresh@acme", there); w != 0 {
+		t.Fatalf("another address: wait %s, want none", w)
+	}
+}
