@@ -33,11 +33,21 @@ func newAuthFixture(t *testing.T) *authFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Close)
+	return &authFixture{st: st, admin: admin.New(st, testutil.FastHash), a: startAuthenticator(t, st)}
+}
+
+// startAuthenticator is a running Authenticator on st, stopped when the test ends.
+func startAuthenticator(t *testing.T, st *store.Store) *auth.Authenticator {
+	t.Helper()
 	a, err := auth.New(st, auth.NewSharedLimiter(st))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &authFixture{st: st, admin: admin.New(st, testutil.FastHash), a: a}
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Stop)
+	return a
 }
 
 func (f *authFixture) addUser(t *testing.T, login, password string) {
@@ -215,10 +225,7 @@ func TestAuthenticateAppPasswords(t *testing.T) {
 	if _, err := f.st.Pool.Exec(ctx, "UPDATE app_passwords SET last_used_at = now() - interval '2 minutes'"); err != nil {
 		t.Fatal(err)
 	}
-	other, err := auth.New(f.st, auth.NewSharedLimiter(f.st))
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := startAuthenticator(t, f.st)
 	if _, err := other.Authenticate(ctx, "frank@acme", pw, addr); err != nil {
 		t.Fatal(err)
 	}

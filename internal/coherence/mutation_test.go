@@ -37,16 +37,10 @@ func cohDB(t *testing.T) (*store.Store, string) {
 // startBus runs b until the test ends.
 func startBus(t *testing.T, b *coherence.Bus) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		b.Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	if err := b.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Stop)
 }
 
 // servingBus is a running bus on st with opt, once it serves.
