@@ -98,6 +98,19 @@ func (h *handlers) listFiles(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
+func (h *handlers) getFile(c *gin.Context) {
+	sid, fid, ok := h.sessionFileIDs(c, share.ErrSessionNotFound, share.ErrFileNotFound)
+	if !ok {
+		return
+	}
+	f, err := h.svc.GetFile(c.Request.Context(), principal(c), sid, fid)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toFileJSON(f))
+}
+
 // putFile stores a file entry's content from the raw body or a multipart "file" part, with
 // Basic Auth or an upload URL's token. Every refusal that does not need the content comes
 // before a byte of the body is read.

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -405,4 +406,43 @@ func TestFileListPaginationWhileCreating(t *testing.T) {
 		}
 	}
 	sessCheckOrder(t, at, ids, false)
+}
+
+// GET of one file entry: as the list shows it, pending or stored; another tenant's ids and
+// unknown ones answer alike (404); below an expired session, 410.
+func TestGetOneFileEntry(t *testing.T) {
+	t.Parallel()
+	e := sessNewEnv(t)
+	e.AddUser(sessBob, sessPW)
+	s := sessCreateSession(t, e, sessAlice, nil)
+	pending := sessCreateFile(t, e, sessAlice, s.ID, map[string]any{"name": "later.bin", "size": 3})
+	stored := sessStoredFile(t, e, sessAlice, s.ID, "now.txt", []byte("stored"))
+	list := testutil.Decode[[]sessFile](t, sessCall(t, e, http.MethodGet, "/sessions/"+s.ID+"/files", sessAlice, nil), http.StatusOK)
+	byID := map[string]sessFile{}
+	for _, f := range list {
+		byID[f.ID] = f
+	}
+	for _, id := range []string{pending.ID, stored.ID} {
+		r := sessCall(t, e, http.MethodGet, "/sessions/"+s.ID+"/files/"+id, sessAlice, nil)
+		got := testutil.Decode[sessFile](t, r, http.StatusOK)
+		if !reflect.DeepEqual(got, byID[id]) {
+			t.Fatalf("GET of entry %s: %+v, the list says %+v", id, got, byID[id])
+		}
+	}
+	other := sessCreateSession(t, e, sessAlice, nil)
+	for _, p := range []string{
+		"/sessions/" + s.ID + "/files/" + uuid.NewString(),
+		"/sessions/" + other.ID + "/files/" + stored.ID, // an entry of another session
+		"/sessions/" + s.ID + "/files/nope",
+	} {
+		testutil.WantError(t, sessCall(t, e, http.MethodGet, p, sessAlice, nil), http.StatusNotFound, "file not found")
+	}
+	foreign := sessCall(t, e, http.MethodGet, "/sessions/"+s.ID+"/files/"+stored.ID, sessBob, nil)
+	unknown := sessCall(t, e, http.MethodGet, "/sessions/"+uuid.NewString()+"/files/"+uuid.NewString(), sessBob, nil)
+	if foreign.StatusCode != http.StatusNotFound || string(foreign.Body) != string(unknown.Body) {
+		t.Fatalf("another tenant's entry: %d %s; unknown ids: %d %s", foreign.StatusCode, foreign.Body, unknown.StatusCode, unknown.Body)
+	}
+	testutil.WantError(t, sessCall(t, e, http.MethodGet, "/sessions/"+s.ID+"/files/"+stored.ID, "", nil), http.StatusUnauthorized, "unauthorized")
+	sessExpireSession(t, e, s.ID)
+	testutil.WantError(t, sessCall(t, e, http.MethodGet, "/sessions/"+s.ID+"/files/"+stored.ID, sessAlice, nil), http.StatusGone, "session expired")
 }

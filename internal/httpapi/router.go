@@ -105,6 +105,7 @@ func New(d Deps) (*gin.Engine, error) {
 	e.POST("/sessions/:sid", h.requireAuth, h.createUploadURL)
 	e.POST("/sessions/:sid/files", h.requireAuth, h.createFile)
 	e.GET("/sessions/:sid/files", h.requireAuth, h.listFiles)
+	e.GET("/sessions/:sid/files/:fid", h.requireAuth, h.getFile)
 	e.PUT("/sessions/:sid/files/:fid", h.transfer(upload), h.putFile) // Basic Auth or ?token=
 	e.DELETE("/sessions/:sid/files/:fid", h.requireAuth, h.deleteFile)
 	e.POST("/sessions/:sid/files/:fid/tokens", h.requireAuth, h.createToken)

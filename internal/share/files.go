@@ -107,6 +107,15 @@ func (s *Service) ListFiles(ctx context.Context, p auth.Principal, sid uuid.UUID
 }
 
 // getFile returns a file entry of tenant in session sid, checking that the session is live.
+// GetFile returns one file entry of a session of p's tenant.
+func (s *Service) GetFile(ctx context.Context, p auth.Principal, sid, fid uuid.UUID) (File, error) {
+	row, err := s.getFile(ctx, p.TenantID, sid, fid)
+	if err != nil {
+		return File{}, err
+	}
+	return fileFromRow(row.File, row.SessionExpiresAt), nil
+}
+
 func (s *Service) getFile(ctx context.Context, tenantID int64, sid, fid uuid.UUID) (store.SessionFile, error) {
 	row, err := s.st.Tenant(tenantID).Files().Get(ctx, fid)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && row.SessionID != sid) {
