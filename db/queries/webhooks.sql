@@ -114,3 +114,12 @@ WHERE id IN (
 -- name: SessionEventInfo :many
 -- The sessions of a purge batch, for their session.expired events.
 SELECT id, tenant_id, created_by, created_at, expires_at FROM sessions WHERE id = ANY(@ids::uuid[]);
+
+-- name: WebhookLockTenant :exec
+-- Holds the tenant's row until the transaction ends, so that concurrent creations of one
+-- tenant's endpoints count them one after the other (the count is a statement of its own, whose
+-- snapshot is taken once the lock is held).
+SELECT 1 FROM tenants WHERE id = @tenant_id FOR NO KEY UPDATE;
+
+-- name: WebhookCount :one
+SELECT count(*) FROM webhooks WHERE tenant_id = @tenant_id;

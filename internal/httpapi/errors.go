@@ -81,6 +81,7 @@ var statusTable = [...]struct {
 	{webhook.ErrInvalidURL, http.StatusBadRequest},
 	{webhook.ErrInvalidEvents, http.StatusBadRequest},
 	{webhook.ErrNotFound, http.StatusNotFound},
+	{webhook.ErrTooMany, http.StatusConflict},
 	// Resumable uploads (tus.go).
 	{errTusLength, http.StatusBadRequest},
 	{errTusMetadata, http.StatusBadRequest},

@@ -69,6 +69,17 @@ func (w Webhooks) Create(ctx context.Context, in NewWebhook) (Webhook, error) {
 	return webhookFromRow(r), nil
 }
 
+// CountLocked counts the tenant's endpoints and locks its row until the transaction ends: run
+// it on a Tx before Create, so that a bound on the count holds under concurrent creations.
+func (w Webhooks) CountLocked(ctx context.Context) (int64, error) {
+	// Two statements: in READ COMMITTED the count's snapshot is then taken after the lock
+	// was granted, and sees the creation that held it.
+	if err := w.q.WebhookLockTenant(ctx, w.tenantID); err != nil {
+		return 0, err
+	}
+	return w.q.WebhookCount(ctx, w.tenantID)
+}
+
 // Get returns an endpoint of the tenant (ErrNotFound when it has none with id).
 func (w Webhooks) Get(ctx context.Context, id uuid.UUID) (Webhook, error) {
 	r, err := w.q.WebhookGet(ctx, dbsqlc.WebhookGetParams{ID: id, TenantID: w.tenantID})

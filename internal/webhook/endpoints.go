@@ -18,7 +18,13 @@ import (
 var (
 	ErrNotFound      = errors.New("webhook not found")
 	ErrInvalidEvents = errors.New("invalid webhook events")
+	// ErrTooMany refuses a tenant's endpoint past MaxEndpoints.
+	ErrTooMany = errors.New("too many webhooks")
 )
+
+// MaxEndpoints bounds a tenant's endpoints, so that one tenant cannot make every delivery of
+// the service its own (docs/behaviour.md §10.1).
+const MaxEndpoints = 16
 
 // secretBytes is the size of a signing key: above the 24 bytes Standard Webhooks asks for.
 const secretBytes = 32
@@ -95,8 +101,18 @@ func (s *Service) Create(ctx context.Context, tenantID int64, login, rawURL stri
 	if _, err := rand.Read(key); err != nil {
 		return Created{}, err
 	}
-	row, err := s.st.Tenant(tenantID).Webhooks().Create(ctx, store.NewWebhook{
-		ID: uuid.New(), URL: u, Events: evs, Secret: key, CreatedBy: login,
+	var row store.Webhook
+	err = s.st.InTx(ctx, func(tx *store.Tx) error {
+		hooks := tx.Tenant(tenantID).Webhooks()
+		n, err := hooks.CountLocked(ctx)
+		if err != nil {
+			return err
+		}
+		if n >= MaxEndpoints {
+			return ErrTooMany
+		}
+		row, err = hooks.Create(ctx, store.NewWebhook{ID: uuid.New(), URL: u, Events: evs, Secret: key, CreatedBy: login})
+		return err
 	})
 	if err != nil {
 		return Created{}, err

@@ -236,6 +236,17 @@ func (q *Queries) WebhookBacklog(ctx context.Context) (WebhookBacklogRow, error)
 	return i, err
 }
 
+const webhookCount = `-- name: WebhookCount :one
+SELECT count(*) FROM webhooks WHERE tenant_id = $1
+`
+
+func (q *Queries) WebhookCount(ctx context.Context, tenantID int64) (int64, error) {
+	row := q.db.QueryRow(ctx, webhookCount, tenantID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const webhookCreate = `-- name: WebhookCreate :one
 
 INSERT INTO webhooks (id, tenant_id, url, events, secret, created_by)
@@ -534,4 +545,16 @@ func (q *Queries) WebhookListFirst(ctx context.Context, arg WebhookListFirstPara
 		return nil, err
 	}
 	return items, nil
+}
+
+const webhookLockTenant = `-- name: WebhookLockTenant :exec
+SELECT 1 FROM tenants WHERE id = $1 FOR NO KEY UPDATE
+`
+
+// Holds the tenant's row until the transaction ends, so that concurrent creations of one
+// tenant's endpoints count them one after the other (the count is a statement of its own, whose
+// snapshot is taken once the lock is held).
+func (q *Queries) WebhookLockTenant(ctx context.Context, tenantID int64) error {
+	_, err := q.db.Exec(ctx, webhookLockTenant, tenantID)
+	return err
 }
