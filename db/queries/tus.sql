@@ -79,3 +79,14 @@ DELETE FROM quota_reservations WHERE id = ANY(@ids::uuid[]);
 -- Of the given blob keys, those whose staging area a tus upload still names.
 SELECT k::text AS blob_key FROM unnest(@keys::text[]) AS k
 WHERE EXISTS (SELECT 1 FROM tus_uploads tu WHERE tu.blob_key = k);
+
+-- name: TusLockTenant :exec
+-- Holds the tenant's row until the transaction ends, so that concurrent creations of one
+-- tenant's resumable uploads are counted one after the other (the count is a statement of its
+-- own, whose snapshot is taken once the lock is held).
+SELECT 1 FROM tenants WHERE id = @tenant_id FOR NO KEY UPDATE;
+
+-- name: TusCountUnfinished :one
+-- A tenant's unfinished uploads that may still receive bytes.
+SELECT count(*) FROM tus_uploads
+WHERE tenant_id = @tenant_id AND completed_at IS NULL AND expires_at > now();

@@ -67,6 +67,7 @@ var statusTable = [...]struct {
 	{share.ErrTokenNotUnused, http.StatusConflict},
 	{share.ErrAlreadyUploaded, http.StatusConflict},
 	{share.ErrUploadInProgress, http.StatusConflict},
+	{share.ErrTooManyUnfinished, http.StatusTooManyRequests},
 	{share.ErrNotUploadedYet, http.StatusConflict},
 	{share.ErrUploadExpired, http.StatusGone},
 	{share.ErrSessionExpired, http.StatusGone},

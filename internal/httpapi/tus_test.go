@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -716,5 +717,70 @@ func TestTusOneUnfinishedUploadPerEntry(t *testing.T) {
 	}
 	if s := tuStages(t, e); len(s) != 1 {
 		t.Fatalf("staging areas %v, want the third upload's only", s)
+	}
+}
+
+// A tenant has at most FILESHARE_TUS_MAX_UNFINISHED unfinished resumable uploads (429 too many
+// unfinished uploads past it, also when they are created at once); completing, terminating or
+// the expiry of one frees a place, and another tenant has its own.
+func TestTusUnfinishedUploadsPerTenantAreBounded(t *testing.T) {
+	t.Parallel()
+	e := sessNewEnv(t, func(c *config.Config) { c.TusMaxUnfinished = 3 })
+	e.AddUser(sessBob, sessPW)
+	create := func(login string) *testutil.Response {
+		return e.Do(tuRequest(e, http.MethodPost, "/tus", login, nil, "Upload-Length", "2"))
+	}
+	var (
+		mu   sync.Mutex
+		urls []string
+		wg   sync.WaitGroup
+	)
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := create(sessAlice)
+			switch r.StatusCode {
+			case http.StatusCreated:
+				mu.Lock()
+				urls = append(urls, r.Header.Get("Location"))
+				mu.Unlock()
+			case http.StatusTooManyRequests:
+				if string(r.Body) != `{"message":"too many unfinished uploads"}` {
+					t.Errorf("refusal: %s", r.Body)
+				}
+			default:
+				t.Errorf("creation: %d %s", r.StatusCode, r.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(urls) != 3 {
+		t.Fatalf("%d of 6 concurrent creations accepted, want 3", len(urls))
+	}
+	if s := tuStages(t, e); len(s) != 3 {
+		t.Fatalf("staging areas %v, want the 3 accepted uploads'", s)
+	}
+	testutil.WantError(t, create(sessAlice), http.StatusTooManyRequests, "too many unfinished uploads")
+	if r := create(sessBob); r.StatusCode != http.StatusCreated {
+		t.Fatalf("another tenant's upload: %d %s", r.StatusCode, r.Body)
+	}
+	// Completed: a place is free.
+	tuWantOffset(t, tuPatch(e, urls[0], 0, []byte("ok")), 2)
+	if r := create(sessAlice); r.StatusCode != http.StatusCreated {
+		t.Fatalf("after a completion: %d %s", r.StatusCode, r.Body)
+	}
+	testutil.WantError(t, create(sessAlice), http.StatusTooManyRequests, "too many unfinished uploads")
+	// Terminated: a place is free.
+	if r := e.Do(tuRequest(e, http.MethodDelete, urls[1], "", nil)); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE: %d", r.StatusCode)
+	}
+	if r := create(sessAlice); r.StatusCode != http.StatusCreated {
+		t.Fatalf("after a termination: %d %s", r.StatusCode, r.Body)
+	}
+	// Expired, before the purge: a place is free.
+	testutil.Exec(t, e, `UPDATE tus_uploads SET created_at = now() - interval '2 hours', expires_at = now() - interval '1 second' WHERE id = $1`, tuID(urls[2]))
+	if r := create(sessAlice); r.StatusCode != http.StatusCreated {
+		t.Fatalf("after an expiry: %d %s", r.StatusCode, r.Body)
 	}
 }

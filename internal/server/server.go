@@ -131,6 +131,7 @@ func Assemble(cfg *config.Config, st *store.Store, blobs blob.Store, log *slog.L
 		TombstoneRetention: cfg.TombstoneRetention,
 		TokenResumeWindow:  cfg.TokenResumeWindow,
 		TusExpiry:          cfg.TusExpiry,
+		TusMaxUnfinished:   cfg.TusMaxUnfinished,
 	}, log, share.WithEvents(outbox), share.WithCoherence(bus))
 	m.RegisterUploadCache(svc.UploadCacheLookups)
 	m.RegisterGroupCommits(svc.GroupCommits)

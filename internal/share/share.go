@@ -55,6 +55,8 @@ type Limits struct {
 	TokenResumeWindow time.Duration
 	// TusExpiry is how long a resumable upload may take, from its creation.
 	TusExpiry time.Duration
+	// TusMaxUnfinished bounds a tenant's unfinished resumable uploads.
+	TusMaxUnfinished int
 }
 
 // Service implements the product's operations.
@@ -109,6 +111,9 @@ func WithCoherence(b *coherence.Bus) Option {
 func New(st *store.Store, blobs blob.Store, limits Limits, log *slog.Logger, opts ...Option) *Service {
 	if limits.UploadURLTTL == 0 {
 		limits.UploadURLTTL = time.Hour
+	}
+	if limits.TusMaxUnfinished == 0 {
+		limits.TusMaxUnfinished = 100
 	}
 	if limits.TusExpiry == 0 {
 		limits.TusExpiry = 24 * time.Hour

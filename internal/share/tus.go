@@ -36,6 +36,9 @@ var (
 	ErrTusLocked         = errors.New("upload locked")
 	ErrTusOffsetMismatch = errors.New("offset mismatch")
 	ErrTusLengthExceeded = errors.New("upload length exceeded")
+	// ErrTooManyUnfinished refuses a tenant's resumable upload past Limits.TusMaxUnfinished
+	// unfinished ones: staged bytes and quota holds are bounded per tenant.
+	ErrTooManyUnfinished = errors.New("too many unfinished uploads")
 )
 
 // errTusGone: the upload's row went away under a request (its file entry was deleted).
@@ -166,7 +169,19 @@ func (s *Service) CreateTus(ctx context.Context, who Uploader, in NewTus) (_ Tus
 		return TusUpload{}, err
 	}
 	params.StageState = stageData(st)
-	row, err := s.st.Tenant(tenantID).TusUploads().Create(ctx, params)
+	var row store.TusUpload
+	err = s.st.InTx(ctx, func(tx *store.Tx) error {
+		tus := tx.Tenant(tenantID).TusUploads()
+		n, err := tus.CountUnfinishedLocked(ctx)
+		if err != nil {
+			return err
+		}
+		if n >= int64(s.limits.TusMaxUnfinished) {
+			return ErrTooManyUnfinished
+		}
+		row, err = tus.Create(ctx, params)
+		return err
+	})
 	if err != nil {
 		s.removeStage(ctx, params.BlobKey)
 		switch {

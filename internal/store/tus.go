@@ -76,6 +76,16 @@ type TusUploads struct {
 // TusUploads are the tenant's resumable uploads.
 func (t TenantScope) TusUploads() TusUploads { return TusUploads{q: t.q, tenantID: t.id} }
 
+// CountUnfinishedLocked counts the tenant's unfinished uploads that may still receive bytes, and
+// locks its row until the transaction ends: run it on a Tx before Create, so that a bound on the
+// count holds under concurrent creations.
+func (t TusUploads) CountUnfinishedLocked(ctx context.Context) (int64, error) {
+	if err := t.q.TusLockTenant(ctx, t.tenantID); err != nil {
+		return 0, err
+	}
+	return t.q.TusCountUnfinished(ctx, t.tenantID)
+}
+
 // Create inserts a resumable upload of the tenant (ErrConflict when its file entry has an
 // unfinished one, ErrReferenceMissing when the entry is gone).
 func (t TusUploads) Create(ctx context.Context, in NewTus) (TusUpload, error) {

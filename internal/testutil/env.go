@@ -65,6 +65,7 @@ func DefaultConfig() *config.Config {
 		IdleTimeout:        30 * time.Second,
 		TokenResumeWindow:  15 * time.Minute,
 		TusExpiry:          24 * time.Hour,
+		TusMaxUnfinished:   100,
 		LogLevel:           "debug",
 	}
 }

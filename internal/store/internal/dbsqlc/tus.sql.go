@@ -74,6 +74,19 @@ func (q *Queries) TusComplete(ctx context.Context, arg TusCompleteParams) (int64
 	return result.RowsAffected(), nil
 }
 
+const tusCountUnfinished = `-- name: TusCountUnfinished :one
+SELECT count(*) FROM tus_uploads
+WHERE tenant_id = $1 AND completed_at IS NULL AND expires_at > now()
+`
+
+// A tenant's unfinished uploads that may still receive bytes.
+func (q *Queries) TusCountUnfinished(ctx context.Context, tenantID int64) (int64, error) {
+	row := q.db.QueryRow(ctx, tusCountUnfinished, tenantID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const tusCreate = `-- name: TusCreate :one
 
 INSERT INTO tus_uploads (id, tenant_id, created_by, session_id, file_id, upload_token_hash, name,
@@ -342,6 +355,18 @@ func (q *Queries) TusKeysReferenced(ctx context.Context, keys []string) ([]strin
 		return nil, err
 	}
 	return items, nil
+}
+
+const tusLockTenant = `-- name: TusLockTenant :exec
+SELECT 1 FROM tenants WHERE id = $1 FOR NO KEY UPDATE
+`
+
+// Holds the tenant's row until the transaction ends, so that concurrent creations of one
+// tenant's resumable uploads are counted one after the other (the count is a statement of its
+// own, whose snapshot is taken once the lock is held).
+func (q *Queries) TusLockTenant(ctx context.Context, tenantID int64) error {
+	_, err := q.db.Exec(ctx, tusLockTenant, tenantID)
+	return err
 }
 
 const tusReleaseHolds = `-- name: TusReleaseHolds :exec
