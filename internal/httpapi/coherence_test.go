@@ -258,3 +258,24 @@ func TestTenantDeletionLeavesTheCaches(t *testing.T) {
 		}
 	}
 }
+
+// TRUNCATE is announced like every deletion: after `TRUNCATE uploads CASCADE` (or of the
+// tenants) in psql, no instance serves the uploads from memory.
+func TestTruncateLeavesTheCaches(t *testing.T) {
+	t.Parallel()
+	for _, stmt := range []string{"TRUNCATE uploads CASCADE", "TRUNCATE tenants CASCADE"} {
+		a := testutil.NewEnv(t)
+		a.AddUser("alice@acme", "pw")
+		b := a.Twin()
+		up := upCreate(a, "alice@acme", "pw", testutil.FilePart("x.txt", []byte("x")))
+		path := "/uploads/" + up.ID
+		cohWarm(t, a, path)
+		cohWarm(t, b, path)
+		testutil.Exec(t, a, stmt)
+		for _, e := range []*testutil.Env{a, b} {
+			testutil.Eventually(t, time.Second, "no instance serving the truncated upload", func() bool {
+				return upGet(e, http.MethodGet, path).StatusCode == http.StatusNotFound
+			})
+		}
+	}
+}
