@@ -224,12 +224,12 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		{"/sessions/{ap}", cell{"GET": nf, "DELETE": nf, "POST": nf}}, // POST: upload URL of a pending entry
 		{"/sessions/{as}/files", cell{"GET": nf, "POST": nf}},
 		{"/sessions/{as}/files?limit=1", cell{"GET": nf, "POST": nf}},
-		{"/sessions/{as}/files/{af}", cell{"PUT": nf, "DELETE": nf}},
-		{"/sessions/{as}/files/{ap}", cell{"PUT": nf, "DELETE": nf}},
-		{"/sessions/{bs}/files/{af}", cell{"PUT": nf, "DELETE": nf}},
-		{"/sessions/{bs}/files/{ap}", cell{"PUT": nf, "DELETE": nf}},
-		{"/sessions/{as}/files/{bf}", cell{"PUT": nf, "DELETE": nf}},
-		{"/sessions/{as}/files/{bp}", cell{"PUT": nf, "DELETE": nf}},
+		{"/sessions/{as}/files/{af}", cell{"GET": nf, "PUT": nf, "DELETE": nf}},
+		{"/sessions/{as}/files/{ap}", cell{"GET": nf, "PUT": nf, "DELETE": nf}},
+		{"/sessions/{bs}/files/{af}", cell{"GET": nf, "PUT": nf, "DELETE": nf}},
+		{"/sessions/{bs}/files/{ap}", cell{"GET": nf, "PUT": nf, "DELETE": nf}},
+		{"/sessions/{as}/files/{bf}", cell{"GET": nf, "PUT": nf, "DELETE": nf}},
+		{"/sessions/{as}/files/{bp}", cell{"GET": nf, "PUT": nf, "DELETE": nf}},
 		{"/sessions/{as}/files/{af}/tokens", cell{"POST": nf, "GET": nf}},
 		{"/sessions/{as}/files/{af}/tokens?limit=1", cell{"POST": nf, "GET": nf}},
 		{"/sessions/{as}/files/{ap}/tokens", cell{"POST": nf, "GET": nf}},
@@ -243,9 +243,9 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		{"/sessions/{as}/files/{af}/tokens/{aref}", cell{"GET": nf, "HEAD": nf, "POST": nf, "DELETE": nf}},
 		{"/sessions/{bs}/files/{bf}/tokens/{aref}", cell{"GET": nf, "HEAD": nf, "POST": nf, "DELETE": nf}},
 		{"/sessions/{bs}/files/{af}/tokens/{aref}", cell{"GET": nf, "HEAD": nf, "POST": nf, "DELETE": nf}},
-		{"/sessions/{as}/files/{ap}?token={bup}", cell{"PUT": unauth, "DELETE": nf}},
-		{"/sessions/{bs}/files/{bp}?token={aup}", cell{"PUT": unauth, "DELETE": 0}}, // DELETE: B's own entry
-		{"/sessions/{as}/files/{bp}?token={bup}", cell{"PUT": unauth, "DELETE": nf}},
+		{"/sessions/{as}/files/{ap}?token={bup}", cell{"GET": nf, "PUT": unauth, "DELETE": nf}},
+		{"/sessions/{bs}/files/{bp}?token={aup}", cell{"GET": 0, "PUT": unauth, "DELETE": 0}}, // GET, DELETE: B's own entry
+		{"/sessions/{as}/files/{bp}?token={bup}", cell{"GET": nf, "PUT": unauth, "DELETE": nf}},
 	}
 	methods := []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions}
 
