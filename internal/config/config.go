@@ -48,8 +48,9 @@ type Config struct {
 	S3PathStyle bool   `name:"s3-path-style" env:"FILESHARE_S3_PATH_STYLE" default:"false" help:"Path-style bucket addressing (MinIO, Ceph) instead of virtual-hosted."`
 
 	// Webhooks (docs/behaviour.md §10).
-	WebhookAllowPrivate bool          `name:"webhook-allow-private" env:"FILESHARE_WEBHOOK_ALLOW_PRIVATE" default:"false" help:"Accept webhook endpoints on loopback, private, link-local and other internal addresses (refused by default)."`
-	WebhookTimeout      time.Duration `name:"webhook-timeout" env:"FILESHARE_WEBHOOK_TIMEOUT" default:"10s" help:"How long a webhook endpoint has to answer a delivery before it is cut and retried."`
+	WebhookAllowPrivate      bool          `name:"webhook-allow-private" env:"FILESHARE_WEBHOOK_ALLOW_PRIVATE" default:"false" help:"Accept webhook endpoints on loopback, private, link-local and other internal addresses (refused by default)."`
+	WebhookTenantConcurrency int           `name:"webhook-tenant-concurrency" env:"FILESHARE_WEBHOOK_TENANT_CONCURRENCY" default:"4" help:"Most webhook deliveries to one tenant's endpoints at once, per instance, so that endpoints that hang delay no other tenant."`
+	WebhookTimeout           time.Duration `name:"webhook-timeout" env:"FILESHARE_WEBHOOK_TIMEOUT" default:"10s" help:"How long a webhook endpoint has to answer a delivery before it is cut and retried."`
 	// WebhookRetryBase, when set, replaces the first wait (5 s) between webhook retries. It is
 	// never read from flags, the environment or a file: tests set it.
 	WebhookRetryBase time.Duration `kong:"-"`

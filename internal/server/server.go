@@ -159,7 +159,7 @@ func Assemble(cfg *config.Config, st *store.Store, blobs blob.Store, log *slog.L
 	purger.OnPass = func(r purge.Result, d time.Duration, err error) { observePurge(m, r, d, err) }
 	dispatcher := webhook.NewDispatcher(webhook.Options{
 		DatabaseURL: cfg.DatabaseURL, Timeout: cfg.WebhookTimeout, AllowPrivate: cfg.WebhookAllowPrivate,
-		RetryBase: cfg.WebhookRetryBase,
+		RetryBase: cfg.WebhookRetryBase, PerTenant: cfg.WebhookTenantConcurrency,
 	}, log, wm)
 	return &App{Handler: h, Store: st, Blobs: blobs, Service: svc, Authn: authn, Purger: purger, Metrics: m, Webhooks: dispatcher, Coherence: bus, log: log, idleTimeout: cfg.IdleTimeout}, nil
 }

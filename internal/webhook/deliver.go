@@ -46,18 +46,25 @@ func (d *Dispatcher) deliver(ctx context.Context, job *river.Job[deliverArgs]) e
 	if row.DeliveredAt != nil || row.FailedAt != nil {
 		return nil // delivered by an earlier run whose job did not complete
 	}
-	ep := d.endpoint(row.WebhookID)
+	// A place of its tenant first, then one at its endpoint: a tenant whose endpoints hang
+	// holds at most PerTenant workers, and an endpoint at most PerEndpoint.
+	tenant, ep := d.places(row.TenantID, row.WebhookID)
+	if !tenant.acquire(ctx) {
+		return river.JobSnooze(snoozeFor(tenant, d.opt.Timeout))
+	}
 	if !ep.acquire(ctx) {
+		<-tenant.places
 		// Another try once the endpoint's attempts in flight are likely done (a snooze does not
 		// count as an attempt).
-		wait := min(max(2*time.Duration(ep.took.Load()), 100*time.Millisecond), d.opt.Timeout)
-		return river.JobSnooze(wait + rand.N(wait/2+1))
+		return river.JobSnooze(snoozeFor(ep, d.opt.Timeout))
 	}
 	started := time.Now()
 	status, cause := d.post(ctx, row)
 	elapsed := time.Since(started)
 	ep.observe(elapsed)
+	tenant.observe(elapsed)
 	<-ep.places
+	<-tenant.places
 	delivered := status >= 200 && status < 300
 	giveUp := !delivered && job.Attempt >= job.MaxAttempts
 	outcome := outcomeOf(status, cause)
@@ -112,15 +119,46 @@ func (d *Dispatcher) record(ctx context.Context, st *store.Store, p store.Attemp
 	return err
 }
 
-func (d *Dispatcher) endpoint(webhookID uuid.UUID) *endpoint {
+// maxPlaces bounds the entries of the endpoint and tenant maps: past it, the idle ones are
+// dropped (an entry is only counts of attempts in flight and a moving average).
+const maxPlaces = 4096
+
+// places returns the places of a tenant's deliveries and of an endpoint's.
+func (d *Dispatcher) places(tenantID int64, webhookID uuid.UUID) (tenant, ep *endpoint) {
 	d.endpointsMu.Lock()
 	defer d.endpointsMu.Unlock()
-	ep := d.endpoints[webhookID]
+	if len(d.endpoints) > maxPlaces {
+		for id, e := range d.endpoints {
+			if len(e.places) == 0 {
+				delete(d.endpoints, id)
+			}
+		}
+	}
+	if len(d.tenants) > maxPlaces {
+		for id, e := range d.tenants {
+			if len(e.places) == 0 {
+				delete(d.tenants, id)
+			}
+		}
+	}
+	ep = d.endpoints[webhookID]
 	if ep == nil {
 		ep = &endpoint{places: make(chan struct{}, d.opt.PerEndpoint)}
 		d.endpoints[webhookID] = ep
 	}
-	return ep
+	tenant = d.tenants[tenantID]
+	if tenant == nil {
+		tenant = &endpoint{places: make(chan struct{}, d.opt.PerTenant)}
+		d.tenants[tenantID] = tenant
+	}
+	return tenant, ep
+}
+
+// snoozeFor is how long a delivery that found no place steps aside: until the attempts in
+// flight are likely done, with some jitter.
+func snoozeFor(e *endpoint, timeout time.Duration) time.Duration {
+	wait := min(max(2*time.Duration(e.took.Load()), 100*time.Millisecond), timeout)
+	return wait + rand.N(wait/2+1)
 }
 
 // acquire takes one of the endpoint's places, waiting a little for one; the holder gives it

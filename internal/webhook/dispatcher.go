@@ -51,6 +51,10 @@ type Options struct {
 	// PerEndpoint is how many of them may go to one endpoint at once (default 8), so that a
 	// slow endpoint holds at most that many workers and the others keep going.
 	PerEndpoint int
+	// PerTenant is how many of them may go to one tenant's endpoints at once (default 4), so
+	// that a tenant whose endpoints hang holds at most that many workers and no other tenant's
+	// delivery waits behind them (FILESHARE_WEBHOOK_TENANT_CONCURRENCY).
+	PerTenant int
 	// BacklogInterval is how often the queue depth metrics are read (default 5 s).
 	BacklogInterval time.Duration
 }
@@ -74,6 +78,9 @@ func (o *Options) defaults() {
 	if o.PerEndpoint <= 0 {
 		o.PerEndpoint = 8
 	}
+	if o.PerTenant <= 0 {
+		o.PerTenant = 4
+	}
 	if o.BacklogInterval <= 0 {
 		o.BacklogInterval = 5 * time.Second
 	}
@@ -95,6 +102,7 @@ type Dispatcher struct {
 
 	endpointsMu sync.Mutex
 	endpoints   map[uuid.UUID]*endpoint
+	tenants     map[int64]*endpoint // the places of each tenant's deliveries, under endpointsMu
 }
 
 // NewDispatcher returns a dispatcher; it connects to the database when started. m may be nil.
@@ -117,7 +125,7 @@ func NewDispatcher(opt Options, log *slog.Logger, m *Metrics) *Dispatcher {
 		// A redirect is the endpoint's answer, never followed: it could lead anywhere.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	return &Dispatcher{Runner: lifecycle.Runner{Name: "webhooks"}, opt: opt, log: log, metrics: m, http: client, endpoints: map[uuid.UUID]*endpoint{}}
+	return &Dispatcher{Runner: lifecycle.Runner{Name: "webhooks"}, opt: opt, log: log, metrics: m, http: client, endpoints: map[uuid.UUID]*endpoint{}, tenants: map[int64]*endpoint{}}
 }
 
 // TestSignals are the points of the deliveries that a test can wait for.
