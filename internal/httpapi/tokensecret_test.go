@@ -851,7 +851,7 @@ func TestNothingBeforeConsumptionRevealsContent(t *testing.T) {
 func TestNoResumeAfterTheSessionExpired(t *testing.T) {
 	t.Parallel()
 	e := sessNewEnv(t)
-	const size = 4 << 20
+	const size = 16 << 20
 	content := testutil.RandomBytes(t, size)
 	leak := tsNewLeak(content)
 	s := sessCreateSession(t, e, sessAlice, nil)
