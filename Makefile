@@ -35,7 +35,7 @@ stress:
 	FILESHARE_STRESS_REPORT=$(STRESS_REPORT) scripts/stress.sh
 	FILESHARE_STRESS_REPORT=$(STRESS_REPORT) $(GO) test -tags stress -count=1 -timeout 30m -run '^TestPowerCutRandomised$$' ./internal/reliability/
 	FILESHARE_STRESS=1 FILESHARE_STRESS_REPORT=$(STRESS_REPORT) $(GO) test -tags stress -count=1 -parallel 1 -timeout 30m \
-		-run '^(TestAuthTimingUnknownLoginVsWrongPassword|TestBadPasswordFloodIsBounded)$$' ./internal/httpapi/
+		-run '^(TestAuthTimingUnknownLoginVsWrongPassword|TestAuthTimingUnknownLoginVsWrongAppPassword|TestBadPasswordFloodIsBounded)$$' ./internal/httpapi/
 	FILESHARE_STRESS_REPORT=$(STRESS_REPORT) $(MAKE) fuzz-long
 	@echo; echo "== make stress: figures =="; cat $(STRESS_REPORT)
 

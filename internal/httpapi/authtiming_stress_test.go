@@ -42,11 +42,17 @@ type aaTimingResult struct {
 // parameters, and compares the medians of their response times. Each unknown login is new and
 // the victim's failures are reset by a success every 9 attempts, so that the throttle never
 // answers in their place.
-func aaMeasureTiming(t *testing.T, e *testutil.Env, tries int) aaTimingResult {
+func aaMeasureTiming(t *testing.T, e *testutil.Env, tries int, guess func(i int) string) aaTimingResult {
 	t.Helper()
 	ctx := context.Background()
 	e.AddTenant("acme")
-	if err := admin.New(e.Store, auth.DefaultParams).AddUser(ctx, "victim@acme", "the-right-password"); err != nil {
+	adm := admin.New(e.Store, auth.DefaultParams)
+	if err := adm.AddUser(ctx, "victim@acme", "the-right-password"); err != nil {
+		t.Fatal(err)
+	}
+	// The victim has an application password too, so a guess with its shape is looked up
+	// against a user who has one.
+	if _, err := adm.AddAppPassword(ctx, "victim@acme", "integration"); err != nil {
 		t.Fatal(err)
 	}
 	client := &http.Client{}
@@ -80,13 +86,13 @@ func aaMeasureTiming(t *testing.T, e *testutil.Env, tries int) aaTimingResult {
 	for i := range tries {
 		for k := range 2 {
 			if (i+k)%2 == 0 {
-				d, body := send(fmt.Sprintf("ghost-%d-%s@acme", i, uuid.NewString()[:8]), fmt.Sprintf("guess-%d", i), http.StatusUnauthorized)
+				d, body := send(fmt.Sprintf("ghost-%d-%s@acme", i, uuid.NewString()[:8]), guess(i), http.StatusUnauthorized)
 				if string(body) != `{"message":"unauthorized"}` {
 					t.Fatalf("unknown login answered %s", body)
 				}
 				unknown = append(unknown, d)
 			} else {
-				d, body := send("victim@acme", fmt.Sprintf("guess-%d", i), http.StatusUnauthorized)
+				d, body := send("victim@acme", guess(i), http.StatusUnauthorized)
 				if string(body) != `{"message":"unauthorized"}` {
 					t.Fatalf("wrong password answered %s", body)
 				}
@@ -107,12 +113,12 @@ func aaMeasureTiming(t *testing.T, e *testutil.Env, tries int) aaTimingResult {
 // aaCheckTiming runs aaMeasureTiming and fails when the medians differ by more than 10%. A
 // machine shared with other work can make one run noisy, so up to three runs are made; an
 // unknown login answered without a hash is some hundred times faster and fails all three.
-func aaCheckTiming(t *testing.T, tries int) []aaTimingResult {
+func aaCheckTiming(t *testing.T, tries int, guess func(i int) string) []aaTimingResult {
 	t.Helper()
 	var runs []aaTimingResult
 	for range 3 {
 		e := testutil.NewEnv(t, aaBehindProxy)
-		r := aaMeasureTiming(t, e, tries)
+		r := aaMeasureTiming(t, e, tries, guess)
 		runs = append(runs, r)
 		aaFigure(t, "run %d, %d tries each: unknown login median %s, wrong password median %s, difference %.1f%% (limit 10%%)",
 			len(runs), tries, r.UnknownMedian.Round(time.Microsecond), r.WrongMedian.Round(time.Microsecond), 100*r.Diff)
@@ -129,5 +135,19 @@ func aaCheckTiming(t *testing.T, tries int) []aaTimingResult {
 // each.
 func TestAuthTimingUnknownLoginVsWrongPassword(t *testing.T) {
 	t.Parallel()
-	aaCheckTiming(t, 200)
+	aaCheckTiming(t, 200, func(i int) string { return fmt.Sprintf("guess-%d", i) })
+}
+
+// TestAuthTimingUnknownLoginVsWrongAppPassword: a password with the shape of an application
+// password (fsap_ and 32 characters, which costs a lookup by its hash) that matches none
+// takes as long for a known login as for an unknown one: both then pay the slow hash.
+func TestAuthTimingUnknownLoginVsWrongAppPassword(t *testing.T) {
+	t.Parallel()
+	aaCheckTiming(t, 200, func(i int) string {
+		pw, _, err := auth.NewAppPassword()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pw
+	})
 }
