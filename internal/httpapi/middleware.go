@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -310,6 +311,20 @@ type guardedBody struct {
 	// broken is set when a read failed (the client went away, or stalled): such a body is
 	// not drained.
 	broken bool
+	// stopped is set by stop, from another goroutine.
+	stopped atomic.Bool
+}
+
+// errBodyStopped ends a body that the request stopped reading (stop).
+var errBodyStopped = errors.New("request body stopped")
+
+// stop makes a read in progress end at once, and every later one fail with errBodyStopped: the
+// request gives up its body (a resumable upload that another request takes over). Safe to call
+// from any goroutine, more than once.
+func (b *guardedBody) stop() {
+	b.stopped.Store(true)
+	// A read that set its own deadline after this one checks stopped after it.
+	_ = b.rc.SetReadDeadline(time.Now())
 }
 
 func (b *guardedBody) Read(p []byte) (int, error) {
@@ -323,6 +338,10 @@ func (b *guardedBody) Read(p []byte) (int, error) {
 	}
 	// Best effort: a writer that cannot set deadlines still gets the rate check above.
 	_ = b.rc.SetReadDeadline(now.Add(b.idle))
+	if b.stopped.Load() {
+		b.broken = true
+		return 0, errBodyStopped
+	}
 	n, err := b.ReadCloser.Read(p)
 	b.windowBytes += int64(n)
 	b.n += int64(n)
@@ -336,6 +355,8 @@ func (b *guardedBody) Read(p []byte) (int, error) {
 		// The server reads on in the background once a body is done, to see the client go
 		// away: the idle deadline must not cut that read (and cancel the request) later on.
 		_ = b.rc.SetReadDeadline(time.Time{})
+	case err != nil && b.stopped.Load():
+		err = errBodyStopped
 	case err != nil && errors.Is(err, os.ErrDeadlineExceeded):
 		err = errBodyTooSlow
 	}

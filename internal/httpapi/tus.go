@@ -140,7 +140,7 @@ func (h *handlers) tusCreate(c *gin.Context) {
 			body.r = http.NoBody
 		}
 		up, err = h.svc.AppendTus(ctx, up.ID, share.TusChunk{
-			Offset: 0, Body: body, Length: c.Request.ContentLength, Digests: digests, Addr: who.Addr,
+			Offset: 0, Body: body, Length: c.Request.ContentLength, Digests: digests, Addr: who.Addr, Stop: stopBody(c),
 		})
 		if err != nil {
 			// Nobody can resume an upload whose creation answer did not arrive: it goes.
@@ -201,7 +201,7 @@ func (h *handlers) tusPatch(c *gin.Context) {
 	}
 	body := &recordingBody{r: c.Request.Body}
 	up, err := h.svc.AppendTus(c.Request.Context(), id, share.TusChunk{
-		Offset: offset, Body: body, Length: c.Request.ContentLength, Digests: digests, Addr: clientAddr(c),
+		Offset: offset, Body: body, Length: c.Request.ContentLength, Digests: digests, Addr: clientAddr(c), Stop: stopBody(c),
 	})
 	if err != nil {
 		h.failTus(c, body, err)
@@ -257,6 +257,15 @@ func (h *handlers) failTus(c *gin.Context, body *recordingBody, err error) {
 		err = bodyErr(err)
 	}
 	h.fail(c, err)
+}
+
+// stopBody is what stops the reading of the request's body (guardedBody.stop), or nil when it
+// has none.
+func stopBody(c *gin.Context) func() {
+	if b, ok := c.Get(bodyKey); ok {
+		return b.(*guardedBody).stop
+	}
+	return nil
 }
 
 // recordingBody remembers the error its reader ended with, other than io.EOF.

@@ -8,9 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	neturl "net/url"
 	"os"
@@ -400,52 +398,6 @@ func TestTusProtocolErrors(t *testing.T) {
 	}
 }
 
-// Two PATCHes of one upload at once, on two instances: the second finds the first's lock in
-// PostgreSQL and is refused before it reads a byte; the bytes are the first's only.
-func TestTusConcurrentPatchesOnTwoInstances(t *testing.T) {
-	t.Parallel()
-	a := sessNewEnv(t)
-	b := a.Twin()
-	first := bytes.Repeat([]byte("A"), 64<<10)
-	second := bytes.Repeat([]byte("B"), 64<<10)
-	url := tuCreate(t, a, len(first), "")
-	pr, pw := io.Pipe()
-	req := tuRequest(a, http.MethodPatch, url, "", nil, "Upload-Offset", "0", "Content-Type", "application/offset+octet-stream")
-	req.Body, req.ContentLength = pr, int64(len(first))
-	done := make(chan *http.Response, 1)
-	go func() {
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Errorf("first PATCH: %v", err)
-			close(done)
-			return
-		}
-		resp.Body.Close()
-		done <- resp
-	}()
-	pw.Write(first[:10<<10])
-	testutil.Eventually(t, 10*time.Second, "the first PATCH to hold its lock", func() bool {
-		return testutil.QueryInt(t, a, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted`) > 0
-	})
-	// HEAD needs no lock: it answers at once, with the offset recorded so far.
-	if got := tuOffset(t, b, url); got != 0 {
-		t.Fatalf("HEAD during the first PATCH: %d", got)
-	}
-	testutil.WantError(t, tuPatch(b, url, 0, second), http.StatusLocked, "upload locked")
-	testutil.WantError(t, b.Do(tuRequest(b, http.MethodDelete, url, "", nil)), http.StatusLocked, "upload locked")
-	pw.Write(first[10<<10:])
-	pw.Close()
-	resp := <-done
-	if resp == nil || resp.StatusCode != http.StatusNoContent || resp.Header.Get("Upload-Offset") != strconv.Itoa(len(first)) {
-		t.Fatalf("first PATCH: %v", resp)
-	}
-	testutil.WantError(t, tuPatch(b, url, 0, second), http.StatusConflict, "offset mismatch")
-	d := b.Do(b.NewRequest(http.MethodGet, tuUploadPath(t, b, url), "", "", nil))
-	if !bytes.Equal(d.Body, first) {
-		t.Fatalf("download: %d bytes, not the first PATCH's", len(d.Body))
-	}
-}
-
 // A PATCH whose connection breaks keeps the bytes that came in: HEAD reports them (durable),
 // and the upload resumes from there.
 func TestTusBrokenPatchResumes(t *testing.T) {
@@ -453,15 +405,7 @@ func TestTusBrokenPatchResumes(t *testing.T) {
 	e := sessNewEnv(t)
 	data := testutil.RandomBytes(t, 600<<10)
 	url := tuCreate(t, e, len(data), "")
-	u, err := neturl.Parse(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := net.Dial("tcp", u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(conn, "PATCH %s HTTP/1.1\r\nHost: %s\r\nTus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\nContent-Length: %d\r\n\r\n", u.Path, u.Host, len(data))
+	conn := testutil.TusPatchConn(t, url, len(data))
 	sent := 400 << 10
 	if _, err := conn.Write(data[:sent]); err != nil {
 		t.Fatal(err)

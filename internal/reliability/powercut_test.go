@@ -343,7 +343,7 @@ func pcRound(t *testing.T, st *store.Store, round, cut int, rng *rand.Rand, torn
 
 func pcStore(t *testing.T) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), testutil.NewDatabase(t), store.Options{MaxConns: 4, LockConns: 2})
+	st, err := store.Open(context.Background(), testutil.NewDatabase(t), store.Options{MaxConns: 4})
 	if err != nil {
 		t.Fatal(err)
 	}

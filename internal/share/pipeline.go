@@ -110,12 +110,6 @@ type commitFunc func(ctx context.Context, tx *store.Tx, ev *events) error
 // discarded and its error is its context's. Once sent, the commit is the service's, not the
 // client's: a client that goes away then does not leave its outcome unknown.
 func (p *Pending) commit(ctx context.Context, fn commitFunc) error {
-	return p.commitOn(ctx, p.s.st.InTx, fn)
-}
-
-// commitOn is commit on the transactions of inTx (a resumable upload commits on the
-// connection that holds its lock).
-func (p *Pending) commitOn(ctx context.Context, inTx txRunner, fn commitFunc) error {
 	if err := p.cancelled(ctx); err != nil {
 		return err
 	}
@@ -125,7 +119,7 @@ func (p *Pending) commitOn(ctx context.Context, inTx txRunner, fn commitFunc) er
 		ctx, cancel = context.WithDeadline(ctx, p.deadline)
 		defer cancel()
 	}
-	_, err := p.s.commitTx(ctx, inTx, []*Pending{p}, fn)
+	_, err := p.s.commitTx(ctx, p.s.st.InTx, []*Pending{p}, fn)
 	return p.settle(ctx, err)
 }
 

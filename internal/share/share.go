@@ -136,7 +136,7 @@ func (s *Service) change(ctx context.Context, fn func(tx *store.Tx, ev *events) 
 	return s.changeOn(ctx, s.st.InTx, fn)
 }
 
-// txRunner runs a transaction: Store.InTx, or Held.InTx on the connection of a lock.
+// txRunner runs a transaction: Store.InTx, or a wrapper of it.
 type txRunner func(context.Context, func(*store.Tx) error) error
 
 // changeOn is change on the transactions of inTx.

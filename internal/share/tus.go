@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
@@ -26,9 +25,12 @@ import (
 // the upload pipeline: the staged bytes are sealed into a blob, and one transaction makes it
 // visible (a simple upload, or a file entry's content) and marks the tus upload complete.
 //
-// Requests that change an upload hold its PostgreSQL advisory lock (tusLockKey) on a
-// connection of their own, and run their queries on it; a second request finds the lock taken
-// and is refused (ErrTusLocked) before it reads a byte. The purge takes the same lock, so it
+// Requests that change an upload hold its lease (tus_lease.go), kept in the upload's row: no
+// connection is held while a request waits for its client's bytes. A second request asks the
+// holder to give the upload up; the holder stops reading, records what came in and releases
+// the lease, and only then does the second go on, so the bytes of two requests never mix. A
+// lease whose holder died runs out; until then the upload answers ErrTusLocked. Every change of
+// the row is conditional on the lease, and the purge skips an upload whose lease is held, so it
 // never removes an upload that a request is writing.
 
 // Errors of resumable uploads.
@@ -41,7 +43,8 @@ var (
 	ErrTooManyUnfinished = errors.New("too many unfinished uploads")
 )
 
-// errTusGone: the upload's row went away under a request (its file entry was deleted).
+// errTusGone: the upload's row went away under a request (its file entry was deleted), or
+// another request holds it now.
 var errTusGone = errors.New("tus upload gone")
 
 // TusUpload is the state of a resumable upload, as HEAD and PATCH report it.
@@ -85,12 +88,9 @@ type TusChunk struct {
 	Digests Digests
 	// Addr is the client's address, recorded when an upload URL's token is used.
 	Addr netip.Addr
-}
-
-// tusLockKey is the advisory lock of an upload: its id's first 64 bits. The purge computes the
-// same in SQL (TusExpireBatch).
-func tusLockKey(id uuid.UUID) int64 {
-	return int64(binary.BigEndian.Uint64(id[:8]))
+	// Stop, when set, makes a read of Body in progress end at once, and every later one fail:
+	// the request gives the upload up to another.
+	Stop func()
 }
 
 // CreateTus creates a resumable upload for who: a user (Principal), or for a file entry also
@@ -199,59 +199,20 @@ func (s *Service) CreateTus(ctx context.Context, who Uploader, in NewTus) (_ Tus
 	}, nil
 }
 
-// GetTus returns an upload's state (HEAD). An unfinished upload past its expiry answers as
-// expired until the purge removes it.
-func (s *Service) GetTus(ctx context.Context, id uuid.UUID) (TusUpload, error) {
-	row, err := s.st.TusByID().Get(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return TusUpload{}, ErrUploadNotFound
-	}
-	if err != nil {
-		return TusUpload{}, err
-	}
-	if err := tusExpired(row); err != nil {
-		return TusUpload{}, err
-	}
-	return tusFromRow(row), nil
-}
-
-// tusExpired is the error of an unfinished upload past its expiry, or whose file entry's
-// session expired (which answers as on every route below it).
-func tusExpired(r store.TusState) error {
-	switch {
-	case r.CompletedAt != nil:
-		return nil
-	case r.SessionExpired:
-		return ErrSessionExpired
-	case r.Expired:
-		return ErrUploadExpired
-	}
-	return nil
-}
-
-func tusFromRow(r store.TusState) TusUpload {
-	return TusUpload{
-		ID: r.ID, Length: r.Length, Offset: r.UploadOffset, Metadata: r.Metadata, ExpiresAt: r.ExpiresAt,
-		Completed: r.CompletedAt != nil, UploadID: r.UploadID,
-	}
-}
-
 // AppendTus adds a request's bytes to an upload (PATCH, or the body of the creation). The
 // offset it reports counts only durable bytes; when the request breaks off, the bytes that
 // came in are kept and the body's error returned. The request that brings the last byte makes
 // the content visible, or fails and leaves the upload where it was before it (so it can be
 // sent again), or, when the content can never be stored (the entry was stored meanwhile, its
-// session expired…), removes the upload.
+// session expired…), removes the upload. When another request asks for the upload meanwhile,
+// the request stops reading, keeps what came in and answers ErrTusLocked.
 func (s *Service) AppendTus(ctx context.Context, id uuid.UUID, c TusChunk) (TusUpload, error) {
-	held, err := s.st.TryLock(ctx, tusLockKey(id))
-	if errors.Is(err, store.ErrLocked) {
-		return TusUpload{}, ErrTusLocked
-	}
+	lease, err := s.takeTus(ctx, id, c.Stop)
 	if err != nil {
 		return TusUpload{}, err
 	}
-	defer held.Release()
-	row, err := held.TusByID().Get(ctx, id)
+	defer lease.release()
+	row, err := s.st.TusByID().Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return TusUpload{}, ErrUploadNotFound
 	}
@@ -280,7 +241,7 @@ func (s *Service) AppendTus(ctx context.Context, id uuid.UUID, c TusChunk) (TusU
 	if err != nil {
 		return up, err
 	}
-	body := io.TeeReader(&limitReader{r: c.Body, left: row.Length - row.UploadOffset, errOver: ErrTusLengthExceeded}, h)
+	body := io.TeeReader(&limitReader{r: lease.body(c.Body), left: row.Length - row.UploadOffset, errOver: ErrTusLengthExceeded}, h)
 	old := blob.Stage{Size: row.UploadOffset, Data: row.StageState}
 	st, rerr := s.blobs.Append(ctx, row.BlobKey, old, body)
 	switch {
@@ -289,22 +250,25 @@ func (s *Service) AppendTus(ctx context.Context, id uuid.UUID, c TusChunk) (TusU
 	case errors.Is(rerr, blob.ErrStageLost):
 		// Its staged bytes are gone (a commit whose outcome was unknown consumed them): the
 		// upload cannot go on, and a client that finds it gone starts over.
-		s.dropTus(context.WithoutCancel(ctx), held, row)
+		s.dropTus(context.WithoutCancel(ctx), lease, row)
 		return up, ErrUploadNotFound
 	}
 	// From here on the work goes on when the client goes away: what came in is kept.
 	ctx = context.WithoutCancel(ctx)
+	if lease.lost() {
+		return up, ErrTusLocked // another request may hold the upload: nothing is recorded
+	}
 	if st.Size < row.Length || (rerr != nil && st.Size == old.Size) {
 		if st.Size > old.Size {
 			failpoint.Hit("tus.before-advance")
-			advanced, err := held.TusByID().Advance(ctx, id, old.Size, store.TusProgress{
+			advanced, err := s.st.TusByID().Advance(ctx, id, lease.holder, old.Size, store.TusProgress{
 				Offset: st.Size, SHA256State: hashState(h), StageState: stageData(st),
 			})
 			if err != nil {
 				return up, err
 			}
 			if !advanced {
-				return up, ErrUploadNotFound
+				return up, s.tusTaken(ctx, id)
 			}
 			up.Offset = st.Size
 			failpoint.Hit("tus.after-advance")
@@ -312,7 +276,7 @@ func (s *Service) AppendTus(ctx context.Context, id uuid.UUID, c TusChunk) (TusU
 		return up, rerr
 	}
 	// The last byte is in (whatever the body did after it).
-	if err := s.finishTus(ctx, held, row, st, h, c, &up); err != nil {
+	if err := s.finishTus(ctx, lease, row, st, h, c, &up); err != nil {
 		return up, err
 	}
 	up.Offset, up.Completed = row.Length, true
@@ -321,8 +285,12 @@ func (s *Service) AppendTus(ctx context.Context, id uuid.UUID, c TusChunk) (TusU
 
 // dropTus removes an unfinished upload that can never be completed: its row, then its staged
 // bytes.
-func (s *Service) dropTus(ctx context.Context, held *store.Held, row store.TusState) {
-	if _, err := held.TusByID().Delete(ctx, row.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+func (s *Service) dropTus(ctx context.Context, lease *tusLease, row store.TusState) {
+	_, err := s.st.TusByID().Delete(ctx, row.ID, lease.holder)
+	if errors.Is(err, store.ErrNotFound) {
+		return // gone already, or another request holds it now: its staged bytes are its own
+	}
+	if err != nil {
 		s.log.Warn("removing a tus upload failed; the purge removes it when it expires", "ref", row.Ref, "err", err)
 		return
 	}
@@ -332,15 +300,12 @@ func (s *Service) dropTus(ctx context.Context, held *store.Held, row store.TusSt
 // TerminateTus removes an upload at once with its staged bytes (tus termination). The content
 // of a completed upload is not touched: it belongs to its simple upload or file entry now.
 func (s *Service) TerminateTus(ctx context.Context, id uuid.UUID) error {
-	held, err := s.st.TryLock(ctx, tusLockKey(id))
-	if errors.Is(err, store.ErrLocked) {
-		return ErrTusLocked
-	}
+	lease, err := s.takeTus(ctx, id, nil)
 	if err != nil {
 		return err
 	}
-	defer held.Release()
-	row, err := held.TusByID().Delete(ctx, id)
+	defer lease.release()
+	row, err := s.st.TusByID().Delete(ctx, id, lease.holder)
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrUploadNotFound
 	}

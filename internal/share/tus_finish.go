@@ -21,7 +21,7 @@ import (
 // finishTus seals the staged bytes into the blob and commits it, checking the client's
 // digests first.
 // A simple upload's id goes into up.
-func (s *Service) finishTus(ctx context.Context, held *store.Held, row store.TusState, st blob.Stage, h hash.Hash, c TusChunk, up *TusUpload) error {
+func (s *Service) finishTus(ctx context.Context, lease *tusLease, row store.TusState, st blob.Stage, h hash.Hash, c TusChunk, up *TusUpload) error {
 	var sum [32]byte
 	copy(sum[:], h.Sum(nil))
 	if c.Digests.SHA256 != nil && !bytes.Equal(c.Digests.SHA256, sum[:]) {
@@ -31,7 +31,7 @@ func (s *Service) finishTus(ctx context.Context, held *store.Held, row store.Tus
 	reusable, err := s.blobs.Seal(ctx, row.BlobKey, st)
 	if err != nil {
 		if !reusable {
-			s.dropTus(ctx, held, row)
+			s.dropTus(ctx, lease, row)
 		}
 		if errors.Is(err, blob.ErrStageLost) {
 			return ErrUploadNotFound
@@ -51,7 +51,7 @@ func (s *Service) finishTus(ctx context.Context, held *store.Held, row store.Tus
 		if err != nil {
 			content.Discard(ctx)
 			if !reusable {
-				s.dropTus(ctx, held, row)
+				s.dropTus(ctx, lease, row)
 			}
 			return err
 		}
@@ -63,7 +63,7 @@ func (s *Service) finishTus(ctx context.Context, held *store.Held, row store.Tus
 		uploadID = &id
 	}
 	complete := func(ctx context.Context, tx *store.Tx) error {
-		done, err := tx.TusByID().Complete(ctx, row.ID, row.UploadOffset, hashState(h), stageData(st), uploadID)
+		done, err := tx.TusByID().Complete(ctx, row.ID, lease.holder, row.UploadOffset, hashState(h), stageData(st), uploadID)
 		if err == nil && !done {
 			err = errTusGone
 		}
@@ -78,7 +78,7 @@ func (s *Service) finishTus(ctx context.Context, held *store.Held, row store.Tus
 		if row.CreatedBy != nil {
 			u.login = row.CreatedBy
 		}
-		err = content.commitOn(ctx, held.InTx, func(ctx context.Context, tx *store.Tx, ev *events) error {
+		err = content.commit(ctx, func(ctx context.Context, tx *store.Tx, ev *events) error {
 			if _, err := u.store(ctx, tx, content, ev); err != nil {
 				return err
 			}
@@ -88,7 +88,7 @@ func (s *Service) finishTus(ctx context.Context, held *store.Held, row store.Tus
 			err = s.notStored(ctx, u, err)
 		}
 	} else {
-		err = content.commitOn(ctx, held.InTx, func(ctx context.Context, tx *store.Tx, ev *events) error {
+		err = content.commit(ctx, func(ctx context.Context, tx *store.Tx, ev *events) error {
 			_, err := createUploads(ctx, tx, ev, uploadRow{
 				ID: *uploadID, TenantID: row.TenantID, CreatedBy: deref(row.CreatedBy), Name: deref(row.Name),
 				ContentType: deref(row.ContentType), Size: st.Size, SHA256: sum[:], BlobKey: row.BlobKey,
@@ -103,7 +103,7 @@ func (s *Service) finishTus(ctx context.Context, held *store.Held, row store.Tus
 	if err != nil {
 		switch {
 		case errors.Is(err, errTusGone):
-			return ErrUploadNotFound
+			return s.tusTaken(ctx, row.ID)
 		case store.OutcomeUnknown(err):
 			// It may have been committed: the upload is left as it is (a HEAD tells).
 		case errors.Is(err, store.ErrUnavailable) && reusable:
@@ -111,7 +111,7 @@ func (s *Service) finishTus(ctx context.Context, held *store.Held, row store.Tus
 		default:
 			// It can never be stored (the entry was stored meanwhile, its session expired…),
 			// or its staged bytes are gone.
-			s.dropTus(ctx, held, row)
+			s.dropTus(ctx, lease, row)
 		}
 		return err
 	}

@@ -29,9 +29,8 @@ import (
 //   - Purge, Cache, Auth, Outbox, Deliveries and the …ByName repositories of the operator's
 //     commands are the maintenance of the whole database, across tenants.
 
-// Repos are the repositories on one connection: the pool (Store), a transaction (Tx), or the
-// connection of an advisory lock (Held). Each call is bounded by the query timeout and its
-// errors translated (see executor).
+// Repos are the repositories on one connection: the pool (Store) or a transaction (Tx). Each
+// call is bounded by the query timeout and its errors translated (see executor).
 type Repos struct {
 	q *dbsqlc.Queries
 }
@@ -53,7 +52,7 @@ type TenantScope struct {
 // ID is the tenant's id.
 func (t TenantScope) ID() int64 { return t.id }
 
-// Tx is a transaction (Store.InTx, Held.InTx): the same repositories as on the pool, bound to
+// Tx is a transaction (Store.InTx): the same repositories as on the pool, bound to
 // the transaction.
 type Tx struct {
 	Repos

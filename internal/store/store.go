@@ -25,9 +25,6 @@ type Options struct {
 	QueryTimeout time.Duration
 	// MaxConns caps the pool; 0 keeps the URL's pool_max_conns, else defaultMaxConns.
 	MaxConns int32
-	// LockConns caps the connections that hold advisory locks (TryLock), each for as long as
-	// a request works under its lock; defaultLockConns when 0. They are opened when needed.
-	LockConns int32
 }
 
 // defaultMaxConns is the pool size unless the URL sets pool_max_conns.
@@ -40,7 +37,6 @@ type Store struct {
 	Pool *pgxpool.Pool
 	Repos
 
-	locks        *pgxpool.Pool
 	queryTimeout time.Duration
 }
 
@@ -77,24 +73,11 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("database unreachable: %w", err)
 	}
-	lockCfg := cfg.Copy()
-	lockCfg.MaxConns = opt.LockConns
-	if lockCfg.MaxConns <= 0 {
-		lockCfg.MaxConns = defaultLockConns
-	}
-	lockCfg.MinConns = 0
-	lockCfg.MaxConnIdleTime = time.Minute
-	locks, err := pgxpool.NewWithConfig(ctx, lockCfg)
-	if err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("database: %w", err)
-	}
-	return &Store{Pool: pool, Repos: newRepos(pool, opt.QueryTimeout), locks: locks, queryTimeout: opt.QueryTimeout}, nil
+	return &Store{Pool: pool, Repos: newRepos(pool, opt.QueryTimeout), queryTimeout: opt.QueryTimeout}, nil
 }
 
-// Close closes the pools.
+// Close closes the pool.
 func (s *Store) Close() {
-	s.locks.Close()
 	s.Pool.Close()
 }
 

@@ -46,6 +46,8 @@ type TusState struct {
 	TusUpload
 	// Expired is the upload's own expiry; SessionExpired that of its file entry's session.
 	Expired, SessionExpired bool
+	// Leased: a request holds the upload's lease (tus_lease.go).
+	Leased bool
 }
 
 // NewTus is a resumable upload to insert.
@@ -108,8 +110,9 @@ func (t TusUploads) Create(ctx context.Context, in NewTus) (TusUpload, error) {
 }
 
 // TusByID reaches a resumable upload by its URL's id, which is the capability (like a simple
-// upload's download link), so no tenant scope here. Every change is made while the request
-// holds the upload's advisory lock, and is conditional on the offset it started from.
+// upload's download link), so no tenant scope here. Every change is made by the request that
+// holds the upload's lease (tus_lease.go), and is conditional on that lease and on the offset
+// it started from.
 type TusByID struct{ q *dbsqlc.Queries }
 
 // TusByID reaches resumable uploads by their URL.
@@ -127,7 +130,7 @@ func (t TusByID) Get(ctx context.Context, id uuid.UUID) (TusState, error) {
 		Metadata: r.Metadata, Length: r.Length, UploadOffset: r.UploadOffset, SHA256State: r.Sha256State,
 		BlobKey: r.BlobKey, StageState: r.StageState, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt,
 		CompletedAt: r.CompletedAt, Ref: r.Ref, UploadID: uuidPtr(r.UploadID),
-	}, Expired: r.Expired, SessionExpired: r.SessionExpired}, nil
+	}, Expired: r.Expired, SessionExpired: r.SessionExpired, Leased: r.Leased}, nil
 }
 
 // TusProgress is the state an upload moves to: its durable bytes and the SHA-256 state after
@@ -138,21 +141,22 @@ type TusProgress struct {
 	StageState  []byte
 }
 
-// Advance records bytes made durable; false when the upload was completed, terminated or
-// purged meanwhile, or moved on from oldOffset.
-func (t TusByID) Advance(ctx context.Context, id uuid.UUID, oldOffset int64, p TusProgress) (bool, error) {
+// Advance records bytes made durable by the holder of the upload's lease; false when the
+// upload was completed, terminated or purged meanwhile, moved on from oldOffset, or when
+// holder lost its lease.
+func (t TusByID) Advance(ctx context.Context, id, holder uuid.UUID, oldOffset int64, p TusProgress) (bool, error) {
 	n, err := t.q.TusAdvance(ctx, dbsqlc.TusAdvanceParams{
-		ID: id, OldOffset: oldOffset, NewOffset: p.Offset, Sha256State: p.SHA256State, StageState: p.StageState,
+		ID: id, Holder: holder, OldOffset: oldOffset, NewOffset: p.Offset, Sha256State: p.SHA256State, StageState: p.StageState,
 	})
 	return n > 0, err
 }
 
 // Complete marks an unfinished upload at oldOffset complete, in the transaction that makes
 // its content visible; uploadID is the simple upload it became (nil for a file entry). False
-// when it was completed, terminated or moved on meanwhile.
-func (t TusByID) Complete(ctx context.Context, id uuid.UUID, oldOffset int64, sha256State, stageState []byte, uploadID *uuid.UUID) (bool, error) {
+// when it was completed, terminated or moved on meanwhile, or when holder lost its lease.
+func (t TusByID) Complete(ctx context.Context, id, holder uuid.UUID, oldOffset int64, sha256State, stageState []byte, uploadID *uuid.UUID) (bool, error) {
 	n, err := t.q.TusComplete(ctx, dbsqlc.TusCompleteParams{
-		ID: id, OldOffset: oldOffset, Sha256State: sha256State, StageState: stageState, UploadID: pgUUID(uploadID),
+		ID: id, Holder: holder, OldOffset: oldOffset, Sha256State: sha256State, StageState: stageState, UploadID: pgUUID(uploadID),
 	})
 	return n > 0, err
 }
@@ -163,18 +167,18 @@ type DeletedTus struct {
 	CompletedAt *time.Time
 }
 
-// Delete removes an upload with the quota it held (ErrNotFound when none); its staged bytes
-// are the caller's to remove after.
-func (t TusByID) Delete(ctx context.Context, id uuid.UUID) (DeletedTus, error) {
-	r, err := t.q.TusDelete(ctx, id)
+// Delete removes an upload whose lease holder holds, with the quota it held (ErrNotFound when
+// none, or when holder lost the lease); its staged bytes are the caller's to remove after.
+func (t TusByID) Delete(ctx context.Context, id, holder uuid.UUID) (DeletedTus, error) {
+	r, err := t.q.TusDelete(ctx, dbsqlc.TusDeleteParams{ID: id, Holder: holder})
 	if err != nil {
 		return DeletedTus{}, err
 	}
 	return DeletedTus{BlobKey: r.BlobKey, CompletedAt: r.CompletedAt}, nil
 }
 
-// DropExpiredForFile removes the expired unfinished upload of a file entry that no request
-// holds, with its quota hold, so that a new one may start; it returns the blob keys whose
+// DropExpiredForFile removes the expired unfinished upload of a file entry whose lease no
+// request holds, with its quota hold, so that a new one may start; it returns the blob keys whose
 // staged bytes are to go.
 func (t TusByID) DropExpiredForFile(ctx context.Context, fileID uuid.UUID) ([]string, error) {
 	return t.q.TusDropExpiredForFile(ctx, pgUUID(&fileID))

@@ -16,8 +16,10 @@ import (
 	"io"
 	"io/fs"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/textproto"
+	neturl "net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -305,4 +307,22 @@ func Exec(t testing.TB, e *Env, query string, args ...any) {
 		t.Fatalf("%s: %v", query, err)
 	}
 	e.Settle()
+}
+
+// TusPatchConn opens a connection of its own to the tus upload at url and sends the headers of
+// a PATCH of length bytes at offset 0; the caller writes the body as it likes (part of it, then
+// nothing: a client whose network went away). The connection is closed when t ends.
+func TusPatchConn(t testing.TB, url string, length int) net.Conn {
+	t.Helper()
+	u, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	fmt.Fprintf(conn, "PATCH %s HTTP/1.1\r\nHost: %s\r\nTus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\nContent-Length: %d\r\n\r\n", u.Path, u.Host, length)
+	return conn
 }

@@ -352,6 +352,12 @@ type TusUpload struct {
 	Ref uuid.UUID
 	// For a simple upload: the id of the upload it became, set with its last byte; NULL before, and for a file entry.
 	UploadID pgtype.UUID
+	// Random id of the request that writes the upload now (PATCH, termination); NULL when none. Every change of the upload is conditional on it.
+	LeaseHolder pgtype.UUID
+	// When the holder's lease runs out unless renewed (every second while it works); past it another request may take the upload. NULL when none holds it.
+	LeaseExpiresAt *time.Time
+	// Another request asks the holder to give the upload up: it stops reading its body, records what came in and releases the lease.
+	LeaseReleaseRequested bool
 }
 
 // Simple uploads: files shared by a link that works any number of times until expires_at.

@@ -16,7 +16,7 @@ import (
 const tusAdvance = `-- name: TusAdvance :execrows
 UPDATE tus_uploads
 SET upload_offset = $1, sha256_state = $2, stage_state = $3
-WHERE id = $4 AND upload_offset = $5 AND completed_at IS NULL
+WHERE id = $4 AND lease_holder = $5::uuid AND upload_offset = $6 AND completed_at IS NULL
 `
 
 type TusAdvanceParams struct {
@@ -24,17 +24,19 @@ type TusAdvanceParams struct {
 	Sha256State []byte
 	StageState  []byte
 	ID          uuid.UUID
+	Holder      uuid.UUID
 	OldOffset   int64
 }
 
 // Records bytes made durable. It matches no row when the upload was completed, terminated or
-// purged meanwhile, or moved on from old_offset.
+// purged meanwhile, moved on from old_offset, or when holder lost its lease.
 func (q *Queries) TusAdvance(ctx context.Context, arg TusAdvanceParams) (int64, error) {
 	result, err := q.db.Exec(ctx, tusAdvance,
 		arg.NewOffset,
 		arg.Sha256State,
 		arg.StageState,
 		arg.ID,
+		arg.Holder,
 		arg.OldOffset,
 	)
 	if err != nil {
@@ -47,7 +49,7 @@ const tusComplete = `-- name: TusComplete :execrows
 UPDATE tus_uploads
 SET upload_offset = length, sha256_state = $1, stage_state = $2, completed_at = now(),
     upload_id = $3
-WHERE id = $4 AND upload_offset = $5 AND completed_at IS NULL
+WHERE id = $4 AND lease_holder = $5::uuid AND upload_offset = $6 AND completed_at IS NULL
 `
 
 type TusCompleteParams struct {
@@ -55,6 +57,7 @@ type TusCompleteParams struct {
 	StageState  []byte
 	UploadID    pgtype.UUID
 	ID          uuid.UUID
+	Holder      uuid.UUID
 	OldOffset   int64
 }
 
@@ -66,6 +69,7 @@ func (q *Queries) TusComplete(ctx context.Context, arg TusCompleteParams) (int64
 		arg.StageState,
 		arg.UploadID,
 		arg.ID,
+		arg.Holder,
 		arg.OldOffset,
 	)
 	if err != nil {
@@ -98,7 +102,7 @@ VALUES ($1, $2, $3, $4, $5,
         least(now() + $15::bigint * interval '1 second',
               (SELECT s.expires_at FROM sessions s WHERE s.id = $4),
               (SELECT t.expires_at FROM upload_tokens t WHERE t.token_hash = $6)))
-RETURNING id, tenant_id, created_by, session_id, file_id, upload_token_hash, name, content_type, ttl_seconds, metadata, length, upload_offset, sha256_state, blob_key, stage_state, created_at, expires_at, completed_at, ref, upload_id
+RETURNING id, tenant_id, created_by, session_id, file_id, upload_token_hash, name, content_type, ttl_seconds, metadata, length, upload_offset, sha256_state, blob_key, stage_state, created_at, expires_at, completed_at, ref, upload_id, lease_holder, lease_expires_at, lease_release_requested
 `
 
 type TusCreateParams struct {
@@ -121,8 +125,8 @@ type TusCreateParams struct {
 
 // Resumable (tus) uploads (docs/behaviour.md §11). The upload URL's id is the capability, so the
 // lookups by id are not tenant-scoped, like a simple upload's download. Every change of a row
-// happens while its request holds the upload's advisory lock (TusLockKey), and is conditional
-// on the offset it started from all the same.
+// is made by the request that holds the upload's lease (TusLeaseTake), and is conditional on
+// that lease and on the offset it started from.
 // The expiry is capped at the session's and at the upload URL's, when there are any: the
 // content could not be stored after them.
 func (q *Queries) TusCreate(ctx context.Context, arg TusCreateParams) (TusUpload, error) {
@@ -165,24 +169,35 @@ func (q *Queries) TusCreate(ctx context.Context, arg TusCreateParams) (TusUpload
 		&i.CompletedAt,
 		&i.Ref,
 		&i.UploadID,
+		&i.LeaseHolder,
+		&i.LeaseExpiresAt,
+		&i.LeaseReleaseRequested,
 	)
 	return i, err
 }
 
 const tusDelete = `-- name: TusDelete :one
-WITH held AS (DELETE FROM quota_reservations qr WHERE qr.id = $1::uuid)
-DELETE FROM tus_uploads tu WHERE tu.id = $1::uuid
-RETURNING tu.blob_key, tu.completed_at
+WITH gone AS (
+    DELETE FROM tus_uploads tu WHERE tu.id = $1 AND tu.lease_holder = $2::uuid
+    RETURNING tu.id, tu.blob_key, tu.completed_at),
+held AS (DELETE FROM quota_reservations qr USING gone WHERE qr.id = gone.id)
+SELECT gone.blob_key, gone.completed_at FROM gone
 `
+
+type TusDeleteParams struct {
+	ID     uuid.UUID
+	Holder uuid.UUID
+}
 
 type TusDeleteRow struct {
 	BlobKey     string
 	CompletedAt *time.Time
 }
 
-// Termination: the row goes first (with the quota its upload held), its staged bytes after.
-func (q *Queries) TusDelete(ctx context.Context, id uuid.UUID) (TusDeleteRow, error) {
-	row := q.db.QueryRow(ctx, tusDelete, id)
+// Termination, or an upload that can never be completed, by the holder of its lease: the row
+// goes first (with the quota its upload held), its staged bytes after.
+func (q *Queries) TusDelete(ctx context.Context, arg TusDeleteParams) (TusDeleteRow, error) {
+	row := q.db.QueryRow(ctx, tusDelete, arg.ID, arg.Holder)
 	var i TusDeleteRow
 	err := row.Scan(&i.BlobKey, &i.CompletedAt)
 	return i, err
@@ -192,14 +207,14 @@ const tusDropExpiredForFile = `-- name: TusDropExpiredForFile :many
 WITH gone AS (
     DELETE FROM tus_uploads tu
     WHERE tu.file_id = $1 AND tu.completed_at IS NULL AND tu.expires_at <= now()
-      AND pg_try_advisory_xact_lock(('x' || substr(replace(tu.id::text, '-', ''), 1, 16))::bit(64)::bigint)
+      AND (tu.lease_holder IS NULL OR tu.lease_expires_at <= now())
     RETURNING tu.id, tu.blob_key),
 held AS (DELETE FROM quota_reservations qr USING gone WHERE qr.id = gone.id)
 SELECT gone.blob_key FROM gone
 `
 
 // An unfinished upload of a file entry that expired frees the entry for a new one before the
-// purge comes: its row and quota hold go (unless a request holds its lock), its staged bytes
+// purge comes: its row and quota hold go (unless a request holds its lease), its staged bytes
 // after.
 func (q *Queries) TusDropExpiredForFile(ctx context.Context, fileID pgtype.UUID) ([]string, error) {
 	rows, err := q.db.Query(ctx, tusDropExpiredForFile, fileID)
@@ -226,7 +241,7 @@ DELETE FROM tus_uploads
 WHERE id IN (
     SELECT tu.id FROM tus_uploads tu
     WHERE tu.expires_at <= now()
-      AND pg_try_advisory_xact_lock(('x' || substr(replace(tu.id::text, '-', ''), 1, 16))::bit(64)::bigint)
+      AND (tu.lease_holder IS NULL OR tu.lease_expires_at <= now())
     ORDER BY tu.expires_at
     LIMIT $1
     FOR UPDATE SKIP LOCKED)
@@ -240,8 +255,9 @@ type TusExpireBatchRow struct {
 	UploadOffset int64
 }
 
-// Expired uploads, finished or not, that no request is working on (their advisory lock is
-// free): the rows go, then their staged bytes.
+// Expired uploads, finished or not, that no request is working on (nobody holds their lease):
+// the rows go, then their staged bytes. FOR UPDATE checks the lease again on the row's latest
+// version, so a request that took it meanwhile keeps its upload.
 func (q *Queries) TusExpireBatch(ctx context.Context, batchSize int32) ([]TusExpireBatchRow, error) {
 	rows, err := q.db.Query(ctx, tusExpireBatch, batchSize)
 	if err != nil {
@@ -268,39 +284,45 @@ func (q *Queries) TusExpireBatch(ctx context.Context, batchSize int32) ([]TusExp
 }
 
 const tusGet = `-- name: TusGet :one
-SELECT tu.id, tu.tenant_id, tu.created_by, tu.session_id, tu.file_id, tu.upload_token_hash, tu.name, tu.content_type, tu.ttl_seconds, tu.metadata, tu.length, tu.upload_offset, tu.sha256_state, tu.blob_key, tu.stage_state, tu.created_at, tu.expires_at, tu.completed_at, tu.ref, tu.upload_id, (tu.expires_at <= now())::bool AS expired,
-       coalesce(s.expires_at <= now(), false)::bool AS session_expired
+SELECT tu.id, tu.tenant_id, tu.created_by, tu.session_id, tu.file_id, tu.upload_token_hash, tu.name, tu.content_type, tu.ttl_seconds, tu.metadata, tu.length, tu.upload_offset, tu.sha256_state, tu.blob_key, tu.stage_state, tu.created_at, tu.expires_at, tu.completed_at, tu.ref, tu.upload_id, tu.lease_holder, tu.lease_expires_at, tu.lease_release_requested, (tu.expires_at <= now())::bool AS expired,
+       coalesce(s.expires_at <= now(), false)::bool AS session_expired,
+       coalesce(tu.lease_expires_at > now(), false)::bool AS leased
 FROM tus_uploads tu
 LEFT JOIN sessions s ON s.id = tu.session_id
 WHERE tu.id = $1
 `
 
 type TusGetRow struct {
-	ID              uuid.UUID
-	TenantID        int64
-	CreatedBy       *string
-	SessionID       pgtype.UUID
-	FileID          pgtype.UUID
-	UploadTokenHash []byte
-	Name            *string
-	ContentType     *string
-	TtlSeconds      *int64
-	Metadata        string
-	Length          int64
-	UploadOffset    int64
-	Sha256State     []byte
-	BlobKey         string
-	StageState      []byte
-	CreatedAt       time.Time
-	ExpiresAt       time.Time
-	CompletedAt     *time.Time
-	Ref             uuid.UUID
-	UploadID        pgtype.UUID
-	Expired         bool
-	SessionExpired  bool
+	ID                    uuid.UUID
+	TenantID              int64
+	CreatedBy             *string
+	SessionID             pgtype.UUID
+	FileID                pgtype.UUID
+	UploadTokenHash       []byte
+	Name                  *string
+	ContentType           *string
+	TtlSeconds            *int64
+	Metadata              string
+	Length                int64
+	UploadOffset          int64
+	Sha256State           []byte
+	BlobKey               string
+	StageState            []byte
+	CreatedAt             time.Time
+	ExpiresAt             time.Time
+	CompletedAt           *time.Time
+	Ref                   uuid.UUID
+	UploadID              pgtype.UUID
+	LeaseHolder           pgtype.UUID
+	LeaseExpiresAt        *time.Time
+	LeaseReleaseRequested bool
+	Expired               bool
+	SessionExpired        bool
+	Leased                bool
 }
 
-// expired is the upload's own expiry; session_expired that of its file entry's session.
+// expired is the upload's own expiry; session_expired that of its file entry's session; leased
+// that a request holds its lease.
 func (q *Queries) TusGet(ctx context.Context, id uuid.UUID) (TusGetRow, error) {
 	row := q.db.QueryRow(ctx, tusGet, id)
 	var i TusGetRow
@@ -325,8 +347,12 @@ func (q *Queries) TusGet(ctx context.Context, id uuid.UUID) (TusGetRow, error) {
 		&i.CompletedAt,
 		&i.Ref,
 		&i.UploadID,
+		&i.LeaseHolder,
+		&i.LeaseExpiresAt,
+		&i.LeaseReleaseRequested,
 		&i.Expired,
 		&i.SessionExpired,
+		&i.Leased,
 	)
 	return i, err
 }
@@ -355,6 +381,87 @@ func (q *Queries) TusKeysReferenced(ctx context.Context, keys []string) ([]strin
 		return nil, err
 	}
 	return items, nil
+}
+
+const tusLeaseAsk = `-- name: TusLeaseAsk :execrows
+UPDATE tus_uploads SET lease_release_requested = true
+WHERE id = $1 AND lease_expires_at > now()
+`
+
+// Asks the holder of a live lease to give the upload up, without taking it (HEAD); no row when
+// nobody holds it.
+func (q *Queries) TusLeaseAsk(ctx context.Context, id uuid.UUID) (int64, error) {
+	result, err := q.db.Exec(ctx, tusLeaseAsk, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const tusLeaseRelease = `-- name: TusLeaseRelease :exec
+UPDATE tus_uploads SET lease_holder = NULL, lease_expires_at = NULL, lease_release_requested = false
+WHERE id = $1 AND lease_holder = $2::uuid
+`
+
+type TusLeaseReleaseParams struct {
+	ID     uuid.UUID
+	Holder uuid.UUID
+}
+
+// Gives holder's lease back.
+func (q *Queries) TusLeaseRelease(ctx context.Context, arg TusLeaseReleaseParams) error {
+	_, err := q.db.Exec(ctx, tusLeaseRelease, arg.ID, arg.Holder)
+	return err
+}
+
+const tusLeaseRenew = `-- name: TusLeaseRenew :one
+UPDATE tus_uploads SET lease_expires_at = now() + $1::bigint * interval '1 millisecond'
+WHERE id = $2 AND lease_holder = $3::uuid
+RETURNING lease_release_requested
+`
+
+type TusLeaseRenewParams struct {
+	TtlMs  int64
+	ID     uuid.UUID
+	Holder uuid.UUID
+}
+
+// Extends holder's lease by ttl_ms, and says whether another request asks for the upload. No
+// row: the lease is lost (taken by another once it ran out, or the upload is gone).
+func (q *Queries) TusLeaseRenew(ctx context.Context, arg TusLeaseRenewParams) (bool, error) {
+	row := q.db.QueryRow(ctx, tusLeaseRenew, arg.TtlMs, arg.ID, arg.Holder)
+	var lease_release_requested bool
+	err := row.Scan(&lease_release_requested)
+	return lease_release_requested, err
+}
+
+const tusLeaseTake = `-- name: TusLeaseTake :one
+UPDATE tus_uploads SET
+    lease_holder = CASE WHEN lease_holder IS NULL OR lease_expires_at <= now()
+                        THEN $1::uuid ELSE lease_holder END,
+    lease_expires_at = CASE WHEN lease_holder IS NULL OR lease_expires_at <= now()
+                            THEN now() + $2::bigint * interval '1 millisecond'
+                            ELSE lease_expires_at END,
+    lease_release_requested = NOT (lease_holder IS NULL OR lease_expires_at <= now())
+WHERE id = $3
+RETURNING (lease_holder = $1::uuid)::bool AS taken
+`
+
+type TusLeaseTakeParams struct {
+	Holder uuid.UUID
+	TtlMs  int64
+	ID     uuid.UUID
+}
+
+// Takes the upload's lease for holder, for ttl_ms, when nobody holds it or its lease ran out:
+// taken. Otherwise it asks the holder to give it up (it sees that at its next renewal). One
+// statement: the row's lock orders concurrent takers, and each CASE is decided on the row's
+// latest version, so two requests never both hold it.
+func (q *Queries) TusLeaseTake(ctx context.Context, arg TusLeaseTakeParams) (bool, error) {
+	row := q.db.QueryRow(ctx, tusLeaseTake, arg.Holder, arg.TtlMs, arg.ID)
+	var taken bool
+	err := row.Scan(&taken)
+	return taken, err
 }
 
 const tusLockTenant = `-- name: TusLockTenant :exec
