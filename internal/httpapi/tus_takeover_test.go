@@ -175,3 +175,27 @@ func TestTusPurgeSkipsLeasedUpload(t *testing.T) {
 		t.Errorf("staging files left after the purge: %v", s)
 	}
 }
+
+// A request whose lease was taken from it (it ran out, and another request took the upload)
+// records nothing more, even the last byte: every change of the upload is conditional on the
+// lease. It answers 423, and the upload stays where the new holder found it.
+func TestTusLostLeaseRecordsNothing(t *testing.T) {
+	t.Parallel()
+	e := sessNewEnv(t)
+	data := testutil.RandomBytes(t, 200<<10)
+	url := tuCreate(t, e, len(data), "")
+	sent := 100 << 10
+	conn := tuStalledPatch(t, e, url, data, sent)
+	// Another request's lease, as if the first had run out and been taken over.
+	testutil.Exec(t, e, `UPDATE tus_uploads SET lease_holder = gen_random_uuid(), lease_expires_at = now() + interval '1 minute'`)
+	if _, err := conn.Write(data[sent:]); err != nil {
+		t.Fatal(err)
+	}
+	tuWantLocked(t, conn)
+	if n := testutil.QueryInt(t, e, `SELECT upload_offset FROM tus_uploads WHERE completed_at IS NULL`); n != 0 {
+		t.Errorf("offset %d recorded by a request that lost its lease", n)
+	}
+	if n := testutil.QueryInt(t, e, `SELECT count(*) FROM uploads`); n != 0 {
+		t.Errorf("%d uploads made visible by a request that lost its lease", n)
+	}
+}

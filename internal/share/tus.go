@@ -256,7 +256,8 @@ func (s *Service) AppendTus(ctx context.Context, id uuid.UUID, c TusChunk) (TusU
 	// From here on the work goes on when the client goes away: what came in is kept.
 	ctx = context.WithoutCancel(ctx)
 	if lease.lost() {
-		return up, ErrTusLocked // another request may hold the upload: nothing is recorded
+		// Gone, or another request may hold the upload: nothing is recorded.
+		return up, s.tusTaken(ctx, id)
 	}
 	if st.Size < row.Length || (rerr != nil && st.Size == old.Size) {
 		if st.Size > old.Size {

@@ -143,8 +143,9 @@ func (l *tusLease) renew() {
 			l.giveUp(leaseLost)
 			return
 		case err != nil:
-			l.s.log.Warn("renewing a tus upload's lease failed; trying again", "err", err)
+			l.s.log.Debug("renewing a tus upload's lease failed; trying again", "err", err)
 			if !l.fresh() {
+				l.s.log.Warn("a tus upload's lease could not be renewed in time; its request stops writing", "err", err)
 				l.giveUp(leaseLost)
 				return
 			}
