@@ -79,9 +79,10 @@ func TestTusStalledPatchResumesOnAnotherInstance(t *testing.T) {
 	}
 }
 
-// Two PATCHes of one upload at once, on two instances: the second takes over. The first stops,
-// keeps what it received and answers 423; the second starts from there, so its offset no longer
-// matches (409) and it writes nothing: the bytes are the first client's only.
+// Two PATCHes of one upload, on two instances, while the first one's client has gone quiet:
+// the second takes over. The first stops, keeps what it received and answers 423; the second
+// starts from there, so its offset no longer matches (409) and it writes nothing: the bytes are
+// the first client's only.
 func TestTusSecondPatchTakesOver(t *testing.T) {
 	t.Parallel()
 	a := sessNewEnv(t)
@@ -197,5 +198,69 @@ func TestTusLostLeaseRecordsNothing(t *testing.T) {
 	}
 	if n := testutil.QueryInt(t, e, `SELECT count(*) FROM uploads`); n != 0 {
 		t.Errorf("%d uploads made visible by a request that lost its lease", n)
+	}
+}
+
+// A PATCH whose client still sends keeps its upload: a concurrent PATCH on another instance is
+// the loser (423 upload locked, nothing written), HEAD meanwhile answers the offset recorded so
+// far (not 423), and the first PATCH completes the upload with its own bytes.
+func TestTusLivePatchKeepsItsUpload(t *testing.T) {
+	t.Parallel()
+	a := sessNewEnv(t)
+	b := a.Twin()
+	first := testutil.RandomBytes(t, 64<<10)
+	second := bytes.Repeat([]byte("B"), len(first))
+	url := tuCreate(t, a, len(first), "")
+	pr, pw := io.Pipe()
+	req := tuRequest(a, http.MethodPatch, url, "", nil, "Upload-Offset", "0", "Content-Type", "application/offset+octet-stream")
+	req.Body, req.ContentLength = pr, int64(len(first))
+	done := make(chan int, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Errorf("first PATCH: %v", err)
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	// The first client sends a chunk every 100 ms until told to finish: never quiet for long.
+	stop := make(chan struct{})
+	fed := make(chan struct{})
+	const chunk = 1 << 10
+	go func() {
+		defer close(fed)
+		off := 0
+		for ; off < len(first)-chunk; off += chunk {
+			if _, err := pw.Write(first[off : off+chunk]); err != nil {
+				return
+			}
+			select {
+			case <-stop:
+				pw.Write(first[off+chunk:])
+				pw.Close()
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		pw.Write(first[off:])
+		pw.Close()
+	}()
+	testutil.Eventually(t, 10*time.Second, "the first PATCH to hold the upload's lease", func() bool {
+		return testutil.QueryInt(t, a, `SELECT count(*) FROM tus_uploads WHERE lease_holder IS NOT NULL`) == 1
+	})
+	testutil.WantError(t, tuPatch(b, url, 0, second), http.StatusLocked, "upload locked")
+	if got := tuOffset(t, b, url); got < 0 || got >= len(first) {
+		t.Errorf("HEAD during the live PATCH: %d, want the offset recorded so far", got)
+	}
+	close(stop)
+	<-fed
+	if status := <-done; status != http.StatusNoContent {
+		t.Fatalf("the live PATCH answered %d, want 204", status)
+	}
+	d := b.Do(b.NewRequest(http.MethodGet, tuUploadPath(t, b, url), "", "", nil))
+	if !bytes.Equal(d.Body, first) {
+		t.Fatalf("download: %d bytes, not the live PATCH's", len(d.Body))
 	}
 }

@@ -213,20 +213,23 @@ func TestTusLeaseOfDeadInstanceRunsOut(t *testing.T) {
 	if !leased() {
 		t.Fatal("the lease ran out before the PATCH answered: nothing was tested")
 	}
-	var offset int
+	// HEAD answers the offset recorded meanwhile (the holder that does not give the upload up
+	// keeps it); a PATCH from there is refused until the lease runs out, then completes it.
+	var last answer
 	testutil.Eventually(t, 30*time.Second, "the dead instance's lease to run out", func() bool {
 		head := tusSend(t, hc, http.MethodHead, url, "", "", nil)
 		if head.status != http.StatusOK {
-			return false
+			t.Fatalf("HEAD while the dead instance's lease lasts: %d %s", head.status, head.body)
 		}
-		offset, _ = strconv.Atoi(head.header.Get("Upload-Offset"))
-		return true
+		offset, _ := strconv.Atoi(head.header.Get("Upload-Offset"))
+		last = tusSend(t, hc, http.MethodPatch, url, "", "", data[offset:], "Upload-Offset", strconv.Itoa(offset))
+		return last.status != http.StatusLocked
 	})
 	if took := time.Since(killed); took > 15*time.Second {
 		t.Errorf("taken over %s after the holder died, want within the lease's 10 s and a renewal", took)
 	}
-	if ans := tusSend(t, hc, http.MethodPatch, url, "", "", data[offset:], "Upload-Offset", strconv.Itoa(offset)); ans.status != http.StatusNoContent {
-		t.Fatalf("PATCH after the takeover: %d %s", ans.status, ans.body)
+	if last.status != http.StatusNoContent {
+		t.Fatalf("PATCH after the takeover: %d %s", last.status, last.body)
 	}
 	head := tusSend(t, hc, http.MethodHead, url, "", "", nil)
 	down, err := do(hc, request(t, http.MethodGet, head.header.Get("Fileshare-Upload-Url"), "", "", nil))

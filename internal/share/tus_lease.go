@@ -17,11 +17,13 @@ import (
 // until a time of the database's clock, and renews it every tusLeaseRenewal while it works.
 // No connection is held meanwhile: each statement takes one from the pool for its own length.
 //
-// A request that finds the lease held asks its holder to give it up, and waits a little: the
-// holder sees the request at its next renewal, stops reading its client's body as if the
-// client had gone away, records the bytes that came in, and releases the lease. So a client
-// whose connection broke without its server noticing resumes at once (HEAD, then PATCH), on
-// any instance. A holder whose instance died releases nothing: its lease runs out after
+// A request that finds the lease held asks its holder to give it up, and waits a little. The
+// holder sees the request at its next renewal; when its client's body has brought nothing for
+// tusStalled (the connection is dead, or the client moved on), it stops reading as if the client
+// had gone away, records the bytes that came in, and releases the lease. So a client whose
+// connection broke without its server noticing resumes at once (HEAD, then PATCH), on any
+// instance. A holder whose bytes still flow keeps its upload: a concurrent PATCH is the loser
+// (423, nothing written), and never cuts a live upload short. A holder whose instance died releases nothing: its lease runs out after
 // tusLeaseTTL, and until then the upload answers 423.
 //
 // Fencing: every change of the upload is conditional on the lease (store.TusByID), and a holder
@@ -41,6 +43,10 @@ const (
 	// it answers ErrTusLocked. tusTakeoverPoll is how often it looks meanwhile.
 	tusTakeoverWait = 3 * time.Second
 	tusTakeoverPoll = 100 * time.Millisecond
+	// tusStalled: a holder asked for its upload gives it up once its client's body has
+	// brought nothing for this long. Seen at a renewal, so within tusStalled+tusLeaseRenewal
+	// of the last byte, inside tusTakeoverWait.
+	tusStalled = time.Second
 )
 
 // The states of a lease, in the order they can follow each other.
@@ -62,8 +68,11 @@ type tusLease struct {
 	// sent, on the monotonic clock.
 	base      time.Time
 	confirmed atomic.Int64
-	quit      chan struct{}
-	done      chan struct{}
+	// lastRead (since base) is when the client's body last brought bytes, or when the lease
+	// was taken.
+	lastRead atomic.Int64
+	quit     chan struct{}
+	done     chan struct{}
 }
 
 // takeTus takes upload id's lease, asking its holder to give it up and waiting up to
@@ -87,6 +96,7 @@ func (s *Service) takeTus(ctx context.Context, id uuid.UUID, interrupt func()) (
 	if err != nil {
 		return nil, err
 	}
+	l.lastRead.Store(int64(time.Since(l.base)))
 	go l.renew()
 	return l, nil
 }
@@ -151,11 +161,17 @@ func (l *tusLease) renew() {
 			}
 		default:
 			l.confirmed.Store(int64(sent))
-			if asked {
+			if asked && l.stalled() {
 				l.giveUp(leaseAsked)
 			}
 		}
 	}
+}
+
+// stalled reports whether the request reads no body, or its client's body has brought nothing
+// for tusStalled.
+func (l *tusLease) stalled() bool {
+	return l.interrupt == nil || time.Since(l.base)-time.Duration(l.lastRead.Load()) >= tusStalled
 }
 
 // fresh reports whether a statement sent less than tusLeaseUnconfirmed ago confirmed the lease.
@@ -214,6 +230,9 @@ func (r *leasedReader) Read(p []byte) (int, error) {
 		return 0, ErrTusLocked
 	}
 	n, err := r.r.Read(p)
+	if n > 0 {
+		r.l.lastRead.Store(int64(time.Since(r.l.base)))
+	}
 	switch {
 	case r.l.lost():
 		return 0, ErrTusLocked

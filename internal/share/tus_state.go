@@ -18,7 +18,9 @@ import (
 func (s *Service) GetTus(ctx context.Context, id uuid.UUID) (TusUpload, error) {
 	row, err := s.tusRow(ctx, id)
 	if err == nil && row.Leased && row.CompletedAt == nil {
-		if err := s.awaitTusRelease(ctx, id); err != nil {
+		// A holder whose client still sends keeps the upload: then the offset is the one
+		// recorded so far, and a PATCH from it is refused (423) while that request runs.
+		if err := s.awaitTusRelease(ctx, id); err != nil && !errors.Is(err, ErrTusLocked) {
 			return TusUpload{}, err
 		}
 		row, err = s.tusRow(ctx, id)
