@@ -26,14 +26,7 @@ import (
 func TestWebhookAnotherInstanceDeliversWhatAStoppedOneLeft(t *testing.T) {
 	t.Parallel()
 	e := whNewEnv(t)
-	var failing atomic.Bool
-	failing.Store(true)
-	rc := whNewReceiver(t, func(int, whDelivery, *http.Request) int {
-		if failing.Load() {
-			return http.StatusInternalServerError
-		}
-		return http.StatusOK
-	})
+	rc, failing := whFailingReceiver(t, http.StatusInternalServerError)
 	hook := whCreate(t, e, whAlice, rc, nil)
 	whStart(t, e)
 	up := e.Upload(t, whAlice, "a.txt", []byte("a"))
