@@ -222,8 +222,16 @@ func TestWebhookRetryOfAGivenUpDelivery(t *testing.T) {
 		t.Errorf("retry to a disabled endpoint: %d %s", r.StatusCode, r.Body)
 	}
 
-	// Enabled again and answering: the retry arrives, same webhook-id, same body.
+	// Enabled again and answering: the retry arrives, same webhook-id, same body. Enabling starts
+	// the count of failing days afresh.
+	failingSince := `SELECT count(*) FROM webhooks WHERE id = $1 AND failing_since IS NOT NULL`
+	if testutil.QueryInt(t, e, failingSince, hook.ID) != 1 {
+		t.Error("an endpoint whose attempts failed has no failing_since")
+	}
 	whPatch(t, e, hook.ID, map[string]any{"enabled": true})
+	if testutil.QueryInt(t, e, failingSince, hook.ID) != 0 {
+		t.Error("enabling the endpoint kept its failing_since")
+	}
 	failing.Store(false)
 	q := testutil.Decode[whQueued](t, retry(whAlice, hook.ID, event.ID), http.StatusAccepted)
 	testutil.Eventually(t, 10*time.Second, "the retried delivery", func() bool { return len(rc.delivered()) == 1 })
@@ -254,6 +262,25 @@ func TestWebhookRetryOfAGivenUpDelivery(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, "the replayed delivery", func() bool { return len(rc.delivered()) == 2 })
 	if got := rc.delivered(); got[1].ID != event.ID || !bytes.Equal(got[1].Body, event.Body) {
 		t.Errorf("replayed %s %s", got[1].ID, got[1].Body)
+	}
+}
+
+// A delivery whose endpoint is disabled when its turn comes is given up unsent, however it got
+// there: here the endpoint is disabled behind the API's back, as a retry racing a PATCH could
+// leave it (the PATCH gives up the pending deliveries it sees).
+func TestWebhookDeliveryToADisabledEndpointIsGivenUp(t *testing.T) {
+	t.Parallel()
+	e := whNewEnv(t)
+	rc, _ := whFailingReceiver(t, http.StatusInternalServerError)
+	hook := whCreate(t, e, whAlice, rc, []string{webhook.UploadStored})
+	whStart(t, e)
+	e.Upload(t, whAlice, "a.txt", []byte("a"))
+	testutil.Eventually(t, 10*time.Second, "a failed attempt", func() bool { return len(rc.requests()) > 0 })
+	testutil.Exec(t, e, `UPDATE webhooks SET enabled = false, disabled_at = now(), disabled_reason = 'test' WHERE id = $1`, hook.ID)
+	// Its job ends at its next run, long before its retries would be used up.
+	whQueueDone(t, e)
+	if n := testutil.QueryInt(t, e, `SELECT count(*) FROM webhook_deliveries WHERE webhook_id = $1 AND failed_at IS NOT NULL`, hook.ID); n != 1 {
+		t.Errorf("%d deliveries given up", n)
 	}
 }
 
