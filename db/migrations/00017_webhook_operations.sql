@@ -12,6 +12,7 @@ ALTER TABLE webhooks
     ADD CONSTRAINT webhooks_disabled_state_check CHECK (enabled = (disabled_at IS NULL) AND enabled = (disabled_reason IS NULL)),
     ADD CONSTRAINT webhooks_previous_secret_overlap_check CHECK ((previous_secret IS NULL) = (previous_secret_expires_at IS NULL));
 
+COMMENT ON COLUMN webhooks.secret IS 'Signing key (the decoded bytes of the whsec_ secret shown once, at creation or at a rotation); signs every delivery with HMAC-SHA256. Never shown again, not in the audit views.';
 COMMENT ON COLUMN webhooks.enabled IS 'Whether events are sent to the endpoint. While false no event is recorded for it, and its deliveries not made yet were given up when it was disabled.';
 COMMENT ON COLUMN webhooks.disabled_at IS 'When the endpoint was disabled; NULL while enabled.';
 COMMENT ON COLUMN webhooks.disabled_reason IS 'Why the endpoint was disabled (by whom, or since when every attempt failed); NULL while enabled.';
@@ -27,6 +28,7 @@ FROM webhooks w JOIN tenants t ON t.id = w.tenant_id;
 COMMENT ON VIEW audit.webhooks IS 'Webhook endpoints of the tenants, enabled or not (and why), without their signing secrets.';
 
 -- +goose Down
+COMMENT ON COLUMN webhooks.secret IS 'Signing key (the decoded bytes of the whsec_ secret shown once at creation); signs every delivery with HMAC-SHA256. Never shown again, not in the audit views.';
 DROP VIEW audit.webhooks;
 CREATE VIEW audit.webhooks AS
 SELECT w.id, t.name AS tenant, w.url, w.events, w.created_by, w.created_at

@@ -435,7 +435,7 @@ type Webhook struct {
 	Url string
 	// Event types the endpoint subscribed to; empty means every type.
 	Events []string
-	// Signing key (the decoded bytes of the whsec_ secret shown once at creation); signs every delivery with HMAC-SHA256. Never shown again, not in the audit views.
+	// Signing key (the decoded bytes of the whsec_ secret shown once, at creation or at a rotation); signs every delivery with HMAC-SHA256. Never shown again, not in the audit views.
 	Secret []byte
 	// Login (name@tenant) of the user who registered the endpoint.
 	CreatedBy string
