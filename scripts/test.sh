@@ -32,6 +32,11 @@ fi
 if [ ! -d internal/browsertest/client/node_modules ] && command -v npm >/dev/null 2>&1; then
 	(cd internal/browsertest/client && npm ci --no-audit --no-fund)
 fi
+# The official Standard Webhooks JavaScript library the webhook tests verify deliveries with,
+# likewise.
+if [ ! -d internal/webhook/jsverify/node_modules ] && command -v npm >/dev/null 2>&1; then
+	(cd internal/webhook/jsverify && npm ci --no-audit --no-fund)
+fi
 # `make run`'s throwaway database from a clone that the postgres user cannot enter (as root).
 scripts/test-devdb-0700.sh
 echo "tests use PostgreSQL at ${FILESHARE_TEST_DATABASE_URL%%\?*}"

@@ -127,6 +127,10 @@ export function describeEvent(body: string): string {
     case "token.consumed":
     case "token.revoked":
       return `${at} ${event.type} ${event.data.ref}`;
+    case "webhook.test":
+      return `${at} test event for ${event.data.webhookId}, sent by ${event.data.login ?? "?"}`;
+    case "webhook.disabled":
+      return `${at} endpoint ${event.data.webhookId} (${event.data.url}) disabled: ${event.data.reason}`;
     default: {
       const unknown: never = event;
       return String(unknown);

@@ -54,6 +54,9 @@ type Config struct {
 	// WebhookRetryBase, when set, replaces the first wait (5 s) between webhook retries. It is
 	// never read from flags, the environment or a file: tests set it.
 	WebhookRetryBase time.Duration `kong:"-"`
+	// WebhookDisableAfter, when set, replaces how long every attempt to an endpoint must fail
+	// before it is disabled (5 days). Like WebhookRetryBase, only tests set it.
+	WebhookDisableAfter time.Duration `kong:"-"`
 
 	// S3Credentials, when set, replaces the credential chain. It is never read from flags, the
 	// environment or a file: code that embeds the service (tests) sets it.

@@ -81,8 +81,12 @@ var statusTable = [...]struct {
 	{errJSONTooLarge, http.StatusRequestEntityTooLarge},
 	{webhook.ErrInvalidURL, http.StatusBadRequest},
 	{webhook.ErrInvalidEvents, http.StatusBadRequest},
+	{webhook.ErrInvalidOverlap, http.StatusBadRequest},
 	{webhook.ErrNotFound, http.StatusNotFound},
+	{webhook.ErrDeliveryNotFound, http.StatusNotFound},
 	{webhook.ErrTooMany, http.StatusConflict},
+	{webhook.ErrDisabled, http.StatusConflict},
+	{webhook.ErrDeliveryPending, http.StatusConflict},
 	// Resumable uploads (tus.go).
 	{errTusLength, http.StatusBadRequest},
 	{errTusMetadata, http.StatusBadRequest},
@@ -109,6 +113,11 @@ func statusOf(err error) (int, error, bool) {
 // unreachable) or 500, never with the error's own text.
 func (h *handlers) fail(c *gin.Context, err error) {
 	if status, known, ok := statusOf(err); ok {
+		// A refused webhook URL says why beside its fixed message.
+		if ue, isURL := errors.AsType[*webhook.URLError](err); isURL {
+			respondErrorWith(c, status, known.Error(), gin.H{"reason": ue.Reason})
+			return
+		}
 		respondError(c, status, known.Error())
 		return
 	}
@@ -147,10 +156,20 @@ const errorKey = "fileshare.error"
 
 // respondError writes {"message": msg} with status and aborts the handler chain.
 func respondError(c *gin.Context, status int, msg string) {
+	respondErrorWith(c, status, msg, nil)
+}
+
+// respondErrorWith writes {"message": msg} and the fields of extra with status, and aborts the
+// handler chain.
+func respondErrorWith(c *gin.Context, status int, msg string, extra gin.H) {
 	c.Set(errorKey, msg)
 	c.Header("Content-Type", "application/json; charset=utf-8")
 	c.Header("Cache-Control", "no-store")
-	c.AbortWithStatusJSON(status, gin.H{"message": msg})
+	body := gin.H{"message": msg}
+	for k, v := range extra {
+		body[k] = v
+	}
+	c.AbortWithStatusJSON(status, body)
 }
 
 // msgUploadExpired is the message of the answer whose error line keeps the upload's id.

@@ -121,7 +121,11 @@ func New(d Deps) (*gin.Engine, error) {
 	e.GET("/webhooks", h.requireAuth, h.listWebhooks)
 	e.GET("/webhooks/:id", h.requireAuth, h.getWebhook)
 	e.DELETE("/webhooks/:id", h.requireAuth, h.deleteWebhook)
+	e.PATCH("/webhooks/:id", h.requireAuth, h.patchWebhook)
 	e.GET("/webhooks/:id/deliveries", h.requireAuth, h.listWebhookDeliveries)
+	e.POST("/webhooks/:id/deliveries/:eventId/retry", h.requireAuth, h.retryWebhookDelivery)
+	e.POST("/webhooks/:id/test", h.requireAuth, h.testWebhook)
+	e.POST("/webhooks/:id/rotate-secret", h.requireAuth, h.rotateWebhookSecret)
 
 	// Resumable uploads (tus, docs/behaviour.md §11): creating one needs Basic Auth, or a file
 	// entry's upload token in its metadata; the upload URL /tus/{id} is then the capability.

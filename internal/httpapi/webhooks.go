@@ -18,11 +18,16 @@ type createWebhookBody struct {
 }
 
 type webhookJSON struct {
-	ID        uuid.UUID `json:"id"`
-	URL       string    `json:"url"`
-	Events    []string  `json:"events"`
-	CreatedBy string    `json:"createdBy"`
-	CreatedAt time.Time `json:"createdAt"`
+	ID             uuid.UUID  `json:"id"`
+	URL            string     `json:"url"`
+	Events         []string   `json:"events"`
+	CreatedBy      string     `json:"createdBy"`
+	CreatedAt      time.Time  `json:"createdAt"`
+	Enabled        bool       `json:"enabled"`
+	DisabledAt     *time.Time `json:"disabledAt"`
+	DisabledReason *string    `json:"disabledReason"`
+	// PreviousSecretExpiresAt is set while a rotation's overlap runs.
+	PreviousSecretExpiresAt *time.Time `json:"previousSecretExpiresAt"`
 	// Secret is there only in the creation answer.
 	Secret string `json:"secret,omitempty"`
 }
@@ -32,7 +37,21 @@ func toWebhookJSON(w webhook.Webhook) webhookJSON {
 	if events == nil {
 		events = []string{}
 	}
-	return webhookJSON{ID: w.ID, URL: w.URL, Events: events, CreatedBy: w.CreatedBy, CreatedAt: w.CreatedAt.UTC()}
+	out := webhookJSON{ID: w.ID, URL: w.URL, Events: events, CreatedBy: w.CreatedBy, CreatedAt: w.CreatedAt.UTC(),
+		Enabled: w.Enabled, DisabledAt: utc(w.DisabledAt), PreviousSecretExpiresAt: utc(w.PreviousSecretExpiresAt)}
+	if !w.Enabled {
+		out.DisabledReason = &w.DisabledReason
+	}
+	return out
+}
+
+// utc is t in UTC; nil stays nil.
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 type webhookAttemptJSON struct {

@@ -146,7 +146,7 @@ func Assemble(cfg *config.Config, st *store.Store, blobs blob.Store, log *slog.L
 	}
 	h, err := httpapi.New(httpapi.Deps{
 		Service: svc, Authn: authn, Log: log, Metrics: m, Ready: ready,
-		Webhooks:  webhook.NewService(st, cfg.WebhookAllowPrivate),
+		Webhooks:  webhook.NewService(st, outbox, cfg.WebhookAllowPrivate),
 		PublicURL: cfg.PublicURL, TrustedProxies: cfg.TrustedProxies, CORSOrigins: cfg.CORSOrigins,
 		BodyIdleTimeout: cfg.BodyIdleTimeout, BodyMinRate: cfg.BodyMinRate,
 	})
@@ -159,7 +159,7 @@ func Assemble(cfg *config.Config, st *store.Store, blobs blob.Store, log *slog.L
 	purger.OnPass = func(r purge.Result, d time.Duration, err error) { observePurge(m, r, d, err) }
 	dispatcher := webhook.NewDispatcher(webhook.Options{
 		DatabaseURL: cfg.DatabaseURL, Timeout: cfg.WebhookTimeout, AllowPrivate: cfg.WebhookAllowPrivate,
-		RetryBase: cfg.WebhookRetryBase, PerTenant: cfg.WebhookTenantConcurrency,
+		RetryBase: cfg.WebhookRetryBase, PerTenant: cfg.WebhookTenantConcurrency, DisableAfter: cfg.WebhookDisableAfter,
 	}, log, wm)
 	return &App{Handler: h, Store: st, Blobs: blobs, Service: svc, Authn: authn, Purger: purger, Metrics: m, Webhooks: dispatcher, Coherence: bus, log: log, idleTimeout: cfg.IdleTimeout}, nil
 }

@@ -21,10 +21,21 @@ type Webhook struct {
 	Secret    []byte
 	CreatedBy string
 	CreatedAt time.Time
+	// Enabled is false once the endpoint was disabled, at DisabledAt for DisabledReason.
+	Enabled        bool
+	DisabledAt     *time.Time
+	DisabledReason string
+	// PreviousSecretExpiresAt ends the overlap of the last rotation (nil: none was asked for).
+	PreviousSecretExpiresAt *time.Time
 }
 
 func webhookFromRow(r dbsqlc.Webhook) Webhook {
-	return Webhook{ID: r.ID, TenantID: r.TenantID, URL: r.Url, Events: r.Events, Secret: r.Secret, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt}
+	w := Webhook{ID: r.ID, TenantID: r.TenantID, URL: r.Url, Events: r.Events, Secret: r.Secret, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt,
+		Enabled: r.Enabled, DisabledAt: r.DisabledAt, PreviousSecretExpiresAt: r.PreviousSecretExpiresAt}
+	if r.DisabledReason != nil {
+		w.DisabledReason = *r.DisabledReason
+	}
+	return w
 }
 
 // NewWebhook is an endpoint to insert.
@@ -119,6 +130,75 @@ func (w Webhooks) Delete(ctx context.Context, id uuid.UUID) (int64, error) {
 	return w.q.WebhookDelete(ctx, dbsqlc.WebhookDeleteParams{ID: id, TenantID: w.tenantID})
 }
 
+// WebhookChange is what Update changes of an endpoint; nil fields stay as they are.
+type WebhookChange struct {
+	URL    *string
+	Events *[]string
+	// Enabled disables (false) or enables (true) the endpoint; Reason is recorded on disabling.
+	Enabled *bool
+	Reason  string
+}
+
+// Update changes an endpoint of the tenant (ErrNotFound when it has none with id).
+func (w Webhooks) Update(ctx context.Context, id uuid.UUID, in WebhookChange) (Webhook, error) {
+	p := dbsqlc.WebhookUpdateParams{ID: id, TenantID: w.tenantID, Url: in.URL, Reason: in.Reason}
+	if in.Events != nil {
+		p.Events = *in.Events
+		if p.Events == nil {
+			p.Events = []string{} // NULL would keep the subscription
+		}
+	}
+	if in.Enabled != nil {
+		p.Enabled = pgtype.Bool{Bool: *in.Enabled, Valid: true}
+	}
+	r, err := w.q.WebhookUpdate(ctx, p)
+	if err != nil {
+		return Webhook{}, err
+	}
+	return webhookFromRow(r), nil
+}
+
+// GiveUpPending gives up the deliveries not made yet of an endpoint of the tenant, and
+// reports how many.
+func (w Webhooks) GiveUpPending(ctx context.Context, id uuid.UUID) (int64, error) {
+	return w.q.WebhookDeliveriesGiveUp(ctx, dbsqlc.WebhookDeliveriesGiveUpParams{WebhookID: id, TenantID: w.tenantID})
+}
+
+// RotateSecret replaces the signing key of an endpoint of the tenant; the one it replaces signs
+// as well for overlap (not at all when 0). It returns the end of the overlap, nil when none.
+func (w Webhooks) RotateSecret(ctx context.Context, id uuid.UUID, key []byte, overlap time.Duration) (*time.Time, error) {
+	return w.q.WebhookRotateSecret(ctx, dbsqlc.WebhookRotateSecretParams{
+		ID: id, TenantID: w.tenantID, Secret: key, OverlapSeconds: seconds(overlap),
+	})
+}
+
+// RecordEventFor records an event of the tenant for one of its enabled endpoints, with its
+// delivery, and returns the delivery's id (ErrNotFound when there is no such endpoint).
+func (w Webhooks) RecordEventFor(ctx context.Context, webhookID uuid.UUID, ev NewEvent) (uuid.UUID, error) {
+	return w.q.WebhookEventRecordFor(ctx, dbsqlc.WebhookEventRecordForParams{
+		WebhookID: webhookID, TenantID: w.tenantID, EventID: ev.ID, Type: ev.Type, Body: ev.Body,
+	})
+}
+
+// DeliveryState is how far a delivery went.
+type DeliveryState struct {
+	ID          uuid.UUID
+	DeliveredAt *time.Time
+	FailedAt    *time.Time
+}
+
+// LockDelivery returns the delivery of an event to an endpoint of the tenant, locked until the
+// transaction ends (ErrNotFound when there is none).
+func (w Webhooks) LockDelivery(ctx context.Context, webhookID, eventID uuid.UUID) (DeliveryState, error) {
+	r, err := w.q.WebhookDeliveryLock(ctx, dbsqlc.WebhookDeliveryLockParams{EventID: eventID, WebhookID: webhookID, TenantID: w.tenantID})
+	return DeliveryState(r), err
+}
+
+// ReopenDelivery makes a settled delivery of the tenant pending again; its job is the caller's.
+func (w Webhooks) ReopenDelivery(ctx context.Context, id uuid.UUID) error {
+	return w.q.WebhookDeliveryReopen(ctx, dbsqlc.WebhookDeliveryReopenParams{ID: id, TenantID: w.tenantID})
+}
+
 // Attempts returns up to n delivery attempts of an endpoint of the tenant, newest first,
 // after the position (nil for the first page).
 func (w Webhooks) Attempts(ctx context.Context, webhookID uuid.UUID, n int, after *After) ([]WebhookAttempt, error) {
@@ -210,6 +290,10 @@ type Delivery struct {
 	EventCreatedAt time.Time
 	URL            string
 	Secret         []byte
+	// PreviousSecret signs as well while a rotation's overlap runs; nil otherwise.
+	PreviousSecret []byte
+	// Enabled is false when the endpoint was disabled after the delivery was queued.
+	Enabled bool
 }
 
 // AttemptRecord is one attempt of a delivery, as the dispatcher logs it.
@@ -240,13 +324,36 @@ func (d Deliveries) Get(ctx context.Context, id uuid.UUID) (Delivery, error) {
 	return Delivery{
 		ID: r.ID, EventID: r.EventID, WebhookID: r.WebhookID, TenantID: r.TenantID, DeliveredAt: r.DeliveredAt,
 		FailedAt: r.FailedAt, Attempts: r.Attempts, Type: r.Type, Body: r.Body, EventCreatedAt: r.EventCreatedAt,
-		URL: r.Url, Secret: r.Secret,
+		URL: r.Url, Secret: r.Secret, PreviousSecret: r.PreviousSecret, Enabled: r.Enabled,
 	}, nil
 }
 
+// GiveUp gives up a delivery unsent.
+func (d Deliveries) GiveUp(ctx context.Context, id uuid.UUID) error {
+	return d.q.WebhookDeliveryGiveUp(ctx, id)
+}
+
+// DisableFailing disables an endpoint every attempt to which failed for at least failFor, and
+// returns it; ErrNotFound when it is not (or no longer) such an endpoint.
+func (d Deliveries) DisableFailing(ctx context.Context, webhookID uuid.UUID, failFor time.Duration) (Webhook, error) {
+	r, err := d.q.WebhookDisableFailing(ctx, dbsqlc.WebhookDisableFailingParams{ID: webhookID, FailMs: failFor.Milliseconds()})
+	if err != nil {
+		return Webhook{}, err
+	}
+	return webhookFromRow(r), nil
+}
+
+// RecordedAttempt is what logging an attempt returns.
+type RecordedAttempt struct {
+	Attempt int32
+	// FailingSince is when the endpoint's attempts started failing, as it was before this one:
+	// nil when the one before was a 2xx.
+	FailingSince *time.Time
+}
+
 // RecordAttempt logs an attempt and settles its delivery: delivered on a 2xx, given up after
-// the last retry. It returns the attempt's number.
-func (d Deliveries) RecordAttempt(ctx context.Context, a AttemptRecord) (int32, error) {
+// the last retry. It keeps the endpoint's record of failures, and returns the attempt's number.
+func (d Deliveries) RecordAttempt(ctx context.Context, a AttemptRecord) (RecordedAttempt, error) {
 	p := dbsqlc.WebhookAttemptRecordParams{
 		DeliveryID: a.DeliveryID, StartedAt: a.StartedAt, DurationMs: a.DurationMs, Error: a.Error,
 		Delivered: a.Delivered, GiveUp: a.GiveUp,
@@ -254,7 +361,8 @@ func (d Deliveries) RecordAttempt(ctx context.Context, a AttemptRecord) (int32, 
 	if a.StatusCode != nil {
 		p.StatusCode = pgtype.Int4{Int32: *a.StatusCode, Valid: true}
 	}
-	return d.q.WebhookAttemptRecord(ctx, p)
+	r, err := d.q.WebhookAttemptRecord(ctx, p)
+	return RecordedAttempt(r), err
 }
 
 // Backlog returns how many deliveries are still to make, and when the oldest was recorded

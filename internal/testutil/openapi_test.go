@@ -52,6 +52,8 @@ func TestWebhookEventSchema(t *testing.T) {
 		`{"type":"file.deleted","timestamp":"` + ts + `","data":{"sessionId":"` + id + `","fileId":"` + id + `","name":"a.txt","contentType":"text/plain","size":null,"sha256":"","login":"alice@acme"}}`,
 		`{"type":"file.stored","timestamp":"` + ts + `","data":{"sessionId":"` + id + `","fileId":"` + id + `","name":"a.txt","contentType":"text/plain","size":3,"sha256":"` + sha + `","login":null,"uploaderAddress":"203.0.113.7"}}`,
 		`{"type":"token.delivered","timestamp":"` + ts + `","data":{"sessionId":"` + id + `","fileId":"` + id + `","ref":"` + id + `","name":"a.txt","contentType":"text/plain","size":3,"sha256":"` + sha + `","consumerAddress":"203.0.113.7","bytesSent":3,"login":null}}`,
+		`{"type":"webhook.test","timestamp":"` + ts + `","data":{"webhookId":"` + id + `","login":"alice@acme"}}`,
+		`{"type":"webhook.disabled","timestamp":"` + ts + `","data":{"webhookId":"` + id + `","url":"https://hooks.example.com/","disabledAt":"` + ts + `","reason":"every delivery attempt failed since 2026-05-04T10:11:12Z","login":null}}`,
 	}
 	for _, b := range good {
 		if err := ValidateWebhookEvent([]byte(b)); err != nil {
@@ -64,6 +66,7 @@ func TestWebhookEventSchema(t *testing.T) {
 		"upload data on file event": `{"type":"file.stored","timestamp":"` + ts + `","data":{"uploadId":"` + id + `","name":"a.txt","contentType":"text/plain","size":3,"sha256":"` + sha + `","createdBy":"alice@acme","expiresAt":"` + ts + `","login":null}}`,
 		"digest not hex":            `{"type":"upload.stored","timestamp":"` + ts + `","data":{"uploadId":"` + id + `","name":"a.txt","contentType":"text/plain","size":3,"sha256":"ABC","createdBy":"alice@acme","expiresAt":"` + ts + `","login":"alice@acme"}}`,
 		"no data":                   `{"type":"session.expired","timestamp":"` + ts + `"}`,
+		"disabled without reason":   `{"type":"webhook.disabled","timestamp":"` + ts + `","data":{"webhookId":"` + id + `","url":"https://hooks.example.com/","disabledAt":"` + ts + `","login":null}}`,
 	}
 	for what, b := range bad {
 		if err := ValidateWebhookEvent([]byte(b)); err == nil {

@@ -34,7 +34,7 @@ const busyWait = 100 * time.Millisecond
 // deliver makes one attempt of a delivery.
 func (d *Dispatcher) deliver(ctx context.Context, job *river.Job[deliverArgs]) error {
 	d.mu.Lock()
-	st := d.st
+	st, outbox := d.st, d.outbox
 	d.mu.Unlock()
 	row, err := st.Deliveries().Get(ctx, job.Args.DeliveryID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -44,7 +44,12 @@ func (d *Dispatcher) deliver(ctx context.Context, job *river.Job[deliverArgs]) e
 		return err
 	}
 	if row.DeliveredAt != nil || row.FailedAt != nil {
-		return nil // delivered by an earlier run whose job did not complete
+		return nil // delivered by an earlier run whose job did not complete, or given up
+	}
+	if !row.Enabled {
+		// Disabled while this delivery was being queued again (a retry racing the disabling,
+		// which gave up the others): a disabled endpoint receives nothing.
+		return st.Deliveries().GiveUp(ctx, row.ID)
 	}
 	// A place of its tenant first, then one at its endpoint: a tenant whose endpoints hang
 	// holds at most PerTenant workers, and an endpoint at most PerEndpoint.
@@ -81,9 +86,13 @@ func (d *Dispatcher) deliver(ctx context.Context, job *river.Job[deliverArgs]) e
 		msg := cause.Error()
 		params.Error = &msg
 	}
-	if err := d.record(ctx, st, params); err != nil {
+	failingSince, err := d.record(ctx, st, params)
+	if err != nil {
 		// Unrecorded, the job runs again: at least once wins over at most once.
 		return fmt.Errorf("recording the attempt: %w", err)
+	}
+	if !delivered && failingSince != nil && time.Since(*failingSince) >= d.opt.DisableAfter {
+		d.disableFailing(ctx, st, outbox, row.WebhookID)
 	}
 	d.TestSignals.AttemptRecorded.Signal(RecordedAttempt{WebhookID: row.WebhookID, EventID: row.EventID, Status: status, Delivered: delivered})
 	attrs := []any{"webhook_id", row.WebhookID, "event_id", row.EventID, "type", row.Type, "attempt", job.Attempt, "status", status, "duration_ms", elapsed.Milliseconds()}
@@ -104,19 +113,22 @@ func (d *Dispatcher) deliver(ctx context.Context, job *river.Job[deliverArgs]) e
 }
 
 // record logs an attempt, trying again briefly: losing the record of a 2xx would deliver the
-// event twice. It runs even when the job's context is done (the instance is stopping).
-func (d *Dispatcher) record(ctx context.Context, st *store.Store, p store.AttemptRecord) error {
+// event twice. It runs even when the job's context is done (the instance is stopping). It
+// returns since when the endpoint's attempts have failed, before this one (nil: its last
+// attempt was a 2xx).
+func (d *Dispatcher) record(ctx context.Context, st *store.Store, p store.AttemptRecord) (*time.Time, error) {
 	ctx = context.WithoutCancel(ctx)
 	var err error
 	for try := range 3 {
 		if try > 0 {
 			time.Sleep(time.Duration(try) * 200 * time.Millisecond)
 		}
-		if _, err = st.Deliveries().RecordAttempt(ctx, p); err == nil || !errors.Is(err, store.ErrUnavailable) {
-			return err
+		var r store.RecordedAttempt
+		if r, err = st.Deliveries().RecordAttempt(ctx, p); err == nil || !errors.Is(err, store.ErrUnavailable) {
+			return r.FailingSince, err
 		}
 	}
-	return err
+	return nil, err
 }
 
 // maxPlaces bounds the entries of the endpoint and tenant maps: past it, the idle ones are

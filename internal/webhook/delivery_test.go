@@ -26,14 +26,7 @@ import (
 func TestWebhookAnotherInstanceDeliversWhatAStoppedOneLeft(t *testing.T) {
 	t.Parallel()
 	e := whNewEnv(t)
-	var failing atomic.Bool
-	failing.Store(true)
-	rc := whNewReceiver(t, func(int, whDelivery, *http.Request) int {
-		if failing.Load() {
-			return http.StatusInternalServerError
-		}
-		return http.StatusOK
-	})
+	rc, failing := whFailingReceiver(t, http.StatusInternalServerError)
 	hook := whCreate(t, e, whAlice, rc, nil)
 	whStart(t, e)
 	up := e.Upload(t, whAlice, "a.txt", []byte("a"))
@@ -114,6 +107,11 @@ func TestWebhookRetriedUntilTheReceiverAnswers(t *testing.T) {
 			t.Errorf("attempt while down: %+v", a)
 		}
 	}
+	// The endpoint is failing since its first failed attempt (the count towards disabling it).
+	failingSince := `SELECT count(*) FROM webhooks WHERE id = $1 AND failing_since IS NOT NULL`
+	if testutil.QueryInt(t, e, failingSince, hook.ID) != 1 {
+		t.Error("an endpoint whose attempts fail has no failing_since")
+	}
 	// Back, on the same address: first 500, then 204.
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -132,6 +130,10 @@ func TestWebhookRetriedUntilTheReceiverAnswers(t *testing.T) {
 	}
 	if n := testutil.QueryInt(t, e, `SELECT count(*) FROM webhook_deliveries WHERE delivered_at IS NOT NULL`); n != 1 {
 		t.Errorf("%d deliveries marked delivered", n)
+	}
+	// A 2xx starts the count afresh.
+	if testutil.QueryInt(t, e, failingSince, hook.ID) != 0 {
+		t.Error("after a 2xx the endpoint is still failing since its first failure")
 	}
 }
 

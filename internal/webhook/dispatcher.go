@@ -57,7 +57,14 @@ type Options struct {
 	PerTenant int
 	// BacklogInterval is how often the queue depth metrics are read (default 5 s).
 	BacklogInterval time.Duration
+	// DisableAfter is how long every attempt to an endpoint must have failed, with no 2xx,
+	// before it is disabled (default DisableAfter).
+	DisableAfter time.Duration
 }
+
+// DisableAfter is how long an endpoint may fail, every attempt, before it is disabled: longer
+// than the retries of one delivery (about 30 h), so that only an endpoint gone for days is.
+const DisableAfter = 5 * 24 * time.Hour
 
 func (o *Options) defaults() {
 	if o.MaxConns <= 0 {
@@ -84,6 +91,9 @@ func (o *Options) defaults() {
 	if o.BacklogInterval <= 0 {
 		o.BacklogInterval = 5 * time.Second
 	}
+	if o.DisableAfter <= 0 {
+		o.DisableAfter = DisableAfter
+	}
 }
 
 // Dispatcher delivers the events of every tenant: the background worker of an instance.
@@ -97,8 +107,9 @@ type Dispatcher struct {
 	metrics *Metrics
 	http    *http.Client
 
-	mu sync.Mutex
-	st *store.Store // while running
+	mu     sync.Mutex
+	st     *store.Store // while running
+	outbox *Outbox      // on st: the webhook.disabled events
 
 	endpointsMu sync.Mutex
 	endpoints   map[uuid.UUID]*endpoint
@@ -182,7 +193,7 @@ func (d *Dispatcher) setup(ctx context.Context, g *lifecycle.Group) error {
 		return fmt.Errorf("webhook dispatcher: %w", err)
 	}
 	d.mu.Lock()
-	d.st = st
+	d.st, d.outbox = st, NewOutbox(st, d.metrics)
 	d.mu.Unlock()
 	// Jobs run under a context of their own: a stop lets them finish (run bounds it).
 	if err := client.Start(context.WithoutCancel(ctx)); err != nil {

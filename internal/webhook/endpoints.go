@@ -20,6 +20,15 @@ var (
 	ErrInvalidEvents = errors.New("invalid webhook events")
 	// ErrTooMany refuses a tenant's endpoint past MaxEndpoints.
 	ErrTooMany = errors.New("too many webhooks")
+	// ErrDisabled refuses to send a test event or a delivery again to a disabled endpoint.
+	ErrDisabled = errors.New("webhook disabled")
+	// ErrDeliveryNotFound answers a retry of an event the endpoint never had (or that was
+	// purged).
+	ErrDeliveryNotFound = errors.New("delivery not found")
+	// ErrDeliveryPending refuses a retry of a delivery that is still being tried.
+	ErrDeliveryPending = errors.New("delivery still pending")
+	// ErrInvalidOverlap refuses a rotation overlap outside 0 … MaxOverlap.
+	ErrInvalidOverlap = errors.New("invalid overlapSeconds")
 )
 
 // MaxEndpoints bounds a tenant's endpoints, so that one tenant cannot make every delivery of
@@ -41,10 +50,23 @@ type Webhook struct {
 	Events    []string
 	CreatedBy string
 	CreatedAt time.Time
+	// Enabled is false once the endpoint was disabled, by its tenant or after failing for
+	// DisableAfter; DisabledAt and DisabledReason say when and why.
+	Enabled        bool
+	DisabledAt     *time.Time
+	DisabledReason string
+	// PreviousSecretExpiresAt is the end of a rotation's overlap, while one runs: until then
+	// the secret before the rotation signs as well.
+	PreviousSecretExpiresAt *time.Time
 }
 
 func webhookFromRow(r store.Webhook) Webhook {
-	return Webhook{ID: r.ID, URL: r.URL, Events: r.Events, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt}
+	w := Webhook{ID: r.ID, URL: r.URL, Events: r.Events, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt,
+		Enabled: r.Enabled, DisabledAt: r.DisabledAt, DisabledReason: r.DisabledReason}
+	if r.PreviousSecretExpiresAt != nil && r.PreviousSecretExpiresAt.After(time.Now()) {
+		w.PreviousSecretExpiresAt = r.PreviousSecretExpiresAt
+	}
+	return w
 }
 
 // Created is a new endpoint with its secret, which is shown only this once.
@@ -70,14 +92,42 @@ func (c *Cursor) position() *store.After {
 // Service manages the endpoints of the tenants and shows their delivery attempts.
 type Service struct {
 	st           *store.Store
+	outbox       *Outbox
 	allowPrivate bool
 	resolver     *net.Resolver
 }
 
-// NewService returns the service; allowPrivate accepts endpoints on internal addresses
-// (FILESHARE_WEBHOOK_ALLOW_PRIVATE, for receivers on the service's own network).
-func NewService(st *store.Store, allowPrivate bool) *Service {
-	return &Service{st: st, allowPrivate: allowPrivate, resolver: net.DefaultResolver}
+// NewService returns the service; outbox queues its test events and retried deliveries, and
+// allowPrivate accepts endpoints on internal addresses (FILESHARE_WEBHOOK_ALLOW_PRIVATE, for
+// receivers on the service's own network).
+func NewService(st *store.Store, outbox *Outbox, allowPrivate bool) *Service {
+	return &Service{st: st, outbox: outbox, allowPrivate: allowPrivate, resolver: net.DefaultResolver}
+}
+
+// subscription checks event types an endpoint asks for and returns them without repeats, in
+// the order of Subscribable.
+func subscription(events []string) ([]string, error) {
+	for _, e := range events {
+		if !slices.Contains(Subscribable, e) {
+			return nil, ErrInvalidEvents
+		}
+	}
+	evs := make([]string, 0, len(events))
+	for _, t := range Subscribable {
+		if slices.Contains(events, t) {
+			evs = append(evs, t)
+		}
+	}
+	return evs, nil
+}
+
+// newSecret returns a new signing key and the secret that shows it.
+func newSecret() ([]byte, string, error) {
+	key := make([]byte, secretBytes)
+	if _, err := rand.Read(key); err != nil {
+		return nil, "", err
+	}
+	return key, secretPrefix + base64.StdEncoding.EncodeToString(key), nil
 }
 
 // Create registers an endpoint of a tenant, subscribed to events (none: all of them).
@@ -86,19 +136,12 @@ func (s *Service) Create(ctx context.Context, tenantID int64, login, rawURL stri
 	if err != nil {
 		return Created{}, err
 	}
-	evs := make([]string, 0, len(events))
-	for _, t := range Types {
-		if slices.Contains(events, t) {
-			evs = append(evs, t)
-		}
+	evs, err := subscription(events)
+	if err != nil {
+		return Created{}, err
 	}
-	for _, e := range events {
-		if !slices.Contains(Types, e) {
-			return Created{}, ErrInvalidEvents
-		}
-	}
-	key := make([]byte, secretBytes)
-	if _, err := rand.Read(key); err != nil {
+	key, secret, err := newSecret()
+	if err != nil {
 		return Created{}, err
 	}
 	var row store.Webhook
@@ -117,7 +160,7 @@ func (s *Service) Create(ctx context.Context, tenantID int64, login, rawURL stri
 	if err != nil {
 		return Created{}, err
 	}
-	return Created{Webhook: webhookFromRow(row), Secret: secretPrefix + base64.StdEncoding.EncodeToString(key)}, nil
+	return Created{Webhook: webhookFromRow(row), Secret: secret}, nil
 }
 
 // Get returns an endpoint of the tenant.

@@ -52,17 +52,24 @@ func TestWebhookRoutes(t *testing.T) {
 	}
 	for _, bad := range []struct {
 		body any
-		msg  string
+		want string
 	}{
-		{map[string]any{"url": rc.srv.URL, "events": []string{"upload.exploded"}}, "invalid webhook events"},
-		{map[string]any{"url": 5}, "invalid JSON body"},
-		{[]byte(`{"url":`), "invalid JSON body"},
-		{map[string]any{"url": "gopher://x/"}, "invalid webhook url"},
+		{map[string]any{"url": rc.srv.URL, "events": []string{"upload.exploded"}}, `{"message":"invalid webhook events"}`},
+		{map[string]any{"url": rc.srv.URL, "events": []string{"webhook.test"}}, `{"message":"invalid webhook events"}`},
+		{map[string]any{"url": 5}, `{"message":"invalid JSON body"}`},
+		{[]byte(`{"url":`), `{"message":"invalid JSON body"}`},
+		{map[string]any{"url": "gopher://x/"}, `{"message":"invalid webhook url","reason":"scheme must be http or https"}`},
 	} {
 		r := e.Call(http.MethodPost, "/webhooks", whAlice, whPW, bad.body)
-		if r.StatusCode != http.StatusBadRequest || string(r.Body) != `{"message":"`+bad.msg+`"}` {
+		if r.StatusCode != http.StatusBadRequest || string(r.Body) != bad.want {
 			t.Errorf("%v: %d %s", bad.body, r.StatusCode, r.Body)
 		}
+	}
+	// webhook.disabled is a type to subscribe to; a new endpoint is enabled.
+	if w := testutil.Decode[whWebhook](t, e.Call(http.MethodPost, "/webhooks", whAlice, whPW, map[string]any{"url": rc.srv.URL, "events": []string{"webhook.disabled"}}), http.StatusCreated); !slices.Equal(w.Events, []string{"webhook.disabled"}) || !w.Enabled || w.DisabledAt != nil {
+		t.Errorf("subscribed to webhook.disabled: %+v", w)
+	} else {
+		e.Call(http.MethodDelete, "/webhooks/"+w.ID, whAlice, whPW, nil)
 	}
 	if r := e.Call(http.MethodPost, "/webhooks", "", whPW, map[string]any{"url": rc.srv.URL}); r.StatusCode != http.StatusUnauthorized {
 		t.Errorf("without credentials: %d", r.StatusCode)
@@ -106,13 +113,21 @@ func TestWebhookTenantIsolation(t *testing.T) {
 		{http.MethodGet, "/webhooks/%s/deliveries?limit=1"},
 		{http.MethodPost, "/webhooks/%s"},
 		{http.MethodPut, "/webhooks/%s"},
+		{http.MethodPatch, "/webhooks/%s"},
+		{http.MethodPost, "/webhooks/%s/test"},
+		{http.MethodPost, "/webhooks/%s/rotate-secret"},
+		{http.MethodPost, "/webhooks/%s/deliveries/" + uuid.NewString() + "/retry"},
 	} {
 		foreign := e.Call(c.method, fmt.Sprintf(c.path, hookA.ID), whBob, whPW, nil)
 		other := e.Call(c.method, fmt.Sprintf(c.path, unknown), whBob, whPW, nil)
 		if foreign.StatusCode != other.StatusCode || !bytes.Equal(foreign.Body, other.Body) {
 			t.Errorf("%s %s: alice's id answers %d %s, an unknown one %d %s", c.method, c.path, foreign.StatusCode, foreign.Body, other.StatusCode, other.Body)
 		}
-		if c.method != http.MethodPost && c.method != http.MethodPut && foreign.StatusCode != http.StatusNotFound {
+		if c.path != "/webhooks/%s" || c.method != http.MethodPost && c.method != http.MethodPut {
+			if foreign.StatusCode != http.StatusNotFound {
+				t.Errorf("%s %s: %d", c.method, c.path, foreign.StatusCode)
+			}
+		} else if foreign.StatusCode != http.StatusMethodNotAllowed {
 			t.Errorf("%s %s: %d", c.method, c.path, foreign.StatusCode)
 		}
 	}

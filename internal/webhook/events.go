@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -33,13 +34,21 @@ const (
 	TokenConsumed  = "token.consumed"
 	TokenDelivered = "token.delivered"
 	TokenRevoked   = "token.revoked"
+	// WebhookDisabled tells a tenant's other endpoints that one was disabled after failing.
+	WebhookDisabled = "webhook.disabled"
+	// WebhookTest is sent on request to one endpoint, whatever it subscribed to.
+	WebhookTest = "webhook.test"
 )
 
-// Types lists every event type, in the order of the documentation.
+// Types lists the event types of the tenant's files, in the order of the documentation.
 var Types = []string{
 	UploadStored, UploadDeleted, UploadExpired, SessionDeleted, SessionExpired,
 	FileStored, FileDeleted, TokenConsumed, TokenDelivered, TokenRevoked,
 }
+
+// Subscribable lists the types an endpoint may subscribe to: those of the files, and
+// webhook.disabled. A test event is not one: it goes to the endpoint it was asked for.
+var Subscribable = append(slices.Clip(Types), WebhookDisabled)
 
 // Event is a change to report to the endpoints of its tenant. Data is one of the *Data types
 // below: ids, names, sizes, digests, logins and addresses, never a token, PIN or password.
@@ -108,6 +117,22 @@ type TokenData struct {
 	Login           *string `json:"login"`
 }
 
+// TestData is the data of webhook.test: the endpoint asked to receive it, and who asked.
+type TestData struct {
+	WebhookID uuid.UUID `json:"webhookId"`
+	Login     *string   `json:"login"`
+}
+
+// DisabledData is the data of webhook.disabled: the endpoint disabled, when and why. Nobody
+// logged in caused it.
+type DisabledData struct {
+	WebhookID  uuid.UUID `json:"webhookId"`
+	URL        string    `json:"url"`
+	DisabledAt time.Time `json:"disabledAt"`
+	Reason     string    `json:"reason"`
+	Login      *string   `json:"login"`
+}
+
 // Address renders a client address for the data of an event; nil for none.
 func Address(a *netip.Addr) *string {
 	if a == nil || !a.IsValid() {
@@ -154,29 +179,62 @@ func (o *Outbox) Record(ctx context.Context, tx *store.Tx, evs ...Event) error {
 	recs := make([]store.NewEvent, len(evs))
 	types := make(map[uuid.UUID]string, len(evs))
 	for i, ev := range evs {
-		id, err := uuid.NewV7()
+		rec, err := newEvent(ev, now)
 		if err != nil {
 			return err
 		}
-		b, err := json.Marshal(body{Type: ev.Type, Timestamp: now, Data: ev.Data})
-		if err != nil {
-			return fmt.Errorf("event %s: %w", ev.Type, err)
-		}
-		recs[i] = store.NewEvent{ID: id, TenantID: ev.TenantID, Type: ev.Type, Body: string(b)}
-		types[id] = ev.Type
+		recs[i] = rec
+		types[rec.ID] = ev.Type
 	}
 	rows, err := tx.Outbox().Record(ctx, recs)
 	if err != nil || len(rows) == 0 {
 		return err
 	}
-	jobs := make([]river.InsertManyParams, len(rows))
+	ids := make([]uuid.UUID, len(rows))
 	counted := map[uuid.UUID]bool{}
 	for i, r := range rows {
-		jobs[i] = river.InsertManyParams{Args: deliverArgs{DeliveryID: r.ID}}
+		ids[i] = r.ID
 		if !counted[r.EventID] {
 			counted[r.EventID] = true
 			o.metrics.event(types[r.EventID])
 		}
+	}
+	return o.queue(ctx, tx, ids...)
+}
+
+// RecordFor records ev in tx for one enabled endpoint of ev's tenant, whatever it subscribed
+// to, and returns the event's id; store.ErrNotFound when the tenant has no such endpoint.
+func (o *Outbox) RecordFor(ctx context.Context, tx *store.Tx, webhookID uuid.UUID, ev Event) (uuid.UUID, error) {
+	rec, err := newEvent(ev, time.Now().UTC())
+	if err != nil {
+		return uuid.Nil, err
+	}
+	delivery, err := tx.Tenant(ev.TenantID).Webhooks().RecordEventFor(ctx, webhookID, rec)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	o.metrics.event(ev.Type)
+	return rec.ID, o.queue(ctx, tx, delivery)
+}
+
+// newEvent is ev as recorded: a new id (UUIDv7) and the body endpoints receive.
+func newEvent(ev Event, now time.Time) (store.NewEvent, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return store.NewEvent{}, err
+	}
+	b, err := json.Marshal(body{Type: ev.Type, Timestamp: now, Data: ev.Data})
+	if err != nil {
+		return store.NewEvent{}, fmt.Errorf("event %s: %w", ev.Type, err)
+	}
+	return store.NewEvent{ID: id, TenantID: ev.TenantID, Type: ev.Type, Body: string(b)}, nil
+}
+
+// queue inserts in tx the jobs of the deliveries.
+func (o *Outbox) queue(ctx context.Context, tx *store.Tx, deliveries ...uuid.UUID) error {
+	jobs := make([]river.InsertManyParams, len(deliveries))
+	for i, id := range deliveries {
+		jobs[i] = river.InsertManyParams{Args: deliverArgs{DeliveryID: id}}
 	}
 	if _, err := o.jobs.InsertManyFastTx(ctx, tx.PgxTx(), jobs); err != nil {
 		return fmt.Errorf("queueing webhook deliveries: %w", err)

@@ -8,14 +8,15 @@ import (
 
 // Metrics are the instruments of events and their delivery. A nil *Metrics records nothing.
 type Metrics struct {
-	events   *prometheus.CounterVec
-	attempts *prometheus.CounterVec
-	failures *prometheus.CounterVec
-	givenUp  prometheus.Counter
-	depth    prometheus.Gauge
-	oldest   prometheus.Gauge
-	duration prometheus.Histogram
-	latency  prometheus.Histogram
+	events            *prometheus.CounterVec
+	attempts          *prometheus.CounterVec
+	failures          *prometheus.CounterVec
+	givenUp           prometheus.Counter
+	disabledEndpoints prometheus.Counter
+	depth             prometheus.Gauge
+	oldest            prometheus.Gauge
+	duration          prometheus.Histogram
+	latency           prometheus.Histogram
 }
 
 // NewMetrics registers the webhook metrics with reg.
@@ -33,6 +34,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		givenUp: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fileshare_webhook_deliveries_given_up_total", Help: "Deliveries whose last retry failed.",
 		}),
+		disabledEndpoints: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fileshare_webhook_endpoints_disabled_total", Help: "Endpoints disabled because every attempt to them failed for 5 days.",
+		}),
 		depth: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "fileshare_webhook_queue_depth", Help: "Deliveries not made yet, of every instance (read from the database).",
 		}),
@@ -48,7 +52,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400},
 		}),
 	}
-	reg.MustRegister(m.events, m.attempts, m.failures, m.givenUp, m.depth, m.oldest, m.duration, m.latency)
+	reg.MustRegister(m.events, m.attempts, m.failures, m.givenUp, m.disabledEndpoints, m.depth, m.oldest, m.duration, m.latency)
 	for _, o := range []string{outcomeDelivered, outcomeStatus, outcomeNoAnswer, outcomeRefused} {
 		m.attempts.WithLabelValues(o)
 	}
@@ -80,6 +84,12 @@ func (m *Metrics) attempt(outcome string, d time.Duration, giveUp bool) {
 	}
 	if giveUp {
 		m.givenUp.Inc()
+	}
+}
+
+func (m *Metrics) disabled() {
+	if m != nil {
+		m.disabledEndpoints.Inc()
 	}
 }
 

@@ -1,7 +1,8 @@
 package webhook_test
 
 // The receiver the webhook tests deliver to: it checks every signature with the Standard
-// Webhooks reference library and records what it got.
+// Webhooks reference library and the first body of each type against the API document, and
+// records what it got.
 
 import (
 	"encoding/json"
@@ -11,15 +12,20 @@ import (
 	"net/http/httptest"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"fileshare/internal/testutil"
 )
 
 // whDelivery is one request a receiver got, its signature verified.
 type whDelivery struct {
-	ID        string
+	ID string
+	// Header holds the request's headers, its signatures among them.
+	Header    http.Header
 	Body      []byte
 	Type      string
 	Timestamp time.Time
@@ -36,15 +42,16 @@ type whReceiver struct {
 	srv    *httptest.Server
 	answer func(n int, d whDelivery, r *http.Request) int
 
-	mu       sync.Mutex
-	verifier *standardwebhooks.Webhook
-	all      []whDelivery
-	byID     map[string]int
-	bad      []string
+	mu        sync.Mutex
+	verifier  *standardwebhooks.Webhook
+	all       []whDelivery
+	byID      map[string]int
+	bad       []string
+	validated map[string]bool // the event types whose body was checked against the API document
 }
 
 func whNewReceiver(t testing.TB, answer func(n int, d whDelivery, r *http.Request) int) *whReceiver {
-	r := &whReceiver{t: t, answer: answer, byID: map[string]int{}}
+	r := &whReceiver{t: t, answer: answer, byID: map[string]int{}, validated: map[string]bool{}}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.srv.Close)
 	return r
@@ -77,7 +84,7 @@ func (r *whReceiver) serve(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 		return
 	}
-	d := whDelivery{ID: req.Header.Get("webhook-id"), Body: body, At: time.Now()}
+	d := whDelivery{ID: req.Header.Get("webhook-id"), Header: req.Header.Clone(), Body: body, At: time.Now()}
 	var ev struct {
 		Type      string         `json:"type"`
 		Timestamp time.Time      `json:"timestamp"`
@@ -91,6 +98,21 @@ func (r *whReceiver) serve(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	d.Type, d.Timestamp, d.Data = ev.Type, ev.Timestamp, ev.Data
+	// The first body of each type is held to the API document (a validation costs tens of
+	// milliseconds under the race detector: not one per request of a thousand).
+	r.mu.Lock()
+	first := !r.validated[d.Type]
+	r.validated[d.Type] = true
+	r.mu.Unlock()
+	if first {
+		if err := testutil.ValidateWebhookEvent(body); err != nil {
+			r.mu.Lock()
+			r.bad = append(r.bad, fmt.Sprintf("%s: body %s is not a WebhookEvent of the API document: %v", d.ID, body, err))
+			r.mu.Unlock()
+			http.Error(w, "bad body", http.StatusBadRequest)
+			return
+		}
+	}
 	r.mu.Lock()
 	r.byID[d.ID]++
 	n := r.byID[d.ID]
@@ -107,6 +129,35 @@ func (r *whReceiver) serve(w http.ResponseWriter, req *http.Request) {
 	r.all = append(r.all, d)
 	r.mu.Unlock()
 	w.WriteHeader(status)
+}
+
+// whFailingReceiver is a receiver that answers status until the switch it returns is turned
+// off, then 200.
+func whFailingReceiver(t testing.TB, status int) (*whReceiver, *atomic.Bool) {
+	var failing atomic.Bool
+	failing.Store(true)
+	return whNewReceiver(t, func(int, whDelivery, *http.Request) int {
+		if failing.Load() {
+			return status
+		}
+		return http.StatusOK
+	}), &failing
+}
+
+// await waits for a delivery (answered 2xx) that match accepts, and returns it.
+func (r *whReceiver) await(what string, match func(whDelivery) bool) whDelivery {
+	r.t.Helper()
+	var got whDelivery
+	testutil.Eventually(r.t, 10*time.Second, what, func() bool {
+		for _, d := range r.delivered() {
+			if match(d) {
+				got = d
+				return true
+			}
+		}
+		return false
+	})
+	return got
 }
 
 // delivered returns the deliveries answered 2xx, in the order they came.

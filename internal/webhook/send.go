@@ -36,7 +36,13 @@ func (d *Dispatcher) post(ctx context.Context, row store.Delivery) (int, error) 
 	req.Header.Set("User-Agent", "fileshare-webhooks")
 	req.Header.Set("webhook-id", id)
 	req.Header.Set("webhook-timestamp", ts)
-	req.Header.Set("webhook-signature", Sign(row.Secret, id, ts, body))
+	sig := Sign(row.Secret, id, ts, body)
+	if row.PreviousSecret != nil {
+		// A rotation's overlap: the receiver may still hold the previous secret. Standard
+		// Webhooks separates signatures by spaces; a receiver needs one to match.
+		sig += " " + Sign(row.PreviousSecret, id, ts, body)
+	}
+	req.Header.Set("webhook-signature", sig)
 	resp, err := d.http.Do(req)
 	if err != nil {
 		return 0, describe(err, d.opt.Timeout)

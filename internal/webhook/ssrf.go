@@ -19,8 +19,37 @@ import (
 // after the name was resolved), so that a name re-pointed at an internal address after its
 // creation (DNS rebinding) still reaches nothing.
 
-// ErrInvalidURL refuses an endpoint URL: not http(s), malformed, or internal.
+// ErrInvalidURL refuses an endpoint URL: not http(s), malformed, or internal. The refusals of
+// checkURL are URLErrors, which say why.
 var ErrInvalidURL = errors.New("invalid webhook url")
+
+// URLError refuses an endpoint URL for Reason; it is ErrInvalidURL (errors.Is).
+type URLError struct {
+	// Reason says what is wrong, in a few words: "scheme must be http or https".
+	Reason string
+}
+
+func (e *URLError) Error() string { return ErrInvalidURL.Error() + ": " + e.Reason }
+
+// Is makes a URLError ErrInvalidURL.
+func (e *URLError) Is(target error) bool { return target == ErrInvalidURL }
+
+// The reasons of a refused URL (docs/behaviour.md §10.5).
+const (
+	reasonRequired     = "url is required"
+	reasonTooLong      = "longer than 2048 characters"
+	reasonSpace        = "leading or trailing white space"
+	reasonNotAbsolute  = "not an absolute URL"
+	reasonScheme       = "scheme must be http or https"
+	reasonCredentials  = "credentials are not allowed in the URL"
+	reasonFragment     = "a fragment is not allowed"
+	reasonPort         = "invalid port"
+	reasonInternalIP   = "is an internal address"
+	reasonInternalName = "resolves to an internal address"
+	reasonNoResolve    = "host does not resolve"
+)
+
+func refuse(reason string) error { return &URLError{Reason: reason} }
 
 // errRefusedAddress is a delivery that would have connected to an internal address.
 var errRefusedAddress = errors.New("refused address")
@@ -72,19 +101,32 @@ const resolveTimeout = 3 * time.Second
 // checkURL parses an endpoint URL and, unless allowPrivate, refuses one whose host is or
 // resolves to an internal address. It returns the URL to store.
 func checkURL(ctx context.Context, raw string, allowPrivate bool, resolver *net.Resolver) (string, error) {
-	if len(raw) > 2048 || strings.TrimSpace(raw) != raw {
-		return "", ErrInvalidURL
+	switch {
+	case raw == "":
+		return "", refuse(reasonRequired)
+	case len(raw) > 2048:
+		return "", refuse(reasonTooLong)
+	case strings.TrimSpace(raw) != raw:
+		return "", refuse(reasonSpace)
 	}
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" ||
-		u.User != nil || u.Fragment != "" || u.Hostname() == "" {
+	switch {
+	case err != nil || u.Scheme == "":
+		return "", refuse(reasonNotAbsolute)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", refuse(reasonScheme)
+	case u.Opaque != "" || u.Host == "" || u.Hostname() == "":
+		return "", refuse(reasonNotAbsolute)
+	case u.User != nil:
 		// Credentials in the URL would be shown in every list and audit view; the signature is
 		// how a receiver authenticates the sender.
-		return "", ErrInvalidURL
+		return "", refuse(reasonCredentials)
+	case u.Fragment != "":
+		return "", refuse(reasonFragment)
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return "", ErrInvalidURL
+			return "", refuse(reasonPort)
 		}
 	}
 	if allowPrivate {
@@ -93,7 +135,7 @@ func checkURL(ctx context.Context, raw string, allowPrivate bool, resolver *net.
 	host := u.Hostname()
 	if a, err := netip.ParseAddr(host); err == nil {
 		if internalAddr(a) {
-			return "", ErrInvalidURL
+			return "", refuse(reasonInternalIP)
 		}
 		return u.String(), nil
 	}
@@ -101,11 +143,11 @@ func checkURL(ctx context.Context, raw string, allowPrivate bool, resolver *net.
 	defer cancel()
 	addrs, err := resolver.LookupNetIP(ctx, "ip", host)
 	if err != nil || len(addrs) == 0 {
-		return "", ErrInvalidURL // a name that does not resolve cannot be checked
+		return "", refuse(reasonNoResolve) // a name that does not resolve cannot be checked
 	}
 	for _, a := range addrs {
 		if internalAddr(a) {
-			return "", ErrInvalidURL
+			return "", refuse(reasonInternalName)
 		}
 	}
 	return u.String(), nil

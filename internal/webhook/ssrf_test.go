@@ -32,8 +32,8 @@ func TestWebhookInternalURLsAreRefused(t *testing.T) {
 		"https://192.0.2.10:99999/", "https://192.0.2.10/#frag",
 	} {
 		r := e.Call(http.MethodPost, "/webhooks", whAlice, whPW, map[string]any{"url": u})
-		if r.StatusCode != http.StatusBadRequest || string(r.Body) != `{"message":"invalid webhook url"}` {
-			t.Errorf("%q: %d %s", u, r.StatusCode, r.Body)
+		if got := testutil.Decode[map[string]string](t, r, http.StatusBadRequest); got["message"] != "invalid webhook url" || got["reason"] == "" || len(got) != 2 {
+			t.Errorf("%q: %s", u, r.Body)
 		}
 	}
 	if r := e.Call(http.MethodPost, "/webhooks", whAlice, whPW, map[string]any{}); r.StatusCode != http.StatusBadRequest {

@@ -45,11 +45,15 @@ func whStart(t *testing.T, e *testutil.Env) {
 }
 
 type whWebhook struct {
-	ID        string   `json:"id"`
-	URL       string   `json:"url"`
-	Events    []string `json:"events"`
-	Secret    string   `json:"secret"`
-	CreatedBy string   `json:"createdBy"`
+	ID                      string     `json:"id"`
+	URL                     string     `json:"url"`
+	Events                  []string   `json:"events"`
+	Secret                  string     `json:"secret"`
+	CreatedBy               string     `json:"createdBy"`
+	Enabled                 bool       `json:"enabled"`
+	DisabledAt              *time.Time `json:"disabledAt"`
+	DisabledReason          *string    `json:"disabledReason"`
+	PreviousSecretExpiresAt *time.Time `json:"previousSecretExpiresAt"`
 }
 
 // whCreate registers rc as a webhook of login's tenant for events (nil: all).

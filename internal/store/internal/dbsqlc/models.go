@@ -148,14 +148,17 @@ type AuditUser struct {
 	DisabledAt        *time.Time
 }
 
-// Webhook endpoints of the tenants, without their signing secrets.
+// Webhook endpoints of the tenants, enabled or not (and why), without their signing secrets.
 type AuditWebhook struct {
-	ID        uuid.UUID
-	Tenant    string
-	Url       string
-	Events    []string
-	CreatedBy string
-	CreatedAt time.Time
+	ID             uuid.UUID
+	Tenant         string
+	Url            string
+	Events         []string
+	CreatedBy      string
+	CreatedAt      time.Time
+	Enabled        bool
+	DisabledAt     *time.Time
+	DisabledReason *string
 }
 
 // Events sent (or being sent) to webhook endpoints: what, where, and how it went. The body is shown without the upload's id (upload_ref names the upload).
@@ -438,12 +441,24 @@ type Webhook struct {
 	Url string
 	// Event types the endpoint subscribed to; empty means every type.
 	Events []string
-	// Signing key (the decoded bytes of the whsec_ secret shown once at creation); signs every delivery with HMAC-SHA256. Never shown again, not in the audit views.
+	// Signing key (the decoded bytes of the whsec_ secret shown once, at creation or at a rotation); signs every delivery with HMAC-SHA256. Never shown again, not in the audit views.
 	Secret []byte
 	// Login (name@tenant) of the user who registered the endpoint.
 	CreatedBy string
 	// When the endpoint was registered.
 	CreatedAt time.Time
+	// Whether events are sent to the endpoint. While false no event is recorded for it, and its deliveries not made yet were given up when it was disabled.
+	Enabled bool
+	// When the endpoint was disabled; NULL while enabled.
+	DisabledAt *time.Time
+	// Why the endpoint was disabled (by whom, or since when every attempt failed); NULL while enabled.
+	DisabledReason *string
+	// When the first of the attempts that failed since the last 2xx was made; NULL after a 2xx. An endpoint failing for 5 days is disabled.
+	FailingSince *time.Time
+	// The signing key before the last rotation, which signs every delivery as well until previous_secret_expires_at; NULL when there is no overlap. Never shown, not in the audit views.
+	PreviousSecret []byte
+	// End of the rotation overlap: after it only secret signs.
+	PreviousSecretExpiresAt *time.Time
 }
 
 // Every attempt to deliver an event: the answer's status code, or why there was none.

@@ -184,11 +184,16 @@ WITH d AS (
         failed_at = CASE WHEN $6::bool AND NOT $5::bool THEN now() ELSE wd.failed_at END
     WHERE wd.id = $7
     RETURNING wd.id, wd.webhook_id, wd.attempts
+), health AS (
+    UPDATE webhooks w
+    SET failing_since = CASE WHEN $5::bool THEN NULL ELSE now() END
+    FROM d
+    WHERE w.id = d.webhook_id AND (w.failing_since IS NULL) <> $5::bool
 )
 INSERT INTO webhook_attempts (id, delivery_id, webhook_id, attempt, started_at, duration_ms, status_code, error)
 SELECT gen_random_uuid(), d.id, d.webhook_id, d.attempts, $1, $2, $3, $4
 FROM d
-RETURNING attempt
+RETURNING attempt, (SELECT w.failing_since FROM webhooks w WHERE w.id = webhook_id) AS failing_since
 `
 
 type WebhookAttemptRecordParams struct {
@@ -201,8 +206,17 @@ type WebhookAttemptRecordParams struct {
 	DeliveryID uuid.UUID
 }
 
+type WebhookAttemptRecordRow struct {
+	Attempt      int32
+	FailingSince *time.Time
+}
+
 // Logs one attempt and settles the delivery: delivered on a 2xx, given up after the last retry.
-func (q *Queries) WebhookAttemptRecord(ctx context.Context, arg WebhookAttemptRecordParams) (int32, error) {
+// It keeps the endpoint's failing_since: set by the first failure after a 2xx, cleared by a 2xx
+// (the endpoint's row is written only when that changes, not on every attempt).
+// failing_since as it was before this attempt (every part of the statement sees one snapshot):
+// after a failure, the dispatcher disables an endpoint failing since long enough.
+func (q *Queries) WebhookAttemptRecord(ctx context.Context, arg WebhookAttemptRecordParams) (WebhookAttemptRecordRow, error) {
 	row := q.db.QueryRow(ctx, webhookAttemptRecord,
 		arg.StartedAt,
 		arg.DurationMs,
@@ -212,9 +226,9 @@ func (q *Queries) WebhookAttemptRecord(ctx context.Context, arg WebhookAttemptRe
 		arg.GiveUp,
 		arg.DeliveryID,
 	)
-	var attempt int32
-	err := row.Scan(&attempt)
-	return attempt, err
+	var i WebhookAttemptRecordRow
+	err := row.Scan(&i.Attempt, &i.FailingSince)
+	return i, err
 }
 
 const webhookBacklog = `-- name: WebhookBacklog :one
@@ -251,7 +265,7 @@ const webhookCreate = `-- name: WebhookCreate :one
 
 INSERT INTO webhooks (id, tenant_id, url, events, secret, created_by)
 VALUES ($1, $2, $3, $4::text[], $5, $6)
-RETURNING id, tenant_id, url, events, secret, created_by, created_at
+RETURNING id, tenant_id, url, events, secret, created_by, created_at, enabled, disabled_at, disabled_reason, failing_since, previous_secret, previous_secret_expires_at
 `
 
 type WebhookCreateParams struct {
@@ -282,6 +296,12 @@ func (q *Queries) WebhookCreate(ctx context.Context, arg WebhookCreateParams) (W
 		&i.Secret,
 		&i.CreatedBy,
 		&i.CreatedAt,
+		&i.Enabled,
+		&i.DisabledAt,
+		&i.DisabledReason,
+		&i.FailingSince,
+		&i.PreviousSecret,
+		&i.PreviousSecretExpiresAt,
 	)
 	return i, err
 }
@@ -304,9 +324,30 @@ func (q *Queries) WebhookDelete(ctx context.Context, arg WebhookDeleteParams) (i
 	return result.RowsAffected(), nil
 }
 
+const webhookDeliveriesGiveUp = `-- name: WebhookDeliveriesGiveUp :execrows
+UPDATE webhook_deliveries SET failed_at = now()
+WHERE webhook_id = $1 AND tenant_id = $2 AND delivered_at IS NULL AND failed_at IS NULL
+`
+
+type WebhookDeliveriesGiveUpParams struct {
+	WebhookID uuid.UUID
+	TenantID  int64
+}
+
+// Gives up the deliveries not made yet of an endpoint being disabled; their jobs then find
+// nothing to do. Its attempts stay in the log.
+func (q *Queries) WebhookDeliveriesGiveUp(ctx context.Context, arg WebhookDeliveriesGiveUpParams) (int64, error) {
+	result, err := q.db.Exec(ctx, webhookDeliveriesGiveUp, arg.WebhookID, arg.TenantID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const webhookDeliveryGet = `-- name: WebhookDeliveryGet :one
 SELECT d.id, d.event_id, d.webhook_id, d.tenant_id, d.delivered_at, d.failed_at, d.attempts,
-       ev.type, ev.body, ev.created_at AS event_created_at, w.url, w.secret
+       ev.type, ev.body, ev.created_at AS event_created_at, w.url, w.secret, w.enabled,
+       (CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END)::bytea AS previous_secret
 FROM webhook_deliveries d
 JOIN webhook_events ev ON ev.id = d.event_id
 JOIN webhooks w ON w.id = d.webhook_id
@@ -326,9 +367,12 @@ type WebhookDeliveryGetRow struct {
 	EventCreatedAt time.Time
 	Url            string
 	Secret         []byte
+	Enabled        bool
+	PreviousSecret []byte
 }
 
-// What a delivery job needs: the endpoint, its key and the event's body.
+// What a delivery job needs: the endpoint, its keys and the event's body. The previous key is
+// there only until the rotation's overlap ends (decided on the database's clock, which set it).
 func (q *Queries) WebhookDeliveryGet(ctx context.Context, id uuid.UUID) (WebhookDeliveryGetRow, error) {
 	row := q.db.QueryRow(ctx, webhookDeliveryGet, id)
 	var i WebhookDeliveryGetRow
@@ -345,6 +389,97 @@ func (q *Queries) WebhookDeliveryGet(ctx context.Context, id uuid.UUID) (Webhook
 		&i.EventCreatedAt,
 		&i.Url,
 		&i.Secret,
+		&i.Enabled,
+		&i.PreviousSecret,
+	)
+	return i, err
+}
+
+const webhookDeliveryGiveUp = `-- name: WebhookDeliveryGiveUp :exec
+UPDATE webhook_deliveries SET failed_at = now()
+WHERE id = $1 AND delivered_at IS NULL AND failed_at IS NULL
+`
+
+// Gives up one delivery unsent: its endpoint was disabled after it was queued.
+func (q *Queries) WebhookDeliveryGiveUp(ctx context.Context, id uuid.UUID) error {
+	_, err := q.db.Exec(ctx, webhookDeliveryGiveUp, id)
+	return err
+}
+
+const webhookDeliveryLock = `-- name: WebhookDeliveryLock :one
+SELECT id, delivered_at, failed_at FROM webhook_deliveries
+WHERE event_id = $1 AND webhook_id = $2 AND tenant_id = $3
+FOR UPDATE
+`
+
+type WebhookDeliveryLockParams struct {
+	EventID   uuid.UUID
+	WebhookID uuid.UUID
+	TenantID  int64
+}
+
+type WebhookDeliveryLockRow struct {
+	ID          uuid.UUID
+	DeliveredAt *time.Time
+	FailedAt    *time.Time
+}
+
+// A delivery of an event to an endpoint of the tenant, locked until the transaction ends.
+func (q *Queries) WebhookDeliveryLock(ctx context.Context, arg WebhookDeliveryLockParams) (WebhookDeliveryLockRow, error) {
+	row := q.db.QueryRow(ctx, webhookDeliveryLock, arg.EventID, arg.WebhookID, arg.TenantID)
+	var i WebhookDeliveryLockRow
+	err := row.Scan(&i.ID, &i.DeliveredAt, &i.FailedAt)
+	return i, err
+}
+
+const webhookDeliveryReopen = `-- name: WebhookDeliveryReopen :exec
+UPDATE webhook_deliveries SET delivered_at = NULL, failed_at = NULL WHERE id = $1 AND tenant_id = $2
+`
+
+type WebhookDeliveryReopenParams struct {
+	ID       uuid.UUID
+	TenantID int64
+}
+
+// Makes a settled delivery pending again, for a new job; its attempts go on from their count.
+func (q *Queries) WebhookDeliveryReopen(ctx context.Context, arg WebhookDeliveryReopenParams) error {
+	_, err := q.db.Exec(ctx, webhookDeliveryReopen, arg.ID, arg.TenantID)
+	return err
+}
+
+const webhookDisableFailing = `-- name: WebhookDisableFailing :one
+UPDATE webhooks SET
+    enabled = false,
+    disabled_at = now(),
+    disabled_reason = 'every delivery attempt failed since '
+        || to_char(failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+WHERE id = $1 AND enabled AND failing_since <= now() - $2::bigint * interval '1 millisecond'
+RETURNING id, tenant_id, url, events, secret, created_by, created_at, enabled, disabled_at, disabled_reason, failing_since, previous_secret, previous_secret_expires_at
+`
+
+type WebhookDisableFailingParams struct {
+	ID     uuid.UUID
+	FailMs int64
+}
+
+// Disables an endpoint whose every attempt failed for at least fail_ms, and says since when.
+func (q *Queries) WebhookDisableFailing(ctx context.Context, arg WebhookDisableFailingParams) (Webhook, error) {
+	row := q.db.QueryRow(ctx, webhookDisableFailing, arg.ID, arg.FailMs)
+	var i Webhook
+	err := row.Scan(
+		&i.ID,
+		&i.TenantID,
+		&i.Url,
+		&i.Events,
+		&i.Secret,
+		&i.CreatedBy,
+		&i.CreatedAt,
+		&i.Enabled,
+		&i.DisabledAt,
+		&i.DisabledReason,
+		&i.FailingSince,
+		&i.PreviousSecret,
+		&i.PreviousSecretExpiresAt,
 	)
 	return i, err
 }
@@ -383,7 +518,7 @@ WITH ev AS (
 ), matched AS (
     SELECT ev.id AS event_id, w.id AS webhook_id, ev.tenant_id
     FROM ev
-    JOIN webhooks w ON w.tenant_id = ev.tenant_id AND (cardinality(w.events) = 0 OR ev.type = ANY (w.events))
+    JOIN webhooks w ON w.tenant_id = ev.tenant_id AND w.enabled AND (cardinality(w.events) = 0 OR ev.type = ANY (w.events))
 ), inserted AS (
     INSERT INTO webhook_events (id, tenant_id, type, body)
     SELECT ev.id, ev.tenant_id, ev.type, ev.body FROM ev
@@ -436,8 +571,45 @@ func (q *Queries) WebhookEventRecord(ctx context.Context, arg WebhookEventRecord
 	return items, nil
 }
 
+const webhookEventRecordFor = `-- name: WebhookEventRecordFor :one
+WITH w AS (
+    SELECT wh.id, wh.tenant_id FROM webhooks wh
+    WHERE wh.id = $1::uuid AND wh.tenant_id = $2::bigint AND wh.enabled
+), ev AS (
+    INSERT INTO webhook_events (id, tenant_id, type, body)
+    SELECT $3::uuid, w.tenant_id, $4::text, $5::text FROM w
+    RETURNING webhook_events.id, webhook_events.tenant_id
+)
+INSERT INTO webhook_deliveries (id, event_id, webhook_id, tenant_id)
+SELECT gen_random_uuid(), ev.id, $1::uuid, ev.tenant_id FROM ev
+RETURNING webhook_deliveries.id
+`
+
+type WebhookEventRecordForParams struct {
+	WebhookID uuid.UUID
+	TenantID  int64
+	EventID   uuid.UUID
+	Type      string
+	Body      string
+}
+
+// Records an event for one enabled endpoint of the tenant, whatever it subscribed to (a test
+// event), with its delivery; no row when there is no such endpoint.
+func (q *Queries) WebhookEventRecordFor(ctx context.Context, arg WebhookEventRecordForParams) (uuid.UUID, error) {
+	row := q.db.QueryRow(ctx, webhookEventRecordFor,
+		arg.WebhookID,
+		arg.TenantID,
+		arg.EventID,
+		arg.Type,
+		arg.Body,
+	)
+	var id uuid.UUID
+	err := row.Scan(&id)
+	return id, err
+}
+
 const webhookGet = `-- name: WebhookGet :one
-SELECT id, tenant_id, url, events, secret, created_by, created_at FROM webhooks WHERE id = $1 AND tenant_id = $2
+SELECT id, tenant_id, url, events, secret, created_by, created_at, enabled, disabled_at, disabled_reason, failing_since, previous_secret, previous_secret_expires_at FROM webhooks WHERE id = $1 AND tenant_id = $2
 `
 
 type WebhookGetParams struct {
@@ -456,12 +628,18 @@ func (q *Queries) WebhookGet(ctx context.Context, arg WebhookGetParams) (Webhook
 		&i.Secret,
 		&i.CreatedBy,
 		&i.CreatedAt,
+		&i.Enabled,
+		&i.DisabledAt,
+		&i.DisabledReason,
+		&i.FailingSince,
+		&i.PreviousSecret,
+		&i.PreviousSecretExpiresAt,
 	)
 	return i, err
 }
 
 const webhookListAfter = `-- name: WebhookListAfter :many
-SELECT id, tenant_id, url, events, secret, created_by, created_at FROM webhooks
+SELECT id, tenant_id, url, events, secret, created_by, created_at, enabled, disabled_at, disabled_reason, failing_since, previous_secret, previous_secret_expires_at FROM webhooks
 WHERE tenant_id = $1 AND (created_at, id) > ($2::timestamptz, $3::uuid)
 ORDER BY created_at, id
 LIMIT $4
@@ -496,6 +674,12 @@ func (q *Queries) WebhookListAfter(ctx context.Context, arg WebhookListAfterPara
 			&i.Secret,
 			&i.CreatedBy,
 			&i.CreatedAt,
+			&i.Enabled,
+			&i.DisabledAt,
+			&i.DisabledReason,
+			&i.FailingSince,
+			&i.PreviousSecret,
+			&i.PreviousSecretExpiresAt,
 		); err != nil {
 			return nil, err
 		}
@@ -508,7 +692,7 @@ func (q *Queries) WebhookListAfter(ctx context.Context, arg WebhookListAfterPara
 }
 
 const webhookListFirst = `-- name: WebhookListFirst :many
-SELECT id, tenant_id, url, events, secret, created_by, created_at FROM webhooks
+SELECT id, tenant_id, url, events, secret, created_by, created_at, enabled, disabled_at, disabled_reason, failing_since, previous_secret, previous_secret_expires_at FROM webhooks
 WHERE tenant_id = $1
 ORDER BY created_at, id
 LIMIT $2
@@ -536,6 +720,12 @@ func (q *Queries) WebhookListFirst(ctx context.Context, arg WebhookListFirstPara
 			&i.Secret,
 			&i.CreatedBy,
 			&i.CreatedAt,
+			&i.Enabled,
+			&i.DisabledAt,
+			&i.DisabledReason,
+			&i.FailingSince,
+			&i.PreviousSecret,
+			&i.PreviousSecretExpiresAt,
 		); err != nil {
 			return nil, err
 		}
@@ -557,4 +747,93 @@ SELECT 1 FROM tenants WHERE id = $1 FOR NO KEY UPDATE
 func (q *Queries) WebhookLockTenant(ctx context.Context, tenantID int64) error {
 	_, err := q.db.Exec(ctx, webhookLockTenant, tenantID)
 	return err
+}
+
+const webhookRotateSecret = `-- name: WebhookRotateSecret :one
+UPDATE webhooks SET
+    previous_secret = CASE WHEN $1::bigint > 0 THEN secret END,
+    previous_secret_expires_at = CASE WHEN $1::bigint > 0
+        THEN now() + $1::bigint * interval '1 second' END,
+    secret = $2
+WHERE id = $3 AND tenant_id = $4
+RETURNING previous_secret_expires_at
+`
+
+type WebhookRotateSecretParams struct {
+	OverlapSeconds int64
+	Secret         []byte
+	ID             uuid.UUID
+	TenantID       int64
+}
+
+// Replaces the endpoint's signing key; the key it had signs as well for overlap_seconds (none
+// when 0). A rotation during an overlap ends the older key's at once.
+func (q *Queries) WebhookRotateSecret(ctx context.Context, arg WebhookRotateSecretParams) (*time.Time, error) {
+	row := q.db.QueryRow(ctx, webhookRotateSecret,
+		arg.OverlapSeconds,
+		arg.Secret,
+		arg.ID,
+		arg.TenantID,
+	)
+	var previous_secret_expires_at *time.Time
+	err := row.Scan(&previous_secret_expires_at)
+	return previous_secret_expires_at, err
+}
+
+const webhookUpdate = `-- name: WebhookUpdate :one
+UPDATE webhooks SET
+    url = coalesce($1, url),
+    events = coalesce($2::text[], events),
+    enabled = coalesce($3, enabled),
+    disabled_at = CASE WHEN $3::bool THEN NULL
+                       WHEN NOT $3::bool THEN coalesce(disabled_at, now())
+                       ELSE disabled_at END,
+    disabled_reason = CASE WHEN $3::bool THEN NULL
+                           WHEN NOT $3::bool THEN coalesce(disabled_reason, $4::text)
+                           ELSE disabled_reason END,
+    failing_since = CASE WHEN $3::bool AND NOT enabled THEN NULL
+                         WHEN $1::text IS DISTINCT FROM url AND $1 IS NOT NULL THEN NULL
+                         ELSE failing_since END
+WHERE id = $5 AND tenant_id = $6
+RETURNING id, tenant_id, url, events, secret, created_by, created_at, enabled, disabled_at, disabled_reason, failing_since, previous_secret, previous_secret_expires_at
+`
+
+type WebhookUpdateParams struct {
+	Url      *string
+	Events   []string
+	Enabled  pgtype.Bool
+	Reason   string
+	ID       uuid.UUID
+	TenantID int64
+}
+
+// Changes what is given of an endpoint of the tenant. Disabling records when and why (an
+// endpoint disabled already keeps its reason); enabling clears them, and so does a new URL the
+// record of failures, which were another receiver's.
+func (q *Queries) WebhookUpdate(ctx context.Context, arg WebhookUpdateParams) (Webhook, error) {
+	row := q.db.QueryRow(ctx, webhookUpdate,
+		arg.Url,
+		arg.Events,
+		arg.Enabled,
+		arg.Reason,
+		arg.ID,
+		arg.TenantID,
+	)
+	var i Webhook
+	err := row.Scan(
+		&i.ID,
+		&i.TenantID,
+		&i.Url,
+		&i.Events,
+		&i.Secret,
+		&i.CreatedBy,
+		&i.CreatedAt,
+		&i.Enabled,
+		&i.DisabledAt,
+		&i.DisabledReason,
+		&i.FailingSince,
+		&i.PreviousSecret,
+		&i.PreviousSecretExpiresAt,
+	)
+	return i, err
 }
