@@ -14,7 +14,7 @@ type tenantCmd struct {
 	Add    tenantAddCmd    `cmd:"" help:"Add a tenant."`
 	List   tenantListCmd   `cmd:"" help:"List tenants."`
 	Delete tenantDeleteCmd `cmd:"" help:"Delete a tenant with all its users, uploads, sessions and blobs."`
-	Set    tenantSetCmd    `cmd:"" help:"Set a tenant's quota."`
+	Set    tenantSetCmd    `cmd:"" help:"Set a tenant's quota or display name."`
 	Usage  tenantUsageCmd  `cmd:"" help:"Print a tenant's usage and limits (every tenant's without NAME)."`
 }
 
@@ -40,9 +40,15 @@ func (tenantListCmd) Run(ctx context.Context, e *env) error {
 		if err != nil {
 			return err
 		}
-		t := newTable(e.stdout, "NAME", "USERS", "CREATED AT")
+		// The display name comes last: it may hold spaces, and the columns before it stay
+		// readable by `awk '{print $1}'`.
+		t := newTable(e.stdout, "NAME", "USERS", "CREATED AT", "DISPLAY NAME")
 		for _, x := range list {
-			t.row(x.Name, strconv.FormatInt(x.Users, 10), stamp(x.CreatedAt))
+			display := x.DisplayName
+			if display == "" {
+				display = "-"
+			}
+			t.row(x.Name, strconv.FormatInt(x.Users, 10), stamp(x.CreatedAt), display)
 		}
 		return t.flush()
 	})
@@ -67,24 +73,34 @@ func (c *tenantDeleteCmd) Run(ctx context.Context, e *env) error {
 }
 
 type tenantSetCmd struct {
-	Name         string `arg:"" help:"Tenant name."`
-	MaxBytes     *int64 `name:"max-bytes" help:"Most bytes the tenant may keep: live uploads, stored file entries, uploads in progress (0 = unlimited)."`
-	MaxFileBytes *int64 `name:"max-file-bytes" help:"Largest file the tenant may upload, bytes (0 = unlimited)."`
+	Name         string  `arg:"" help:"Tenant name."`
+	MaxBytes     *int64  `name:"max-bytes" help:"Most bytes the tenant may keep: live uploads, stored file entries, uploads in progress (0 = unlimited)."`
+	MaxFileBytes *int64  `name:"max-file-bytes" help:"Largest file the tenant may upload, bytes (0 = unlimited)."`
+	DisplayName  *string `name:"display-name" help:"Name the tenant's recipients see on a link's page (\"ACME Support sent you a file\"): at most 100 characters, Unicode NFC, no control or format characters; \"\" removes it."`
 }
 
 func (c *tenantSetCmd) Run(ctx context.Context, e *env) error {
-	if c.MaxBytes == nil && c.MaxFileBytes == nil {
-		return errors.New("nothing to set: give --max-bytes, --max-file-bytes or both")
+	if c.MaxBytes == nil && c.MaxFileBytes == nil && c.DisplayName == nil {
+		return errors.New("nothing to set: give --max-bytes, --max-file-bytes, --display-name or several")
 	}
 	return e.withAdmin(ctx, func(a *admin.Admin) error {
-		if err := a.SetLimits(ctx, c.Name, c.MaxBytes, c.MaxFileBytes); err != nil {
+		err := a.SetTenant(ctx, c.Name, admin.TenantSettings{MaxBytes: c.MaxBytes, MaxFileBytes: c.MaxFileBytes, DisplayName: c.DisplayName})
+		if err != nil {
 			return err
 		}
 		u, err := a.TenantUsage(ctx, c.Name)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "tenant %q: max-bytes %s, max-file-bytes %s\n", c.Name, limit(u.MaxBytes), limit(u.MaxFileBytes))
+		fmt.Fprintf(e.stdout, "tenant %q: max-bytes %s, max-file-bytes %s", c.Name, limit(u.MaxBytes), limit(u.MaxFileBytes))
+		switch {
+		case c.DisplayName == nil:
+		case *c.DisplayName == "":
+			fmt.Fprint(e.stdout, ", no display name")
+		default:
+			fmt.Fprintf(e.stdout, ", display name %q", *c.DisplayName)
+		}
+		fmt.Fprintln(e.stdout)
 		return nil
 	})
 }

@@ -15,3 +15,7 @@ WHERE tenant_id = (SELECT t.id FROM tenants t WHERE t.name = @name) AND blob_key
 
 -- name: TenantDelete :execrows
 DELETE FROM tenants WHERE name = @name;
+
+-- name: TenantSetDisplayName :execrows
+-- NULL clears it.
+UPDATE tenants SET display_name = sqlc.narg('display_name') WHERE name = @name;

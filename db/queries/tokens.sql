@@ -42,15 +42,18 @@ WHERE t.token_hash = @token_hash AND t.file_id = @file_id AND t.session_id = @se
 RETURNING f.name, f.content_type, f.size, f.sha256, f.blob_key::text AS blob_key, f.stored_at, t.ref, t.tenant_id;
 
 -- name: DownloadTokenInspect :one
--- A token's state, to explain a refusal, render its landing page, or answer a HEAD.
+-- A token's state, to explain a refusal, render its landing page (which names the tenant by
+-- its display name), or answer a HEAD.
 SELECT (t.consumed_at IS NOT NULL)::bool AS consumed, (t.expires_at <= now())::bool AS expired,
        (t.revoked_at IS NOT NULL)::bool AS revoked, (t.locked_at IS NOT NULL)::bool AS locked,
        (t.pin_hash IS NOT NULL)::bool AS has_pin, t.expires_at,
        (s.expires_at <= now())::bool AS session_expired, s.expires_at AS session_expires_at, f.state,
-       f.name, f.content_type, f.size, f.sha256, f.blob_key, f.stored_at
+       f.name, f.content_type, f.size, f.sha256, f.blob_key, f.stored_at,
+       tn.display_name AS sender
 FROM download_tokens t
 JOIN session_files f ON f.id = t.file_id
 JOIN sessions s ON s.id = t.session_id
+JOIN tenants tn ON tn.id = t.tenant_id
 WHERE t.token_hash = @token_hash AND t.file_id = @file_id AND t.session_id = @session_id;
 
 -- name: DownloadTokenPinFailure :one

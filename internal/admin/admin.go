@@ -27,6 +27,8 @@ type Tenant struct {
 	Name      string
 	Users     int64
 	CreatedAt time.Time
+	// DisplayName is the name its recipients see, "" when none.
+	DisplayName string
 }
 
 // User is a row of `user list`.
@@ -57,7 +59,7 @@ func (a *Admin) ListTenants(ctx context.Context) ([]Tenant, error) {
 	}
 	out := make([]Tenant, len(rows))
 	for i, r := range rows {
-		out[i] = Tenant{Name: r.Name, Users: r.Users, CreatedAt: r.CreatedAt}
+		out[i] = Tenant{Name: r.Name, Users: r.Users, CreatedAt: r.CreatedAt, DisplayName: r.DisplayName}
 	}
 	return out, nil
 }

@@ -78,3 +78,43 @@ func userNameProblem(name string) string {
 	}
 	return ""
 }
+
+// MaxDisplayNameLen is the longest display name, in characters: room for a company and a
+// department ("ACME Support"), not for a message.
+const MaxDisplayNameLen = 100
+
+// ValidDisplayName reports, as an error, a tenant display name that cannot be shown to
+// recipients; "" is valid and means none. The name is shown on landing pages as "<name> sent
+// you a file", where a recipient decides whether to trust the link, so it must read as what it
+// is: valid UTF-8 in its composed form (NFC, so that one name is stored one way), at most 100
+// characters, without control, format (bidirectional overrides, zero-width characters),
+// private-use or line-breaking characters, and with no space but the plain one, none at either
+// end. The page escapes it as text: '<' or '"' are allowed and shown as themselves.
+func ValidDisplayName(name string) error {
+	why := displayNameProblem(name)
+	if why == "" {
+		return nil
+	}
+	return fmt.Errorf("invalid display name %q: %s", name, why)
+}
+
+func displayNameProblem(name string) string {
+	switch {
+	case name == "":
+		return ""
+	case !utf8.ValidString(name):
+		return "it is not valid UTF-8"
+	case utf8.RuneCountInString(name) > MaxDisplayNameLen:
+		return fmt.Sprintf("it has %d characters, at most %d are allowed", utf8.RuneCountInString(name), MaxDisplayNameLen)
+	case strings.ContainsFunc(name, func(r rune) bool {
+		return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs, unicode.Zl, unicode.Zp) ||
+			r != ' ' && (unicode.IsSpace(r) || unicode.Is(unicode.Zs, r))
+	}):
+		return "control, format (bidirectional, zero-width), private-use characters and spaces other than ' ' are not allowed"
+	case strings.TrimSpace(name) != name:
+		return "it starts or ends with a space"
+	case !norm.NFC.IsNormalString(name):
+		return fmt.Sprintf("write it in its composed form %q (Unicode NFC)", norm.NFC.String(name))
+	}
+	return ""
+}

@@ -72,3 +72,40 @@ func TestValidUserName(t *testing.T) {
 		}
 	}
 }
+
+func TestValidDisplayName(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{
+		"", "ACME Support", "Zoë's Café", "李雷 客服", `<script>alert("x")</script> & "Co"`, "O'Brien & Sons, Ltd.",
+		"ﬁsh", strings.Repeat("é", MaxDisplayNameLen), // NFC keeps compatibility characters
+	} {
+		if err := ValidDisplayName(name); err != nil {
+			t.Errorf("%q refused: %v", name, err)
+		}
+	}
+	for name, why := range map[string]string{
+		strings.Repeat("a", MaxDisplayNameLen+1): "at most 100",
+		" ACME":                                  "starts or ends with a space",
+		"ACME ":                                  "starts or ends with a space",
+		"ACME\u00a0Support":                      "spaces other than",
+		"ACME\u2028Support":                      "control, format",
+		"ACME\nSupport":                          "control, format",
+		"ACME\tSupport":                          "control, format",
+		"AC\x00ME":                               "control, format",
+		"AC\u200bME":                             "control, format", // zero-width space
+		"\u202eemag":                             "control, format", // right-to-left override
+		"ACME\ufeff":                             "control, format",
+		"AC\ue000ME":                             "private-use",
+		"Cafe\u0301":                             "NFC", // decomposed é
+		"\xff\xfe":                               "UTF-8",
+	} {
+		err := ValidDisplayName(name)
+		if err == nil {
+			t.Errorf("%q accepted", name)
+			continue
+		}
+		if msg := err.Error(); !strings.HasPrefix(msg, "invalid display name ") || !strings.Contains(msg, why) || strings.Contains(msg, "\n") {
+			t.Errorf("%q: reason %q, want it to mention %q", name, msg, why)
+		}
+	}
+}

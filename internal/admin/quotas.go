@@ -14,19 +14,43 @@ import (
 // SetLimits sets a tenant's quota: the most bytes it may keep and the largest file, each only
 // when not nil; 0 means unlimited.
 func (a *Admin) SetLimits(ctx context.Context, name string, maxBytes, maxFileBytes *int64) error {
-	for _, v := range []*int64{maxBytes, maxFileBytes} {
+	return a.SetTenant(ctx, name, TenantSettings{MaxBytes: maxBytes, MaxFileBytes: maxFileBytes})
+}
+
+// TenantSettings are what `tenant set` changes; each only when not nil.
+type TenantSettings struct {
+	// MaxBytes and MaxFileBytes are the quota, 0 for unlimited.
+	MaxBytes, MaxFileBytes *int64
+	// DisplayName is the name the tenant's recipients see; "" clears it.
+	DisplayName *string
+}
+
+// SetTenant changes a tenant's settings, all of them or none: every value is checked before
+// anything is written, and they are written in one transaction.
+func (a *Admin) SetTenant(ctx context.Context, name string, s TenantSettings) error {
+	for _, v := range []*int64{s.MaxBytes, s.MaxFileBytes} {
 		if v != nil && *v < 0 {
 			return fmt.Errorf("a limit is a number of bytes, 0 for unlimited; not %d", *v)
 		}
 	}
-	n, err := a.st.TenantsByName().SetLimits(ctx, name, maxBytes, maxFileBytes)
-	if err != nil {
+	if s.DisplayName != nil {
+		if err := ValidDisplayName(*s.DisplayName); err != nil {
+			return err
+		}
+	}
+	return a.st.InTx(ctx, func(tx *store.Tx) error {
+		n, err := tx.TenantsByName().SetLimits(ctx, name, s.MaxBytes, s.MaxFileBytes)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("tenant %q does not exist", name)
+		}
+		if s.DisplayName != nil {
+			_, err = tx.TenantsByName().SetDisplayName(ctx, name, *s.DisplayName)
+		}
 		return err
-	}
-	if n == 0 {
-		return fmt.Errorf("tenant %q does not exist", name)
-	}
-	return nil
+	})
 }
 
 // Usage is what a tenant keeps, and its limits (0 = unlimited).

@@ -126,8 +126,12 @@ func (d pageData) texts() (title, explanation string, ok bool) {
 	return "", "", false
 }
 
-// Title is the page's heading.
+// Title is the page's heading. A page that offers the file names its sender when the tenant
+// has a display name ("ACME Support sent you a file"); the template escapes it as text.
 func (d pageData) Title() string {
+	if d.Offer != nil && d.Offer.Sender != "" {
+		return d.Offer.Sender + " sent you a file"
+	}
 	if d.Err == nil {
 		return "A file for you"
 	}

@@ -257,6 +257,8 @@ type TokenOffer struct {
 	Size              int64
 	ExpiresAt         time.Time
 	PIN               bool
+	// Sender is the display name of the tenant that sent the file, "" when it has none.
+	Sender string
 }
 
 // OfferToken describes an unused token's file without consuming it; a token that cannot be
@@ -275,7 +277,10 @@ func (s *Service) OfferToken(ctx context.Context, link TokenLink, viewed bool) (
 			return TokenOffer{}, err
 		}
 	}
-	return TokenOffer{Name: row.File.Name, ContentType: row.File.ContentType, Size: *row.File.Size, ExpiresAt: row.ExpiresAt, PIN: row.HasPIN}, nil
+	return TokenOffer{
+		Name: row.File.Name, ContentType: row.File.ContentType, Size: *row.File.Size, ExpiresAt: row.ExpiresAt,
+		PIN: row.HasPIN, Sender: row.Sender,
+	}, nil
 }
 
 // inspectToken returns a token's row when it could be consumed now, else the error that says

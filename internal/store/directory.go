@@ -18,6 +18,8 @@ type Tenant struct {
 	Name      string
 	CreatedAt time.Time
 	Limits
+	// DisplayName is the name its recipients see, "" when none.
+	DisplayName string
 }
 
 // TenantSummary is a tenant with its number of users.
@@ -50,8 +52,11 @@ func (t TenantsByName) List(ctx context.Context) ([]TenantSummary, error) {
 	out := make([]TenantSummary, len(rows))
 	for i, r := range rows {
 		out[i] = TenantSummary{
-			Tenant: Tenant{ID: r.ID, Name: r.Name, CreatedAt: r.CreatedAt, Limits: Limits{MaxBytes: r.MaxBytes, MaxFileBytes: r.MaxFileBytes}},
-			Users:  r.UserCount,
+			Tenant: Tenant{
+				ID: r.ID, Name: r.Name, CreatedAt: r.CreatedAt, DisplayName: deref(r.DisplayName),
+				Limits: Limits{MaxBytes: r.MaxBytes, MaxFileBytes: r.MaxFileBytes},
+			},
+			Users: r.UserCount,
 		}
 	}
 	return out, nil
@@ -77,6 +82,16 @@ func (t TenantsByName) Delete(ctx context.Context, name string) (int64, error) {
 // changed (0 or 1).
 func (t TenantsByName) SetLimits(ctx context.Context, name string, maxBytes, maxFileBytes *int64) (int64, error) {
 	return t.q.TenantSetLimits(ctx, dbsqlc.TenantSetLimitsParams{Name: name, MaxBytes: maxBytes, MaxFileBytes: maxFileBytes})
+}
+
+// SetDisplayName sets a tenant's display name ("" clears it) and reports how many tenants it
+// changed (0 or 1).
+func (t TenantsByName) SetDisplayName(ctx context.Context, name, displayName string) (int64, error) {
+	var v *string
+	if displayName != "" {
+		v = &displayName
+	}
+	return t.q.TenantSetDisplayName(ctx, dbsqlc.TenantSetDisplayNameParams{Name: name, DisplayName: v})
 }
 
 // UserSummary is a user as `user list` shows it.
@@ -278,3 +293,11 @@ func (a Auth) TouchAppPassword(ctx context.Context, id int64) error {
 
 // ms is a duration in (fractional) milliseconds, as the throttle's SQL takes it.
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// deref is a nullable text column's value, "" for NULL.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

@@ -196,6 +196,8 @@ type TokenState struct {
 	// FileState is the entry's: "pending" or "stored".
 	FileState string
 	File      FileInfo
+	// Sender is the display name of the token's tenant, "" when it has none.
+	Sender string
 }
 
 // Inspect returns a token's state.
@@ -208,6 +210,7 @@ func (t TokensByHash) Inspect(ctx context.Context, link TokenLink) (TokenState, 
 		Consumed: r.Consumed, Expired: r.Expired, Revoked: r.Revoked, Locked: r.Locked, HasPIN: r.HasPin,
 		ExpiresAt: r.ExpiresAt, SessionExpired: r.SessionExpired, SessionExpiresAt: r.SessionExpiresAt,
 		FileState: r.State, File: FileInfo{Name: r.Name, ContentType: r.ContentType, Size: r.Size, SHA256: r.Sha256},
+		Sender: deref(r.Sender),
 	}, nil
 }
 

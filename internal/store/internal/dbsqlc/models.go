@@ -84,13 +84,14 @@ type AuditSession struct {
 	PurgedAt  *time.Time
 }
 
-// Tenants, their number of users and their quotas (0 = unlimited).
+// Tenants, their number of users, their quotas (0 = unlimited) and the display name their recipients see.
 type AuditTenant struct {
 	Tenant       string
 	CreatedAt    time.Time
 	Users        int64
 	MaxBytes     int64
 	MaxFileBytes int64
+	DisplayName  *string
 }
 
 // Resumable (tus) uploads in progress or recently completed: who, how far, until when, by their public ref; upload_ref is the simple upload one became. No upload URL, no token hash.
@@ -311,6 +312,8 @@ type Tenant struct {
 	MaxBytes int64
 	// Largest file the tenant may upload, in bytes; 0 = unlimited (the service's own limit still applies).
 	MaxFileBytes int64
+	// Name shown to the tenant's recipients on landing pages ("ACME Support sent you a file"); NULL = none.
+	DisplayName *string
 }
 
 // Resumable (tus) uploads: content received over many requests, visible only once the last byte is in. Kept, completed, until expires_at so that clients asking again learn that it is complete.

@@ -39,7 +39,7 @@ func (q *Queries) TenantBlobKeys(ctx context.Context, name string) ([]string, er
 }
 
 const tenantCreate = `-- name: TenantCreate :one
-INSERT INTO tenants (name) VALUES ($1) RETURNING id, name, created_at, max_bytes, max_file_bytes
+INSERT INTO tenants (name) VALUES ($1) RETURNING id, name, created_at, max_bytes, max_file_bytes, display_name
 `
 
 func (q *Queries) TenantCreate(ctx context.Context, name string) (Tenant, error) {
@@ -51,6 +51,7 @@ func (q *Queries) TenantCreate(ctx context.Context, name string) (Tenant, error)
 		&i.CreatedAt,
 		&i.MaxBytes,
 		&i.MaxFileBytes,
+		&i.DisplayName,
 	)
 	return i, err
 }
@@ -68,7 +69,7 @@ func (q *Queries) TenantDelete(ctx context.Context, name string) (int64, error) 
 }
 
 const tenantList = `-- name: TenantList :many
-SELECT t.id, t.name, t.created_at, t.max_bytes, t.max_file_bytes, (SELECT count(*) FROM users u WHERE u.tenant_id = t.id) AS user_count
+SELECT t.id, t.name, t.created_at, t.max_bytes, t.max_file_bytes, t.display_name, (SELECT count(*) FROM users u WHERE u.tenant_id = t.id) AS user_count
 FROM tenants t
 ORDER BY t.name
 `
@@ -79,6 +80,7 @@ type TenantListRow struct {
 	CreatedAt    time.Time
 	MaxBytes     int64
 	MaxFileBytes int64
+	DisplayName  *string
 	UserCount    int64
 }
 
@@ -97,6 +99,7 @@ func (q *Queries) TenantList(ctx context.Context) ([]TenantListRow, error) {
 			&i.CreatedAt,
 			&i.MaxBytes,
 			&i.MaxFileBytes,
+			&i.DisplayName,
 			&i.UserCount,
 		); err != nil {
 			return nil, err
@@ -107,4 +110,22 @@ func (q *Queries) TenantList(ctx context.Context) ([]TenantListRow, error) {
 		return nil, err
 	}
 	return items, nil
+}
+
+const tenantSetDisplayName = `-- name: TenantSetDisplayName :execrows
+UPDATE tenants SET display_name = $1 WHERE name = $2
+`
+
+type TenantSetDisplayNameParams struct {
+	DisplayName *string
+	Name        string
+}
+
+// NULL clears it.
+func (q *Queries) TenantSetDisplayName(ctx context.Context, arg TenantSetDisplayNameParams) (int64, error) {
+	result, err := q.db.Exec(ctx, tenantSetDisplayName, arg.DisplayName, arg.Name)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }

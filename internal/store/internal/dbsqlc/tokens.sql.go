@@ -158,10 +158,12 @@ SELECT (t.consumed_at IS NOT NULL)::bool AS consumed, (t.expires_at <= now())::b
        (t.revoked_at IS NOT NULL)::bool AS revoked, (t.locked_at IS NOT NULL)::bool AS locked,
        (t.pin_hash IS NOT NULL)::bool AS has_pin, t.expires_at,
        (s.expires_at <= now())::bool AS session_expired, s.expires_at AS session_expires_at, f.state,
-       f.name, f.content_type, f.size, f.sha256, f.blob_key, f.stored_at
+       f.name, f.content_type, f.size, f.sha256, f.blob_key, f.stored_at,
+       tn.display_name AS sender
 FROM download_tokens t
 JOIN session_files f ON f.id = t.file_id
 JOIN sessions s ON s.id = t.session_id
+JOIN tenants tn ON tn.id = t.tenant_id
 WHERE t.token_hash = $1 AND t.file_id = $2 AND t.session_id = $3
 `
 
@@ -187,9 +189,11 @@ type DownloadTokenInspectRow struct {
 	Sha256           []byte
 	BlobKey          *string
 	StoredAt         *time.Time
+	Sender           *string
 }
 
-// A token's state, to explain a refusal, render its landing page, or answer a HEAD.
+// A token's state, to explain a refusal, render its landing page (which names the tenant by
+// its display name), or answer a HEAD.
 func (q *Queries) DownloadTokenInspect(ctx context.Context, arg DownloadTokenInspectParams) (DownloadTokenInspectRow, error) {
 	row := q.db.QueryRow(ctx, downloadTokenInspect, arg.TokenHash, arg.FileID, arg.SessionID)
 	var i DownloadTokenInspectRow
@@ -209,6 +213,7 @@ func (q *Queries) DownloadTokenInspect(ctx context.Context, arg DownloadTokenIns
 		&i.Sha256,
 		&i.BlobKey,
 		&i.StoredAt,
+		&i.Sender,
 	)
 	return i, err
 }
