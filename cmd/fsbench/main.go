@@ -53,6 +53,7 @@ type options struct {
 	workers    int
 	listRows   int
 	purgeRows  int
+	quotaRows  int
 	out        string
 	only       string
 	keepWork   bool
@@ -68,8 +69,9 @@ func main() {
 	flag.IntVar(&o.workers, "concurrency", 32, "concurrent clients of the small-request loads")
 	flag.IntVar(&o.listRows, "list-rows", 1_000_000, "sessions in the large listing tenant")
 	flag.IntVar(&o.purgeRows, "purge-uploads", 100_000, "expired uploads for the purge measurement")
+	flag.IntVar(&o.quotaRows, "quota-uploads", 1_000_000, "uploads of the large tenant of the quota decision measurement")
 	flag.StringVar(&o.out, "out", "bench/out/results.json", "JSON results file")
-	flag.StringVar(&o.only, "only", "", "comma-separated measurement groups to run (upload,download,small,churn,auth,list,purge,s3,webhooks)")
+	flag.StringVar(&o.only, "only", "", "comma-separated measurement groups to run (upload,download,small,churn,auth,list,purge,quota,s3,webhooks)")
 	flag.BoolVar(&o.keepWork, "keep", false, "keep the work directory")
 	flag.Parse()
 	o.bigSize = int64(big) << 20
@@ -125,6 +127,9 @@ func main() {
 	}
 	if want("purge") {
 		results = append(results, b.purge()...)
+	}
+	if want("quota") {
+		results = append(results, b.quota()...)
 	}
 	if want("s3") {
 		results = append(results, b.s3(bin)...)

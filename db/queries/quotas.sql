@@ -10,12 +10,45 @@ SELECT max_bytes FROM tenants WHERE id = @tenant_id FOR NO KEY UPDATE;
 
 -- name: TenantUsageBytes :one
 -- What the tenant keeps now: its live uploads, the stored entries of its live sessions, and the
--- bytes held for its uploads in progress. Expired content counts no more, purged or not.
-SELECT (coalesce((SELECT sum(u.size) FROM uploads u
-                  WHERE u.tenant_id = @tenant_id AND u.purged_at IS NULL AND u.expires_at > now()), 0)
-      + coalesce((SELECT sum(f.size) FROM session_files f JOIN sessions s ON s.id = f.session_id
-                  WHERE f.tenant_id = @tenant_id AND f.state = 'stored' AND s.expires_at > now()), 0)
-      + coalesce((SELECT sum(r.bytes) FROM quota_reservations r WHERE r.tenant_id = @tenant_id), 0))::bigint AS bytes;
+-- bytes held for its uploads in progress. Expired content counts no more, purged or not. It
+-- reads the tenant's figure and what expired and the purge has not caught up with: never all
+-- of its rows.
+SELECT (quota_stored_bytes(@tenant_id) + quota_held_bytes(@tenant_id))::bigint AS bytes;
+
+-- name: QuotaHoldFits :one
+-- Whether the hold id still fits under the tenant's quota: its stored bytes and the holds
+-- created no later than this one (the latest holds give way first). Always true without a
+-- quota.
+SELECT (t.max_bytes = 0
+        OR quota_stored_bytes(t.id) + quota_held_bytes(t.id, sqlc.arg(id)::uuid) <= t.max_bytes)::bool AS fits
+FROM tenants t WHERE t.id = @tenant_id;
+
+-- name: QuotaUsageFold :exec
+-- Folds the tenant's usage records into one once there are more than max_records, in the
+-- transaction that holds its row (TenantLockForQuota): records appended meanwhile are not
+-- seen, and stay.
+WITH gone AS (
+    DELETE FROM quota_usage q
+    WHERE q.tenant_id = @tenant_id
+      AND (SELECT count(*) FROM quota_usage c WHERE c.tenant_id = @tenant_id) > sqlc.arg(max_records)::bigint
+    RETURNING q.bytes)
+INSERT INTO quota_usage (tenant_id, bytes)
+SELECT @tenant_id, sum(gone.bytes) FROM gone HAVING sum(gone.bytes) <> 0;
+
+-- name: QuotaUsageFoldBatch :one
+-- The purge's fold, for tenants that made no quota decision lately: up to batch_size tenants
+-- with more than one record, each under its row's lock (a tenant deciding is skipped). It
+-- returns how many tenants it folded.
+WITH ts AS (
+    SELECT t.id FROM tenants t
+    WHERE t.id IN (SELECT q.tenant_id FROM quota_usage q GROUP BY q.tenant_id HAVING count(*) > 1)
+    LIMIT @batch_size
+    FOR NO KEY UPDATE SKIP LOCKED),
+gone AS (DELETE FROM quota_usage q USING ts WHERE q.tenant_id = ts.id RETURNING q.tenant_id, q.bytes),
+folded AS (
+    INSERT INTO quota_usage (tenant_id, bytes)
+    SELECT gone.tenant_id, sum(gone.bytes) FROM gone GROUP BY gone.tenant_id HAVING sum(gone.bytes) <> 0)
+SELECT count(*) FROM ts;
 
 -- name: QuotaReserve :exec
 -- Holds bytes for an upload (a new reservation, or more for an existing one).

@@ -56,8 +56,10 @@ type Result struct {
 	TempFilesRemoved         int64 `json:"tempFilesRemoved"`
 	LoginCounters            int64 `json:"loginCountersDeleted"`
 	QuotaHolds               int64 `json:"quotaHoldsSwept"`
-	WebhookEventsDeleted     int64 `json:"webhookEventsDeleted"`
-	BlobErrors               int64 `json:"blobErrors"`
+	// QuotaUsageFolded counts tenants whose records of stored bytes were folded into one.
+	QuotaUsageFolded     int64 `json:"quotaUsageFolded"`
+	WebhookEventsDeleted int64 `json:"webhookEventsDeleted"`
+	BlobErrors           int64 `json:"blobErrors"`
 	// TusUploadsExpired counts unfinished resumable uploads removed, TusBytes their bytes.
 	TusUploadsExpired int64 `json:"tusUploadsExpired"`
 	TusBytes          int64 `json:"tusBytes"`
@@ -150,6 +152,7 @@ func (p *Purger) RunOnce(ctx context.Context) (Result, error) {
 		{"orphan staging areas", p.sweepStages},
 		{"login failure counters", p.deleteLoginCounters},
 		{"stale quota holds", p.sweepQuotaHolds},
+		{"quota usage records", p.foldQuotaUsage},
 		{"webhook events", p.deleteWebhookEvents},
 	}
 	var errs []error

@@ -81,7 +81,13 @@ func (f *commitFixture) stage(ctx context.Context, p auth.Principal, data []byte
 // upload stages data for p and commits it as a simple upload, as the HTTP handler does; a
 // panic becomes an error, as the router's recovery makes it a 500.
 func (f *commitFixture) upload(ctx context.Context, p auth.Principal, data []byte) (up share.Upload, err error) {
-	content, err := f.stage(ctx, p, data)
+	return f.uploadStagedBy(ctx, p, p, data)
+}
+
+// uploadStagedBy is upload with the bytes held by stager's tenant (a tenant that does not
+// exist cannot even hold them).
+func (f *commitFixture) uploadStagedBy(ctx context.Context, stager, p auth.Principal, data []byte) (up share.Upload, err error) {
+	content, err := f.stage(ctx, stager, data)
 	if err != nil {
 		return share.Upload{}, err
 	}
@@ -284,7 +290,7 @@ func TestGroupFailureRetriesEachUploadAtOnce(t *testing.T) {
 		if i == bad {
 			p = ghost
 		}
-		ups[i], err = f.upload(ctx, p, payload(i))
+		ups[i], err = f.uploadStagedBy(ctx, f.alice, p, payload(i))
 		return err
 	}, nil)
 	for i, err := range errs {

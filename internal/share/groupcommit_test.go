@@ -14,7 +14,8 @@ import (
 )
 
 // Concurrent uploads commit in shared transactions; one that cannot be committed (its tenant
-// does not exist) fails alone, its blob removed, and the others of its group are committed.
+// does not exist: its bytes are held by another, since a tenant that does not exist cannot
+// even hold them) fails alone, its blob removed, and the others of its group are committed.
 func TestGroupCommitFailsOnlyTheBadUpload(t *testing.T) {
 	t.Parallel()
 	e := testutil.NewEnv(t)
@@ -38,7 +39,7 @@ func TestGroupCommitFailsOnlyTheBadUpload(t *testing.T) {
 				if i == n/2 {
 					p = ghost
 				}
-				content, err := svc.Stage(ctx, blob.KindUpload, bytes.NewReader([]byte(fmt.Sprintf("r%d-%d", round, i))), -1, 1<<20, share.ErrTooLarge, share.QuotaOf(p))
+				content, err := svc.Stage(ctx, blob.KindUpload, bytes.NewReader([]byte(fmt.Sprintf("r%d-%d", round, i))), -1, 1<<20, share.ErrTooLarge, share.QuotaOf(alice))
 				if err != nil {
 					errs[i] = err
 					return

@@ -101,12 +101,19 @@ func TestTusCreationRefusals(t *testing.T) {
 	mtWantErr(t, "a negative length", err, share.ErrInvalidSize)
 	_, err = f.createTus(1001)
 	mtWantErr(t, "a length over the maximum of 1000", err, share.ErrTooLarge)
-	if _, err := f.createTus(1000); err != nil {
+	unlimited, err := f.createTus(1000)
+	if err != nil {
 		t.Fatalf("a length of the maximum: %v", err)
 	}
 	_, err = f.svc.CreateTus(f.ctx, share.Uploader{}, share.NewTus{Length: 1})
 	mtWantErr(t, "a simple upload without a user", err, share.ErrUploadTokenInvalid)
 	f.limits(100, 50)
+	// The upload begun while the tenant had no quota holds its 1000 bytes under the new one.
+	_, err = f.createTus(50)
+	mtWantErr(t, "50 bytes while an upload begun without a quota holds 1000", err, share.ErrQuotaExceeded)
+	if err := f.svc.TerminateTus(f.ctx, unlimited.ID); err != nil {
+		t.Fatal(err)
+	}
 	_, err = f.createTus(51)
 	mtWantErr(t, "a length over the largest file of 50", err, share.ErrTooLarge)
 	held, err := f.createTus(50)

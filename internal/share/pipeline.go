@@ -37,8 +37,7 @@ type Pending struct {
 	key  string
 	info blob.Info
 	done bool
-	// hold is the quota held for the content, when its tenant has a quota: it goes in the
-	// transaction that commits the content, or with Discard — unless keepHold: a resumable
+	// hold is the quota held for the content: it goes in the transaction that commits the content, or with Discard — unless keepHold: a resumable
 	// upload keeps its hold while it is in progress, whatever happens to one attempt to seal it.
 	hold     *hold
 	keepHold bool
@@ -59,9 +58,9 @@ func (p *Pending) SHA256() []byte { return p.info.SHA256[:] }
 // Stage streams body into a new blob of the given kind, for an upload of the tenant of q. A
 // body longer than limit bytes (or than the tenant's largest file) fails with errOver (resp.
 // ErrTooLarge), as soon as the limit is passed, or at once when length, the size the client
-// announced or -1, says so. A tenant with a quota holds the bytes before they are stored: all
-// at once when length is known, else as the body streams; past the quota the upload fails
-// with ErrQuotaExceeded. A body that ends with an error, such as one cut short, fails: only a
+// announced or -1, says so. The upload holds its bytes before they are stored, whether or not
+// its tenant has a quota: all at once when length is known, else as the body streams; past the
+// quota the upload fails with ErrQuotaExceeded. A body that ends with an error, such as one cut short, fails: only a
 // clean end makes content.
 func (s *Service) Stage(ctx context.Context, kind blob.Kind, body io.Reader, length, limit int64, errOver error, q Quota) (*Pending, error) {
 	limit, errOver = q.FileLimit(limit, errOver)
@@ -70,16 +69,13 @@ func (s *Service) Stage(ctx context.Context, kind blob.Kind, body io.Reader, len
 	}
 	// The size limit is checked before quota is held, so that a file over both is too large.
 	var r io.Reader = &limitReader{r: body, left: limit, errOver: errOver}
-	var h *hold
-	if q.MaxBytes > 0 {
-		h = &hold{s: s, id: uuid.New(), tenantID: q.TenantID}
-		if length >= 0 {
-			if err := h.grow(ctx, length); err != nil {
-				return nil, err
-			}
-		} else {
-			r = &holdingReader{ctx: ctx, r: r, h: h}
+	h := &hold{s: s, id: uuid.New(), tenantID: q.TenantID}
+	if length >= 0 {
+		if err := h.grow(ctx, length); err != nil {
+			return nil, err
 		}
+	} else {
+		r = &holdingReader{ctx: ctx, r: r, h: h}
 	}
 	key := blob.NewKey(kind)
 	info, err := s.blobs.Put(ctx, key, r)
@@ -92,7 +88,7 @@ func (s *Service) Stage(ctx context.Context, kind blob.Kind, body io.Reader, len
 
 // sealed is content that a resumable upload staged over many requests and sealed into the
 // blob under key (see blob.Stager): a Pending like any other from here on. The quota its
-// upload held (hold, nil for a tenant without a quota) goes with its commit.
+// upload held goes with its commit.
 func (s *Service) sealed(key string, info blob.Info, h *hold) *Pending {
 	return &Pending{s: s, key: key, info: info, hold: h, keepHold: true}
 }

@@ -11,17 +11,24 @@ import (
 	"fileshare/internal/store"
 )
 
-// Tenant quotas (docs/behaviour.md §12). A tenant's bytes are summed from its live rows — live
-// uploads, stored entries of live sessions — plus the bytes held for its uploads in progress,
-// so deleting or expiring frees them at once and the usage cannot drift from the rows. An
-// upload of a tenant with a quota holds bytes before they are stored: all of them at once
-// when its size is known, else step by step as the body streams. Holding is one short
-// transaction that locks the tenant's row against its other decisions, sums, and inserts or
-// grows the hold, so that concurrent uploads, on any instance, never together pass the quota.
-// The lock is FOR NO KEY UPDATE, which the inserts that reference the tenant do not wait for:
-// a slow decision must not hold up a group commit, and so the uploads of other tenants in it.
-// The hold goes in the transaction that makes the upload visible, or when the upload is
-// refused.
+// Tenant quotas (docs/behaviour.md §12). A tenant's bytes are its stored bytes — live
+// uploads, stored entries of live sessions — plus the bytes held for its uploads in progress.
+// The stored bytes are a figure that every commit, deletion and purge keeps in its own
+// transaction (quota_usage, kept by triggers, whoever changes the rows), less what has expired
+// and the purge has not removed yet: so deleting or expiring frees them at once, and a
+// decision reads no more rows at a million uploads than at a thousand.
+//
+// Every upload holds bytes before they are stored, whether or not its tenant has a quota when
+// it starts (a quota set later counts them and applies to them): all of them at once when its
+// size is known, else step by step as the body streams. Holding is one short transaction that
+// locks the tenant's row against its other decisions, reads its bytes, and inserts or grows
+// the hold, so that concurrent uploads, on any instance, never together pass the quota. The
+// lock is FOR NO KEY UPDATE, which the inserts that reference the tenant do not wait for, and
+// the figure is kept by appending, which waits for nobody: a slow decision must not hold up a
+// group commit, and so the uploads of other tenants in it. The hold goes in the transaction
+// that makes the upload visible, or when the upload is refused. A resumable upload's hold
+// lives as long as it does; at each of its requests it must still fit under the quota with the
+// holds created before it (a quota set below what the tenant holds refuses the latest first).
 
 // ErrQuotaExceeded refuses an upload that would take its tenant past its quota.
 var ErrQuotaExceeded = errors.New("quota exceeded")
@@ -48,6 +55,9 @@ func (h *hold) grow(ctx context.Context, n int64) error {
 		if f := h.s.hooks.quotaLocked; f != nil {
 			f(h.tenantID)
 		}
+		if err := quota.Fold(ctx); err != nil {
+			return err
+		}
 		if max > 0 {
 			used, err := quota.UsedBytes(ctx)
 			if err != nil {
@@ -61,6 +71,16 @@ func (h *hold) grow(ctx context.Context, n int64) error {
 	})
 	if err == nil {
 		h.bytes += n
+	}
+	return err
+}
+
+// stillFits fails with ErrQuotaExceeded when the hold id of the tenant no longer fits under
+// its quota (lowered since it was made) with the holds created before it.
+func (s *Service) stillFits(ctx context.Context, tenantID int64, id uuid.UUID) error {
+	fits, err := s.st.Tenant(tenantID).Quota().HoldFits(ctx, id)
+	if err == nil && !fits {
+		err = ErrQuotaExceeded
 	}
 	return err
 }

@@ -138,20 +138,18 @@ func (s *Service) CreateTus(ctx context.Context, who Uploader, in NewTus) (_ Tus
 	if who.Principal != nil {
 		params.CreatedBy = &who.Principal.Login
 	}
-	// The whole Upload-Length is held against the tenant's quota while the upload is in
-	// progress; the hold, named by the upload's id, goes with its commit, its termination or
-	// its expiry.
-	if quota.MaxBytes > 0 {
-		h := &hold{s: s, id: params.ID, tenantID: quota.TenantID}
-		if err := h.grow(ctx, in.Length); err != nil {
-			return TusUpload{}, err
-		}
-		defer func() {
-			if err != nil {
-				h.release(ctx)
-			}
-		}()
+	// The whole Upload-Length is held while the upload is in progress, whether or not the
+	// tenant has a quota; the hold, named by the upload's id, goes with its commit, its
+	// termination or its expiry.
+	h := &hold{s: s, id: params.ID, tenantID: quota.TenantID}
+	if err := h.grow(ctx, in.Length); err != nil {
+		return TusUpload{}, err
 	}
+	defer func() {
+		if err != nil {
+			h.release(ctx)
+		}
+	}()
 	params.SHA256State = hashState(sha256.New())
 	params.BlobKey = blob.NewKey(kind)
 	if in.File != nil {
@@ -236,6 +234,15 @@ func (s *Service) AppendTus(ctx context.Context, id uuid.UUID, c TusChunk) (TusU
 		return up, ErrTusOffsetMismatch
 	case c.Length > row.Length-row.UploadOffset:
 		return up, ErrTusLengthExceeded
+	}
+	// A quota set below what the tenant holds since the last request refuses the latest holds
+	// first: this one, when it no longer fits with those created before it. Refused, it goes
+	// with its bytes and its hold: nothing is left behind.
+	if err := s.stillFits(ctx, row.TenantID, row.ID); err != nil {
+		if errors.Is(err, ErrQuotaExceeded) {
+			s.dropTus(context.WithoutCancel(ctx), held, row)
+		}
+		return up, err
 	}
 	h, err := restoreHash(row.SHA256State)
 	if err != nil {

@@ -162,6 +162,13 @@ func (p Purge) SweepQuotaHolds(ctx context.Context, maxAge time.Duration) (int64
 	return p.q.QuotaSweep(ctx, seconds(maxAge))
 }
 
+// FoldQuotaUsage folds the records of the stored bytes of up to batch tenants that have more
+// than one (those that made no quota decision lately), skipping tenants deciding now; it
+// returns how many it folded.
+func (p Purge) FoldQuotaUsage(ctx context.Context, batch int) (int64, error) {
+	return p.q.QuotaUsageFoldBatch(ctx, int32(batch))
+}
+
 // DeleteStaleLoginCounters deletes the failure counters older than maxAge that lock nothing.
 func (p Purge) DeleteStaleLoginCounters(ctx context.Context, maxAge time.Duration) (int64, error) {
 	return p.q.AuthThrottleDeleteStale(ctx, float64(maxAge/time.Millisecond))

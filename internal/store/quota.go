@@ -43,16 +43,34 @@ func (q Quota) Limits(ctx context.Context) (Limits, error) {
 
 // Lock locks the tenant's row against its other quota decisions, until the transaction ends,
 // and returns its byte limit: taken first by the transaction that holds bytes, so that the
-// usage summed after it sees every hold committed before. Inserts that reference the tenant
-// do not wait for it (FOR NO KEY UPDATE).
+// usage read after it sees every hold committed before. Inserts that reference the tenant do
+// not wait for it (FOR NO KEY UPDATE).
 func (q Quota) Lock(ctx context.Context) (maxBytes int64, err error) {
 	return q.q.TenantLockForQuota(ctx, q.tenantID)
 }
 
+// usageRecords is how many records of the tenant's stored bytes a quota decision lets
+// accumulate (a commit, a deletion, a purge batch each append one) before it folds them.
+const usageRecords = 32
+
+// Fold folds the records of the tenant's stored bytes into one, once there are more than a
+// few, so that reading its figure stays cheap. Under Lock only.
+func (q Quota) Fold(ctx context.Context) error {
+	return q.q.QuotaUsageFold(ctx, dbsqlc.QuotaUsageFoldParams{TenantID: q.tenantID, MaxRecords: usageRecords})
+}
+
 // UsedBytes is what the tenant keeps now: its live uploads, the stored entries of its live
-// sessions, and the bytes held for its uploads in progress.
+// sessions, and the bytes held for its uploads in progress. It reads the tenant's figure,
+// what expired that the purge has not removed yet, and the holds: never all of its rows.
 func (q Quota) UsedBytes(ctx context.Context) (int64, error) {
 	return q.q.TenantUsageBytes(ctx, q.tenantID)
+}
+
+// HoldFits reports whether the hold id still fits under the tenant's quota (true without
+// one): with its stored bytes and the holds created no later than this one. When a quota is
+// set below what the tenant holds, the latest holds give way first.
+func (q Quota) HoldFits(ctx context.Context, id uuid.UUID) (bool, error) {
+	return q.q.QuotaHoldFits(ctx, dbsqlc.QuotaHoldFitsParams{ID: id, TenantID: q.tenantID})
 }
 
 // Hold holds bytes for the upload whose hold is id: a new hold, or more for an existing one.

@@ -244,7 +244,7 @@ type DownloadToken struct {
 	ViewedAt *time.Time
 }
 
-// Bytes held for uploads in progress of tenants with a quota.
+// Bytes held for uploads in progress, of every tenant.
 type QuotaReservation struct {
 	// Random UUID of the upload's reservation.
 	ID uuid.UUID
@@ -254,6 +254,14 @@ type QuotaReservation struct {
 	Bytes int64
 	// When the upload started; the purge sweeps reservations left by a crash a day later.
 	CreatedAt time.Time
+}
+
+// Changes of each tenant's stored bytes (live uploads, stored file entries, expired or not): their sum per tenant is its figure. No audit view: bookkeeping, the figure is in the usage report.
+type QuotaUsage struct {
+	// The tenant whose bytes changed.
+	TenantID int64
+	// How many bytes it gained (negative: lost).
+	Bytes int64
 }
 
 // Sessions: groups of file entries shared through per-recipient one-time download tokens.

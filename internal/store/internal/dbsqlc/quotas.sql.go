@@ -11,6 +11,27 @@ import (
 	"github.com/google/uuid"
 )
 
+const quotaHoldFits = `-- name: QuotaHoldFits :one
+SELECT (t.max_bytes = 0
+        OR quota_stored_bytes(t.id) + quota_held_bytes(t.id, $1::uuid) <= t.max_bytes)::bool AS fits
+FROM tenants t WHERE t.id = $2
+`
+
+type QuotaHoldFitsParams struct {
+	ID       uuid.UUID
+	TenantID int64
+}
+
+// Whether the hold id still fits under the tenant's quota: its stored bytes and the holds
+// created no later than this one (the latest holds give way first). Always true without a
+// quota.
+func (q *Queries) QuotaHoldFits(ctx context.Context, arg QuotaHoldFitsParams) (bool, error) {
+	row := q.db.QueryRow(ctx, quotaHoldFits, arg.ID, arg.TenantID)
+	var fits bool
+	err := row.Scan(&fits)
+	return fits, err
+}
+
 const quotaRelease = `-- name: QuotaRelease :exec
 DELETE FROM quota_reservations WHERE id = $1
 `
@@ -60,6 +81,52 @@ func (q *Queries) QuotaSweep(ctx context.Context, maxAgeSeconds int64) (int64, e
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const quotaUsageFold = `-- name: QuotaUsageFold :exec
+WITH gone AS (
+    DELETE FROM quota_usage q
+    WHERE q.tenant_id = $1
+      AND (SELECT count(*) FROM quota_usage c WHERE c.tenant_id = $1) > $2::bigint
+    RETURNING q.bytes)
+INSERT INTO quota_usage (tenant_id, bytes)
+SELECT $1, sum(gone.bytes) FROM gone HAVING sum(gone.bytes) <> 0
+`
+
+type QuotaUsageFoldParams struct {
+	TenantID   int64
+	MaxRecords int64
+}
+
+// Folds the tenant's usage records into one once there are more than max_records, in the
+// transaction that holds its row (TenantLockForQuota): records appended meanwhile are not
+// seen, and stay.
+func (q *Queries) QuotaUsageFold(ctx context.Context, arg QuotaUsageFoldParams) error {
+	_, err := q.db.Exec(ctx, quotaUsageFold, arg.TenantID, arg.MaxRecords)
+	return err
+}
+
+const quotaUsageFoldBatch = `-- name: QuotaUsageFoldBatch :one
+WITH ts AS (
+    SELECT t.id FROM tenants t
+    WHERE t.id IN (SELECT q.tenant_id FROM quota_usage q GROUP BY q.tenant_id HAVING count(*) > 1)
+    LIMIT $1
+    FOR NO KEY UPDATE SKIP LOCKED),
+gone AS (DELETE FROM quota_usage q USING ts WHERE q.tenant_id = ts.id RETURNING q.tenant_id, q.bytes),
+folded AS (
+    INSERT INTO quota_usage (tenant_id, bytes)
+    SELECT gone.tenant_id, sum(gone.bytes) FROM gone GROUP BY gone.tenant_id HAVING sum(gone.bytes) <> 0)
+SELECT count(*) FROM ts
+`
+
+// The purge's fold, for tenants that made no quota decision lately: up to batch_size tenants
+// with more than one record, each under its row's lock (a tenant deciding is skipped). It
+// returns how many tenants it folded.
+func (q *Queries) QuotaUsageFoldBatch(ctx context.Context, batchSize int32) (int64, error) {
+	row := q.db.QueryRow(ctx, quotaUsageFoldBatch, batchSize)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
 }
 
 const tenantIDByName = `-- name: TenantIDByName :one
@@ -156,15 +223,13 @@ func (q *Queries) TenantUsage(ctx context.Context, tenantID int64) (TenantUsageR
 }
 
 const tenantUsageBytes = `-- name: TenantUsageBytes :one
-SELECT (coalesce((SELECT sum(u.size) FROM uploads u
-                  WHERE u.tenant_id = $1 AND u.purged_at IS NULL AND u.expires_at > now()), 0)
-      + coalesce((SELECT sum(f.size) FROM session_files f JOIN sessions s ON s.id = f.session_id
-                  WHERE f.tenant_id = $1 AND f.state = 'stored' AND s.expires_at > now()), 0)
-      + coalesce((SELECT sum(r.bytes) FROM quota_reservations r WHERE r.tenant_id = $1), 0))::bigint AS bytes
+SELECT (quota_stored_bytes($1) + quota_held_bytes($1))::bigint AS bytes
 `
 
 // What the tenant keeps now: its live uploads, the stored entries of its live sessions, and the
-// bytes held for its uploads in progress. Expired content counts no more, purged or not.
+// bytes held for its uploads in progress. Expired content counts no more, purged or not. It
+// reads the tenant's figure and what expired and the purge has not caught up with: never all
+// of its rows.
 func (q *Queries) TenantUsageBytes(ctx context.Context, tenantID int64) (int64, error) {
 	row := q.db.QueryRow(ctx, tenantUsageBytes, tenantID)
 	var bytes int64
