@@ -98,14 +98,18 @@ func main() {
 	defer dropDB()
 	fs := startFileshare(bin, dbURL, work)
 	defer fs.Stop()
-	ng := startNginx(work)
-	defer ng.Stop()
-	b := &bench{o: o, fs: fs, ng: ng, dbURL: dbURL}
-	b.setup()
-
 	want := func(group string) bool {
 		return o.only == "" || slices.Contains(strings.Split(o.only, ","), group)
 	}
+	// nginx is the yardstick of the transfers only.
+	var ng *nginxServer
+	if want("upload") || want("download") || want("small") {
+		ng = startNginx(work)
+		defer ng.Stop()
+	}
+	b := &bench{o: o, fs: fs, ng: ng, dbURL: dbURL}
+	b.setup()
+
 	var results []result
 	if want("upload") {
 		results = append(results, b.uploads()...)

@@ -41,59 +41,56 @@ func (b *bench) seedUploads(conn *pgx.Conn, tenant string, n int) int64 {
 var errRollback = errors.New("rollback")
 
 // quota measures the service's quota decision itself — the transaction that locks the
-// tenant's row, reads what it keeps and holds bytes (rolled back) — through the store, at
+// tenant's row, reads what it keeps and holds bytes, rolled back here — through the store, at
 // 1,000 and at quotaRows uploads of a tenant.
 func (b *bench) quota() []result {
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, b.dbURL)
 	must(err)
 	defer conn.Close(ctx)
-	small := b.seedUploads(conn, "quota1k", 1000)
-	large := b.seedUploads(conn, "quota1m", b.o.quotaRows)
+	smallID := b.seedUploads(conn, "quota1k", 1000)
+	largeID := b.seedUploads(conn, "quota1m", b.o.quotaRows)
 	st, err := store.Open(ctx, b.dbURL, store.Options{ConnectTimeout: 5 * time.Second, QueryTimeout: time.Minute, MaxConns: 2})
 	must(err)
 	defer st.Close()
-	decide := func(tenantID int64) (used int64) {
+	decide := func(tenantID int64) {
 		err := st.InTx(ctx, func(tx *store.Tx) error {
 			q := tx.Tenant(tenantID).Quota()
-			if _, err := q.Lock(ctx); err != nil {
+			max, err := q.Lock(ctx)
+			if err != nil {
 				return err
 			}
-			if err := q.Fold(ctx); err != nil {
-				return err
-			}
-			var err error
-			if used, err = q.UsedBytes(ctx); err != nil {
-				return err
-			}
-			if err := q.Hold(ctx, uuid.New(), quotaFileBytes); err != nil {
-				return err
+			if fits, err := q.HoldIfFits(ctx, uuid.New(), quotaFileBytes, max); err != nil || !fits {
+				return fmt.Errorf("a hold of %d bytes: fits %v, %w", quotaFileBytes, fits, err)
 			}
 			return errRollback
 		})
 		if !errors.Is(err, errRollback) {
 			fatalf("quota decision: %v", err)
 		}
-		return used
 	}
-	if got, want := decide(large), int64(b.o.quotaRows)*quotaFileBytes; got != want {
-		fatalf("the tenant with %d uploads keeps %d bytes, want %d", b.o.quotaRows, got, want)
+	used, err := st.Tenant(largeID).Quota().UsedBytes(ctx)
+	must(err)
+	if want := int64(b.o.quotaRows) * quotaFileBytes; used != want {
+		fatalf("the tenant with %d uploads keeps %d bytes, want %d", b.o.quotaRows, used, want)
 	}
-	p50 := func(tenantID int64) float64 {
-		var lat []float64
+	// The two tenants' decisions alternate, so that a change in the machine's load weighs on
+	// both alike.
+	p50s := func() (small, large float64) {
+		var ls, ll []float64
 		for i := 0; i < 300; i++ {
-			t0 := time.Now()
-			decide(tenantID)
+			ds, dl := timed(func() { decide(smallID) }), timed(func() { decide(largeID) })
 			if i >= 20 { // the first decisions warm caches
-				lat = append(lat, float64(time.Since(t0).Microseconds())/1000)
+				ls = append(ls, float64(ds.Microseconds())/1000)
+				ll = append(ll, float64(dl.Microseconds())/1000)
 			}
 		}
-		return median(lat)
+		return median(ls), median(ll)
 	}
 	var smalls, larges []float64
 	for i := 0; i < b.o.runs; i++ {
-		smalls = append(smalls, p50(small))
-		larges = append(larges, p50(large))
+		s, l := p50s()
+		smalls, larges = append(smalls, s), append(larges, l)
 	}
 	s, l := median(smalls), median(larges)
 	return []result{

@@ -23,17 +23,30 @@ SELECT (t.max_bytes = 0
         OR quota_stored_bytes(t.id) + quota_held_bytes(t.id, sqlc.arg(id)::uuid) <= t.max_bytes)::bool AS fits
 FROM tenants t WHERE t.id = @tenant_id;
 
--- name: QuotaUsageFold :exec
--- Folds the tenant's usage records into one once there are more than max_records, in the
--- transaction that holds its row (TenantLockForQuota): records appended meanwhile are not
--- seen, and stay.
+-- name: QuotaHoldIfFits :one
+-- The quota decision, once the tenant's row is locked (TenantLockForQuota, which gave
+-- max_bytes): holds bytes more for the upload whose hold is id (a new hold, or more for an
+-- existing one) when they fit under the quota (always without one), and reports whether they
+-- did. The tenant's usage records are folded into one on the way once there are more than
+-- max_records; the whole statement reads one snapshot, in which the folded records are still
+-- there and the new hold is not yet.
 WITH gone AS (
     DELETE FROM quota_usage q
     WHERE q.tenant_id = @tenant_id
       AND (SELECT count(*) FROM quota_usage c WHERE c.tenant_id = @tenant_id) > sqlc.arg(max_records)::bigint
-    RETURNING q.bytes)
-INSERT INTO quota_usage (tenant_id, bytes)
-SELECT @tenant_id, sum(gone.bytes) FROM gone HAVING sum(gone.bytes) <> 0;
+    RETURNING q.bytes),
+folded AS (
+    INSERT INTO quota_usage (tenant_id, bytes)
+    SELECT @tenant_id, sum(gone.bytes) FROM gone HAVING sum(gone.bytes) <> 0),
+decision AS (
+    SELECT CASE WHEN sqlc.arg(max_bytes)::bigint = 0 THEN true
+                ELSE quota_stored_bytes(@tenant_id) + quota_held_bytes(@tenant_id) + sqlc.arg(bytes)::bigint <= sqlc.arg(max_bytes)::bigint
+           END AS fits),
+held AS (
+    INSERT INTO quota_reservations (id, tenant_id, bytes)
+    SELECT @id, @tenant_id, sqlc.arg(bytes)::bigint FROM decision WHERE decision.fits
+    ON CONFLICT (id) DO UPDATE SET bytes = quota_reservations.bytes + EXCLUDED.bytes)
+SELECT decision.fits::bool FROM decision;
 
 -- name: QuotaUsageFoldBatch :one
 -- The purge's fold, for tenants that made no quota decision lately: up to batch_size tenants
@@ -49,11 +62,6 @@ folded AS (
     INSERT INTO quota_usage (tenant_id, bytes)
     SELECT gone.tenant_id, sum(gone.bytes) FROM gone GROUP BY gone.tenant_id HAVING sum(gone.bytes) <> 0)
 SELECT count(*) FROM ts;
-
--- name: QuotaReserve :exec
--- Holds bytes for an upload (a new reservation, or more for an existing one).
-INSERT INTO quota_reservations (id, tenant_id, bytes) VALUES (@id, @tenant_id, @bytes)
-ON CONFLICT (id) DO UPDATE SET bytes = quota_reservations.bytes + EXCLUDED.bytes;
 
 -- name: QuotaRelease :exec
 DELETE FROM quota_reservations WHERE id = @id;

@@ -55,19 +55,11 @@ func (h *hold) grow(ctx context.Context, n int64) error {
 		if f := h.s.hooks.quotaLocked; f != nil {
 			f(h.tenantID)
 		}
-		if err := quota.Fold(ctx); err != nil {
-			return err
+		fits, err := quota.HoldIfFits(ctx, h.id, n, max)
+		if err == nil && !fits {
+			err = ErrQuotaExceeded
 		}
-		if max > 0 {
-			used, err := quota.UsedBytes(ctx)
-			if err != nil {
-				return err
-			}
-			if used+n > max {
-				return ErrQuotaExceeded
-			}
-		}
-		return quota.Hold(ctx, h.id, n)
+		return err
 	})
 	if err == nil {
 		h.bytes += n

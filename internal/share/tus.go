@@ -235,9 +235,7 @@ func (s *Service) AppendTus(ctx context.Context, id uuid.UUID, c TusChunk) (TusU
 	case c.Length > row.Length-row.UploadOffset:
 		return up, ErrTusLengthExceeded
 	}
-	// A quota set below what the tenant holds since the last request refuses the latest holds
-	// first: this one, when it no longer fits with those created before it. Refused, it goes
-	// with its bytes and its hold: nothing is left behind.
+	// A quota lowered since refuses the latest holds first; refused, the upload goes whole.
 	if err := s.stillFits(ctx, row.TenantID, row.ID); err != nil {
 		if errors.Is(err, ErrQuotaExceeded) {
 			s.dropTus(context.WithoutCancel(ctx), held, row)

@@ -53,10 +53,15 @@ func (q Quota) Lock(ctx context.Context) (maxBytes int64, err error) {
 // accumulate (a commit, a deletion, a purge batch each append one) before it folds them.
 const usageRecords = 32
 
-// Fold folds the records of the tenant's stored bytes into one, once there are more than a
-// few, so that reading its figure stays cheap. Under Lock only.
-func (q Quota) Fold(ctx context.Context) error {
-	return q.q.QuotaUsageFold(ctx, dbsqlc.QuotaUsageFoldParams{TenantID: q.tenantID, MaxRecords: usageRecords})
+// HoldIfFits is the quota decision, under Lock (which gave maxBytes): it holds n bytes more for
+// the upload whose hold is id (a new hold, or more for an existing one) when they fit under the
+// quota, and reports whether they did. Without a quota (maxBytes 0) they always do. On the way
+// it folds the records of the tenant's stored bytes into one once there are more than a few,
+// so that reading its figure stays cheap.
+func (q Quota) HoldIfFits(ctx context.Context, id uuid.UUID, n, maxBytes int64) (bool, error) {
+	return q.q.QuotaHoldIfFits(ctx, dbsqlc.QuotaHoldIfFitsParams{
+		TenantID: q.tenantID, MaxRecords: usageRecords, MaxBytes: maxBytes, Bytes: n, ID: id,
+	})
 }
 
 // UsedBytes is what the tenant keeps now: its live uploads, the stored entries of its live
@@ -71,11 +76,6 @@ func (q Quota) UsedBytes(ctx context.Context) (int64, error) {
 // set below what the tenant holds, the latest holds give way first.
 func (q Quota) HoldFits(ctx context.Context, id uuid.UUID) (bool, error) {
 	return q.q.QuotaHoldFits(ctx, dbsqlc.QuotaHoldFitsParams{ID: id, TenantID: q.tenantID})
-}
-
-// Hold holds bytes for the upload whose hold is id: a new hold, or more for an existing one.
-func (q Quota) Hold(ctx context.Context, id uuid.UUID, bytes int64) error {
-	return q.q.QuotaReserve(ctx, dbsqlc.QuotaReserveParams{ID: id, TenantID: q.tenantID, Bytes: bytes})
 }
 
 // Usage returns the tenant's limits and counts.

@@ -32,6 +32,53 @@ func (q *Queries) QuotaHoldFits(ctx context.Context, arg QuotaHoldFitsParams) (b
 	return fits, err
 }
 
+const quotaHoldIfFits = `-- name: QuotaHoldIfFits :one
+WITH gone AS (
+    DELETE FROM quota_usage q
+    WHERE q.tenant_id = $1
+      AND (SELECT count(*) FROM quota_usage c WHERE c.tenant_id = $1) > $2::bigint
+    RETURNING q.bytes),
+folded AS (
+    INSERT INTO quota_usage (tenant_id, bytes)
+    SELECT $1, sum(gone.bytes) FROM gone HAVING sum(gone.bytes) <> 0),
+decision AS (
+    SELECT CASE WHEN $3::bigint = 0 THEN true
+                ELSE quota_stored_bytes($1) + quota_held_bytes($1) + $4::bigint <= $3::bigint
+           END AS fits),
+held AS (
+    INSERT INTO quota_reservations (id, tenant_id, bytes)
+    SELECT $5, $1, $4::bigint FROM decision WHERE decision.fits
+    ON CONFLICT (id) DO UPDATE SET bytes = quota_reservations.bytes + EXCLUDED.bytes)
+SELECT decision.fits::bool FROM decision
+`
+
+type QuotaHoldIfFitsParams struct {
+	TenantID   int64
+	MaxRecords int64
+	MaxBytes   int64
+	Bytes      int64
+	ID         uuid.UUID
+}
+
+// The quota decision, once the tenant's row is locked (TenantLockForQuota, which gave
+// max_bytes): holds bytes more for the upload whose hold is id (a new hold, or more for an
+// existing one) when they fit under the quota (always without one), and reports whether they
+// did. The tenant's usage records are folded into one on the way once there are more than
+// max_records; the whole statement reads one snapshot, in which the folded records are still
+// there and the new hold is not yet.
+func (q *Queries) QuotaHoldIfFits(ctx context.Context, arg QuotaHoldIfFitsParams) (bool, error) {
+	row := q.db.QueryRow(ctx, quotaHoldIfFits,
+		arg.TenantID,
+		arg.MaxRecords,
+		arg.MaxBytes,
+		arg.Bytes,
+		arg.ID,
+	)
+	var decision_fits bool
+	err := row.Scan(&decision_fits)
+	return decision_fits, err
+}
+
 const quotaRelease = `-- name: QuotaRelease :exec
 DELETE FROM quota_reservations WHERE id = $1
 `
@@ -50,23 +97,6 @@ func (q *Queries) QuotaReleaseMany(ctx context.Context, ids []uuid.UUID) error {
 	return err
 }
 
-const quotaReserve = `-- name: QuotaReserve :exec
-INSERT INTO quota_reservations (id, tenant_id, bytes) VALUES ($1, $2, $3)
-ON CONFLICT (id) DO UPDATE SET bytes = quota_reservations.bytes + EXCLUDED.bytes
-`
-
-type QuotaReserveParams struct {
-	ID       uuid.UUID
-	TenantID int64
-	Bytes    int64
-}
-
-// Holds bytes for an upload (a new reservation, or more for an existing one).
-func (q *Queries) QuotaReserve(ctx context.Context, arg QuotaReserveParams) error {
-	_, err := q.db.Exec(ctx, quotaReserve, arg.ID, arg.TenantID, arg.Bytes)
-	return err
-}
-
 const quotaSweep = `-- name: QuotaSweep :execrows
 DELETE FROM quota_reservations r
 WHERE r.created_at < now() - $1::bigint * interval '1 second'
@@ -81,29 +111,6 @@ func (q *Queries) QuotaSweep(ctx context.Context, maxAgeSeconds int64) (int64, e
 		return 0, err
 	}
 	return result.RowsAffected(), nil
-}
-
-const quotaUsageFold = `-- name: QuotaUsageFold :exec
-WITH gone AS (
-    DELETE FROM quota_usage q
-    WHERE q.tenant_id = $1
-      AND (SELECT count(*) FROM quota_usage c WHERE c.tenant_id = $1) > $2::bigint
-    RETURNING q.bytes)
-INSERT INTO quota_usage (tenant_id, bytes)
-SELECT $1, sum(gone.bytes) FROM gone HAVING sum(gone.bytes) <> 0
-`
-
-type QuotaUsageFoldParams struct {
-	TenantID   int64
-	MaxRecords int64
-}
-
-// Folds the tenant's usage records into one once there are more than max_records, in the
-// transaction that holds its row (TenantLockForQuota): records appended meanwhile are not
-// seen, and stay.
-func (q *Queries) QuotaUsageFold(ctx context.Context, arg QuotaUsageFoldParams) error {
-	_, err := q.db.Exec(ctx, quotaUsageFold, arg.TenantID, arg.MaxRecords)
-	return err
 }
 
 const quotaUsageFoldBatch = `-- name: QuotaUsageFoldBatch :one
