@@ -238,7 +238,7 @@ func (s *Service) AppendTus(ctx context.Context, id uuid.UUID, c TusChunk) (TusU
 	// A quota lowered since refuses the latest holds first; refused, the upload goes whole.
 	if err := s.stillFits(ctx, row.TenantID, row.ID); err != nil {
 		if errors.Is(err, ErrQuotaExceeded) {
-			s.dropTus(context.WithoutCancel(ctx), held, row)
+			s.dropTus(context.WithoutCancel(ctx), lease, row)
 		}
 		return up, err
 	}
