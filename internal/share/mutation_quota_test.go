@@ -2,12 +2,15 @@ package share_test
 
 import (
 	"bytes"
+	"io"
 	"testing"
+	"time"
 
 	"fileshare/internal/auth"
 	"fileshare/internal/blob"
 	"fileshare/internal/config"
 	"fileshare/internal/share"
+	"fileshare/internal/testutil"
 )
 
 // Content of a known size holds its bytes at once, up to the quota exactly; what is held counts
@@ -176,4 +179,35 @@ func TestDeclaredSizes(t *testing.T) {
 	}
 	_, err := f.svc.CreateFile(f.ctx, f.alice(), sid, share.NewFile{Name: "/"})
 	mtWantErr(t, "a name with nothing left", err, share.ErrNameRequired)
+}
+
+// A body of unknown size streaming while its tenant has no quota holds what it received (a
+// step ahead); a quota set below that refuses it at its next step, and nothing stays held.
+func TestQuotaSetWhileABodyStreams(t *testing.T) {
+	t.Parallel()
+	f := mtNew(t)
+	p := f.alice()
+	r, w := io.Pipe()
+	staged := make(chan error, 1)
+	go func() {
+		c, err := f.svc.Stage(f.ctx, blob.KindUpload, r, -1, 16<<20, share.ErrTooLarge, share.QuotaOf(p))
+		if c != nil {
+			c.Discard(f.ctx)
+		}
+		r.CloseWithError(err)
+		staged <- err
+	}()
+	step := make([]byte, 1<<20)
+	if _, err := w.Write(step); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "the streamed MiB held", func() bool { return f.usage().Bytes == 1<<20 })
+	f.limits(1<<20, 0)
+	w.Write(step) // refused on the way, or taken and refused at the next step
+	w.Write([]byte("x"))
+	w.Close()
+	mtWantErr(t, "the body past a quota set while it streamed", <-staged, share.ErrQuotaExceeded)
+	if u := f.usage(); u.Bytes != 0 {
+		t.Fatalf("usage %d after the refusal, want 0", u.Bytes)
+	}
 }
