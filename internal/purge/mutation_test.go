@@ -6,6 +6,7 @@ package purge_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"os"
@@ -251,5 +252,41 @@ func TestPurgeDefaults(t *testing.T) {
 	}
 	if n := testutil.QueryInt(t, e, "SELECT count(*) FROM webhook_events WHERE type = 'upload.expired'"); n != 1 {
 		t.Fatalf("%d upload.expired events recorded, want 1", n)
+	}
+}
+
+// walkFails is a blob store whose walk of the blobs fails, and with it the orphan sweep.
+type walkFails struct{ blob.Store }
+
+func (walkFails) Walk(context.Context, time.Time, func(string) error) error {
+	return errors.New("walk failed")
+}
+
+// A step that fails does not stop the pass: the steps after it still run, and the pass reports
+// the failure under the step's name; the scheduler logs a failed pass as an error.
+func TestFailedStepIsReported(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tenant := testutil.QueryInt(t, e, "SELECT id FROM tenants WHERE name = 'acme'")
+	testutil.Exec(t, e, `INSERT INTO quota_reservations (id, tenant_id, bytes, created_at)
+		VALUES (gen_random_uuid(), $1, 1, now() - interval '25 hours')`, tenant)
+	logs := &testutil.LogBuffer{}
+	purger := purge.New(e.Store, walkFails{e.App.Blobs}, slog.New(slog.NewJSONHandler(logs, nil)),
+		purge.Options{OrphanGrace: time.Hour, TombstoneRetention: time.Hour})
+	r, err := purger.RunOnce(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "orphan blobs: walk failed") {
+		t.Fatalf("a pass whose orphan sweep failed returned %v, want the step's error", err)
+	}
+	if r.QuotaHolds != 1 {
+		t.Fatalf("%d quota holds swept: the steps after the failed one did not run", r.QuotaHolds)
+	}
+	purger.TestSignals.Init()
+	if err := purger.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(purger.Stop)
+	purger.TestSignals.PassDone.Wait(t, time.Minute)
+	if !strings.Contains(logs.String(), `"level":"ERROR","msg":"purge pass failed"`) {
+		t.Fatalf("the scheduled pass that failed was not logged as an error: %s", logs.String())
 	}
 }
