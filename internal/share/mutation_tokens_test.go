@@ -2,6 +2,8 @@ package share_test
 
 import (
 	"net/netip"
+	"os"
+	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"fileshare/internal/share"
+	"fileshare/internal/testutil"
 )
 
 // mtTokenFile is a session with a stored file entry holding content.
@@ -156,6 +159,35 @@ func TestTokenDelivery(t *testing.T) {
 	}
 	_, err = f.deliver(tok, nil, td.Secret, 0, -1)
 	mtWantErr(t, "a resume after the delivery", err, share.ErrTokenUsed)
+}
+
+// A consumption opens its file before it commits, and its answer reads what was opened: the
+// blob removed right after the consumption (a deletion of the entry, the purge of its session)
+// is still sent whole. The consumption records its token.consumed event with it, once.
+func TestTokenConsumptionOpensItsFile(t *testing.T) {
+	t.Parallel()
+	f := mtNew(t)
+	// An endpoint of acme's, so that its events are recorded (never sent: no dispatcher runs).
+	f.exec(`INSERT INTO webhooks (id, tenant_id, url, secret, created_by) VALUES (gen_random_uuid(),
+		(SELECT id FROM tenants WHERE name = 'acme'), 'https://hooks.example/fileshare', decode(repeat('ab', 32), 'hex'), 'alice@acme')`)
+	content := []byte("opened when the token was consumed")
+	sid, fid := f.tokenFile(content)
+	tok := f.token(sid, fid, 0, false)
+	td, err := f.deliver(tok, nil, "", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.QueryInt(t, f.e, "SELECT count(*) FROM webhook_events WHERE type = 'token.consumed'"); n != 1 {
+		t.Fatalf("%d token.consumed events after one consumption, want 1", n)
+	}
+	for _, key := range testutil.BlobFiles(t, f.e.DataDir) {
+		if err := os.Remove(filepath.Join(f.e.DataDir, "blobs", filepath.FromSlash(key))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := f.read(td.Download); string(got) != string(content) {
+		t.Fatalf("the consumed token's answer read %q, want the file opened at the consumption", got)
+	}
 }
 
 // An empty file is delivered by its consuming answer, which writes nothing.
