@@ -273,7 +273,9 @@ func TestFailedStepIsReported(t *testing.T) {
 	logs := &testutil.LogBuffer{}
 	purger := purge.New(e.Store, walkFails{e.App.Blobs}, slog.New(slog.NewJSONHandler(logs, nil)),
 		purge.Options{OrphanGrace: time.Hour, TombstoneRetention: time.Hour})
-	r, err := purger.RunOnce(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r, err := purger.RunOnce(ctx)
 	if err == nil || !strings.Contains(err.Error(), "orphan blobs: walk failed") {
 		t.Fatalf("a pass whose orphan sweep failed returned %v, want the step's error", err)
 	}
