@@ -27,3 +27,25 @@ func TestAppPasswordTouchesAreBounded(t *testing.T) {
 		t.Fatal("a password's second login within touchEvery was queued")
 	}
 }
+
+// The memory of queued touches holds 100 000 passwords: a password queued within touchEvery is
+// not queued again while fewer were used since; past that many, the memory starts over.
+func TestAppPasswordTouchMemoryBound(t *testing.T) {
+	t.Parallel()
+	const bound = 100_000
+	u := newAppUses(nil, nil)
+	for id := range int64(bound) {
+		u.used(id, nil)
+		<-u.queue // written, as the worker would
+	}
+	u.used(0, nil)
+	if n := len(u.queue); n != 0 {
+		t.Fatalf("with %d passwords remembered, the first one's second login within touchEvery was queued", bound)
+	}
+	u.used(bound, nil)
+	<-u.queue
+	u.used(0, nil)
+	if n := len(u.queue); n != 1 {
+		t.Fatalf("past %d passwords the memory did not start over: a forgotten password's login was not queued", bound)
+	}
+}
