@@ -129,8 +129,8 @@ func TestAuthenticateSpellingsShareOneCounter(t *testing.T) {
 	}
 }
 
-// A success from an address resets the login's failures from it: nine failures, a success and
-// nine more failures hold nothing back.
+// A success from an address resets the login's failures from it: nine failures, a success (the
+// user's, like any other) and nine more failures hold nothing back.
 func TestAuthenticateSuccessResetsFailures(t *testing.T) {
 	t.Parallel()
 	f := newAuthFixture(t)
@@ -140,7 +140,9 @@ func TestAuthenticateSuccessResetsFailures(t *testing.T) {
 		for range auth.DefaultThresholds.LoginThreshold - 1 {
 			f.wantRefused(t, "carol@acme", "wrong", here)
 		}
-		f.wantOK(t, "carol@acme", "right", here)
+		if p := f.wantOK(t, "carol@acme", "right", here); p.Login != "carol@acme" || p.UserID == 0 {
+			t.Fatalf("a success after failures: principal %+v, want carol@acme's", p)
+		}
 	}
 	// And without the success in between, the tenth failure holds it back.
 	for range auth.DefaultThresholds.LoginThreshold {
