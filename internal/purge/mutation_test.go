@@ -231,7 +231,8 @@ func TestSweepAges(t *testing.T) {
 }
 
 // With no options the purge takes its defaults: it runs a pass at once, on a schedule, in
-// batches that end, each with time to finish, and records its events in an outbox of its own.
+// batches that end, each with time to finish, and records its events (of expired uploads and
+// sessions) in an outbox of its own.
 func TestPurgeDefaults(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -240,6 +241,8 @@ func TestPurgeDefaults(t *testing.T) {
 		t.Fatalf("POST /webhooks: %d %s", r.StatusCode, r.Body)
 	}
 	expireUpload(t, e, e.Upload(t, login, "u", []byte("gone")).ID, time.Minute)
+	sid := e.StoredFile(t, login, "f", []byte("gone too")).SessionID
+	testutil.Exec(t, e, `UPDATE sessions SET created_at = now() - interval '3 hours', expires_at = now() - interval '2 hours' WHERE id = $1`, sid)
 	purger := purge.New(e.Store, e.App.Blobs, slog.New(slog.DiscardHandler), purge.Options{})
 	purger.TestSignals.Init()
 	if err := purger.Start(context.Background()); err != nil {
@@ -247,11 +250,13 @@ func TestPurgeDefaults(t *testing.T) {
 	}
 	t.Cleanup(purger.Stop)
 	r := purger.TestSignals.PassDone.Wait(t, time.Minute)
-	if r.UploadsExpired != 1 {
-		t.Fatalf("the first pass expired %d uploads, want 1", r.UploadsExpired)
+	if r.UploadsExpired != 1 || r.SessionsExpired != 1 {
+		t.Fatalf("the first pass expired %d uploads and %d sessions, want 1 and 1", r.UploadsExpired, r.SessionsExpired)
 	}
-	if n := testutil.QueryInt(t, e, "SELECT count(*) FROM webhook_events WHERE type = 'upload.expired'"); n != 1 {
-		t.Fatalf("%d upload.expired events recorded, want 1", n)
+	for _, typ := range []string{"upload.expired", "session.expired"} {
+		if n := testutil.QueryInt(t, e, "SELECT count(*) FROM webhook_events WHERE type = $1", typ); n != 1 {
+			t.Fatalf("%d %s events recorded, want 1", n, typ)
+		}
 	}
 }
 
