@@ -120,11 +120,18 @@ func (c *cluster) deleteEverywhere(login, password string) {
 	}
 }
 
-// quotaHolds gives tenant (whose user login has no upload yet) a quota of 1000 bytes: an
-// upload within it is stored, the next past it refused with 507 on any instance.
+// quotaHolds gives tenant (whose user login has no upload yet) a quota of 1000 bytes, and
+// checks quotaRefuses.
 func (c *cluster) quotaHolds(env []string, tenant, login, password string) {
 	c.t.Helper()
 	ok(c.t, env, "", "tenant", "set", tenant, "--max-bytes", "1000")
+	c.quotaRefuses(login, password)
+}
+
+// quotaRefuses: of login's tenant, whose quota is 1000 bytes and who has no upload yet, an
+// upload within it is stored, the next past it refused with 507 on any instance.
+func (c *cluster) quotaRefuses(login, password string) {
+	c.t.Helper()
 	up := func(s *testutil.Serve, n int) answer {
 		body, ctype := testutil.Multipart(c.t, testutil.FilePart("q.bin", bytes.Repeat([]byte("q"), n)))
 		return c.on(s, http.MethodPost, "/uploads", login, password, body, "Content-Type", ctype)
