@@ -58,6 +58,16 @@ func TestThroughPgBouncer(t *testing.T) {
 				}
 				return n
 			}
+			// The budget (8) is shared out: the pool gets what the sessions leave.
+			wantPool := 8
+			if direct {
+				wantPool = 6
+			}
+			for i, s := range nodes {
+				if got := metric(t, s, "fileshare_db_pool_max_connections"); got != wantPool {
+					t.Errorf("instance %d: a pool of %d connections, want %d", i, got, wantPool)
+				}
+			}
 			if direct {
 				// Each instance listens on the direct URL, twice, and serves from memory.
 				testutil.Eventually(t, 10*time.Second, "a listening session and a queue listener per instance", func() bool {

@@ -230,19 +230,25 @@ func (c *cluster) tusAcross(login, password string) {
 	}
 }
 
-// cacheHits reads, from /metrics of s, how many downloads it served from memory.
-func cacheHits(t *testing.T, s *testutil.Serve) int {
+// metric reads the value of series (a name with its labels, as /metrics writes it) from s.
+func metric(t *testing.T, s *testutil.Serve, series string) int {
 	t.Helper()
 	a, err := send(s, http.MethodGet, "/metrics", "", "", nil)
 	if err != nil || a.status != http.StatusOK {
 		t.Fatalf("metrics of %s: %v %d", s.Addr, err, a.status)
 	}
-	m := regexp.MustCompile(`(?m)^fileshare_upload_cache_lookups_total\{result="hit"\} (\d+)$`).FindSubmatch(a.body)
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\d+)$`).FindSubmatch(a.body)
 	if m == nil {
-		t.Fatalf("no cache hits in the metrics of %s", s.Addr)
+		t.Fatalf("no %s in the metrics of %s", series, s.Addr)
 	}
 	n, _ := strconv.Atoi(string(m[1]))
 	return n
+}
+
+// cacheHits reads, from /metrics of s, how many downloads it served from memory.
+func cacheHits(t *testing.T, s *testutil.Serve) int {
+	t.Helper()
+	return metric(t, s, `fileshare_upload_cache_lookups_total{result="hit"}`)
 }
 
 // coreRules runs every rule above on c, as login of tenant (a user with no upload yet) and

@@ -100,6 +100,8 @@ func main() {
 	defer ng.Stop()
 	b := &bench{o: o, fs: fs, ng: ng, dbURL: dbURL}
 	b.setup()
+	stopConns := make(chan struct{})
+	peakConns := b.peakConns(stopConns)
 
 	want := func(group string) bool {
 		return o.only == "" || slices.Contains(strings.Split(o.only, ","), group)
@@ -132,6 +134,8 @@ func main() {
 	if want("webhooks") {
 		results = append(results, b.webhooks()...)
 	}
+	close(stopConns)
+	results = append(results, connsRow(<-peakConns))
 	printTable(results)
 	writeJSON(o.out, results)
 }

@@ -200,11 +200,7 @@ const drainBound = 20 * time.Second
 // StoreOptions are the database settings of cfg: its connection budget (FILESHARE_DB_MAX_CONNS)
 // is the store's pool and the sessions of their own together (store.PoolConns).
 func StoreOptions(cfg *config.Config) store.Options {
-	return store.Options{
-		QueryTimeout: cfg.DBTimeout,
-		MaxConns:     store.PoolConns(cfg.DBMaxConns, cfg.DatabaseDirectURL != ""),
-		DirectURL:    cfg.DatabaseDirectURL,
-	}
+	return store.Options{QueryTimeout: cfg.DBTimeout, Budget: cfg.DBMaxConns, DirectURL: cfg.DatabaseDirectURL}
 }
 
 // Serve opens the database, checks its schema, and serves HTTP until ctx is done; then it

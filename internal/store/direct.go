@@ -29,16 +29,29 @@ var ErrNoSession = errors.New("no session of its own: the database URL leads to 
 const QueueListenerApplicationName = "fileshare queue listener"
 
 // PoolConns is the size of the pool of queries within a budget of connections
-// (FILESHARE_DB_MAX_CONNS): what the sessions of their own leave. An instance listens for the
-// cache announcements on one connection, and with a direct URL the job queue (River) listens
-// on another; without one, the queue polls and needs no connection of its own. River's
-// queries, the webhook deliveries and the purge share the pool with the requests.
-func PoolConns(budget int, direct bool) int32 {
-	sessions := 1
-	if direct {
-		sessions = 2
+// (FILESHARE_DB_MAX_CONNS): what the sessions of their own leave. Where it can have sessions
+// (PostgreSQL reached directly, or a direct URL), an instance listens for the cache
+// announcements on one connection and the job queue (River) listens for new jobs on another.
+// Behind a pooler without a direct URL it has none: it serves nothing from memory and the
+// queue polls. River's queries, the webhook deliveries and the purge share the pool with the
+// requests.
+func PoolConns(budget int, sessions bool) int32 {
+	if sessions {
+		budget -= 2
 	}
-	return int32(max(budget-sessions, 1))
+	return int32(max(budget, 1))
+}
+
+// openSessions opens the (lazy) session pool: on the direct URL, else on url when it is not
+// pooled; nil when there is no session to have.
+func openSessions(url string, pooled bool, opt Options) (*pgxpool.Pool, error) {
+	switch {
+	case opt.DirectURL != "":
+		return newSessionPool(opt.DirectURL, opt)
+	case !pooled:
+		return newSessionPool(url, opt)
+	}
+	return nil, nil
 }
 
 // explicitExecMode reports whether url chooses pgx's query execution mode itself.
@@ -91,16 +104,16 @@ func (s *Store) Pooled() bool { return s.pooled }
 // Direct reports whether a direct URL was given.
 func (s *Store) Direct() bool { return s.direct != nil }
 
-// SessionPool is a pool of at most one connection to the direct URL, for the job queue's
-// listener (River's notifier takes its connection from it and keeps it); nil without a direct
-// URL, when the queue polls.
+// SessionPool is a pool of at most one connection of its own (to the direct URL, else to the
+// pool's when that is no pooler), for the job queue's listener: River's notifier takes its
+// connection from it and keeps it. nil behind a pooler without a direct URL: the queue polls.
 func (s *Store) SessionPool() *pgxpool.Pool { return s.sessions }
 
-// newSessionPool returns the (lazy) pool of SessionPool on the direct URL.
+// newSessionPool returns the (lazy) pool of SessionPool on url.
 func newSessionPool(url string, opt Options) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("invalid direct database URL: %w", err)
+		return nil, fmt.Errorf("invalid database URL: %w", err)
 	}
 	cfg.ConnConfig.ConnectTimeout = opt.ConnectTimeout
 	cfg.ConnConfig.RuntimeParams["application_name"] = QueueListenerApplicationName

@@ -25,6 +25,10 @@ type Options struct {
 	QueryTimeout time.Duration
 	// MaxConns caps the pool; 0 keeps the URL's pool_max_conns, else defaultMaxConns.
 	MaxConns int32
+	// Budget, when set, bounds every connection the store opens (FILESHARE_DB_MAX_CONNS), its
+	// sessions of their own included: the pool gets what they leave (PoolConns), whatever
+	// MaxConns says.
+	Budget int
 	// DirectURL leads to the same database as the pool's URL, but to PostgreSQL itself where
 	// the pool's may lead to a pooler: the connections that need a session of their own
 	// (listening) use it (direct.go). Empty: they connect like the pool.
@@ -83,14 +87,17 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
 	}
 	var direct *pgx.ConnConfig
-	var sessions *pgxpool.Pool
 	if opt.DirectURL != "" {
 		if direct, err = openDirect(ctx, opt.DirectURL, opt); err != nil {
 			return nil, err
 		}
-		if sessions, err = newSessionPool(opt.DirectURL, opt); err != nil {
-			return nil, err
-		}
+	}
+	sessions, err := openSessions(url, pooled, opt)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Budget > 0 {
+		cfg.MaxConns = PoolConns(opt.Budget, sessions != nil)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

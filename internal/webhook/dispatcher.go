@@ -33,9 +33,8 @@ const queueName = "fileshare_webhooks"
 type Options struct {
 	// Store is the instance's database: the job queue's queries and the deliveries' share its
 	// pool, within the instance's connection budget (FILESHARE_DB_MAX_CONNS); a delivery holds
-	// a connection only for each of its queries, never while it waits for an endpoint. With a
-	// direct URL the queue listens for new jobs on the store's session pool; without one it
-	// polls (queue.go).
+	// a connection only for each of its queries, never while it waits for an endpoint. The
+	// queue listens for new jobs on the store's session pool, or polls without one (queue.go).
 	Store *store.Store
 	// Timeout bounds one attempt, from the connection to the answer's status (default 10 s).
 	Timeout time.Duration
