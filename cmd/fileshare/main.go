@@ -19,6 +19,7 @@ import (
 	"fileshare/internal/auth"
 	"fileshare/internal/config"
 	"fileshare/internal/logwriter"
+	"fileshare/internal/server"
 	"fileshare/internal/store"
 )
 
@@ -103,7 +104,7 @@ func (e *env) openStore(ctx context.Context) (*store.Store, error) {
 	if err := e.cfg.RequireDatabase(); err != nil {
 		return nil, err
 	}
-	return store.Open(ctx, e.cfg.DatabaseURL, store.Options{QueryTimeout: e.cfg.DBTimeout})
+	return store.Open(ctx, e.cfg.DatabaseURL, server.StoreOptions(e.cfg))
 }
 
 // withAdmin runs fn, an operator's command on tenants and users, on an open database.

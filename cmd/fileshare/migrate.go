@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -17,11 +18,24 @@ type migrateCmd struct {
 }
 
 // migrator opens the database and a migrator over the migrations embedded in the binary; done
-// releases both.
+// releases both. Migrations take session-level locks (so that replicas migrating at once do
+// not race), which a pooler in transaction mode does not keep: they run on the direct URL when
+// there is one, and refuse to run through a pooler.
 func (e *env) migrator(ctx context.Context) (m *store.Migrator, done func(), err error) {
-	st, err := e.openStore(ctx)
+	if err := e.cfg.RequireDatabase(); err != nil {
+		return nil, nil, err
+	}
+	url := e.cfg.DatabaseURL
+	if e.cfg.DatabaseDirectURL != "" {
+		url = e.cfg.DatabaseDirectURL
+	}
+	st, err := store.Open(ctx, url, store.Options{QueryTimeout: e.cfg.DBTimeout, MaxConns: store.PoolConns(e.cfg.DBMaxConns, false)})
 	if err != nil {
 		return nil, nil, err
+	}
+	if st.Pooled() {
+		st.Close()
+		return nil, nil, errors.New("migrations need a session of their own, and the database URL leads to a connection pooler: set FILESHARE_DATABASE_DIRECT_URL to reach PostgreSQL itself")
 	}
 	m, err = st.NewMigrator()
 	if err != nil {

@@ -154,13 +154,10 @@ func TestScaleOut(t *testing.T) {
 	dbURL := testutil.NewDatabase(t)
 	m := testutil.StartMinIO(t)
 	bucket := testutil.NewBucketName()
-	// Small pools: the other test packages share the server's max_connections with these three
-	// instances, and running out of connections would be answered 503.
-	poolURL := dbURL + "&pool_max_conns=6"
-	if !strings.Contains(dbURL, "?") {
-		poolURL = dbURL + "?pool_max_conns=6"
-	}
-	env := append(dbEnv(poolURL), m.Env(bucket)...)
+	// Small budgets: the other test packages share the server's max_connections with these
+	// three instances, and running out of connections would be answered 503.
+	env := append(dbEnv(dbURL), m.Env(bucket)...)
+	env = append(env, "FILESHARE_DB_MAX_CONNS=6")
 	// Every instance purges continuously, alongside everything else the test does.
 	// Three servers, their clients and MinIO share two cores here: give a database call more
 	// than the production 2 s, so that the race tests atomicity rather than overload shedding.
@@ -213,60 +210,7 @@ func TestScaleOut(t *testing.T) {
 	}
 
 	// A one-time token raced across all instances is served exactly once.
-	type entity struct {
-		ID  string `json:"id"`
-		URL string `json:"url"`
-	}
-	sess := decodeAs[entity](t, c.want(c.on(c.pick(), http.MethodPost, "/sessions", login, password, nil), http.StatusCreated, "session"))
-	file := decodeAs[entity](t, c.want(c.on(c.pick(), http.MethodPost, "/sessions/"+sess.ID+"/files", login, password, []byte(`{"name":"call.wav"}`),
-		"Content-Type", "application/json"), http.StatusCreated, "file entry"))
-	content := make([]byte, 64<<10)
-	rand.Read(content)
-	c.want(c.on(c.pick(), http.MethodPut, "/sessions/"+sess.ID+"/files/"+file.ID, login, password, content), http.StatusOK, "put")
-	tok := decodeAs[entity](t, c.want(c.on(c.pick(), http.MethodPost, "/sessions/"+sess.ID+"/files/"+file.ID+"/tokens", login, password, nil),
-		http.StatusCreated, "token"))
-	path := pathOf(t, tok.URL)
-	const racers = 300
-	var (
-		wg      sync.WaitGroup
-		start   = make(chan struct{})
-		results = make(chan answer, racers)
-		errs    = make(chan error, racers)
-	)
-	for i := range racers {
-		wg.Add(1)
-		go func(s *testutil.Serve) {
-			defer wg.Done()
-			<-start
-			a, err := send(s, http.MethodGet, path, "", "", nil)
-			if err != nil {
-				errs <- err
-				return
-			}
-			results <- a
-		}(nodes[i%instances])
-	}
-	close(start)
-	wg.Wait()
-	close(results)
-	close(errs)
-	for err := range errs {
-		t.Fatalf("token race: %v", err)
-	}
-	served, used := 0, 0
-	for a := range results {
-		switch {
-		case a.status == http.StatusOK && bytes.Equal(a.body, content):
-			served++
-		case a.status == http.StatusGone && a.message() == "download token already used":
-			used++
-		default:
-			t.Errorf("token race: %d %.200s", a.status, a.body)
-		}
-	}
-	if served != 1 || used != racers-1 {
-		t.Fatalf("token raced %d times over %d instances: served %d, refused %d", racers, instances, served, used)
-	}
+	sessID, fileID := c.raceToken(login, password, 300)
 	if n := count(`SELECT count(*) FROM download_tokens WHERE consumed_at IS NOT NULL`); n != 1 {
 		t.Fatalf("%d consumed tokens in the database", n)
 	}
@@ -279,9 +223,9 @@ func TestScaleOut(t *testing.T) {
 			t.Fatalf("download on %s right after the delete: %d %s", s.Addr, a.status, a.body)
 		}
 	}
-	tok2 := decodeAs[entity](t, c.want(c.on(nodes[0], http.MethodPost, "/sessions/"+sess.ID+"/files/"+file.ID+"/tokens", login, password, nil),
+	tok2 := decodeAs[entity](t, c.want(c.on(nodes[0], http.MethodPost, "/sessions/"+sessID+"/files/"+fileID+"/tokens", login, password, nil),
 		http.StatusCreated, "token 2"))
-	c.want(c.on(nodes[2], http.MethodDelete, "/sessions/"+sess.ID, login, password, nil), http.StatusNoContent, "delete session")
+	c.want(c.on(nodes[2], http.MethodDelete, "/sessions/"+sessID, login, password, nil), http.StatusNoContent, "delete session")
 	for _, s := range nodes {
 		if a := c.on(s, http.MethodGet, pathOf(t, tok2.URL), "", "", nil); a.status != http.StatusNotFound {
 			t.Fatalf("token of a deleted session on %s: %d %s", s.Addr, a.status, a.body)

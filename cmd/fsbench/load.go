@@ -64,13 +64,18 @@ func rss(pid int) int64 {
 
 // peakRSS samples pid's RSS until stop is closed and returns the largest value seen.
 func peakRSS(pid int, stop <-chan struct{}) <-chan int64 {
+	return peakOf(5*time.Millisecond, func() int64 { return rss(pid) }, stop)
+}
+
+// peakOf calls sample every period until stop is closed and returns the largest value seen.
+func peakOf(period time.Duration, sample func() int64, stop <-chan struct{}) <-chan int64 {
 	out := make(chan int64, 1)
 	go func() {
 		var peak int64
-		t := time.NewTicker(5 * time.Millisecond)
+		t := time.NewTicker(period)
 		defer t.Stop()
 		for {
-			if v := rss(pid); v > peak {
+			if v := sample(); v > peak {
 				peak = v
 			}
 			select {

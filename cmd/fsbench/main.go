@@ -109,6 +109,8 @@ func main() {
 	}
 	b := &bench{o: o, fs: fs, ng: ng, dbURL: dbURL}
 	b.setup()
+	stopConns := make(chan struct{})
+	peakConns := b.peakConns(stopConns)
 
 	var results []result
 	if want("upload") {
@@ -141,6 +143,8 @@ func main() {
 	if want("webhooks") {
 		results = append(results, b.webhooks()...)
 	}
+	close(stopConns)
+	results = append(results, connsRow(<-peakConns))
 	printTable(results)
 	writeJSON(o.out, results)
 }

@@ -152,6 +152,13 @@ func (b *Bus) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		if errors.Is(err, store.ErrNoSession) {
+			// Behind a pooler without a direct URL there is nothing to listen with, and a
+			// deaf session would make every deletion wait for it: none is kept.
+			b.log.Warn("cache coherence off: serving downloads from the database", "err", err)
+			<-ctx.Done()
+			return
+		}
 		b.log.Warn("cache coherence session lost; serving downloads from the database until it is back", "err", err)
 		if time.Since(began) > time.Minute {
 			backoff = 100 * time.Millisecond
@@ -213,6 +220,14 @@ func (b *Bus) session(ctx context.Context, last *uuid.UUID) error {
 	var beats int
 	for {
 		start := b.mono()
+		// A heartbeat that this session must hear, sent the way deletions are announced: on
+		// the pool, not on the listening connection. Only a session that hears what the
+		// pool commits may serve from memory; one that does not (a listening connection
+		// that lost its LISTEN, or that reaches another database than the pool) serves
+		// nothing. A heartbeat that cannot be sent is one not heard.
+		beats++
+		beat := fmt.Sprintf("beat %s %d", id, beats)
+		beatErr := b.st.Cache().Notify(ctx, Channel, beat)
 		sent := time.Now()
 		dbNow, err := l.Cache.RenewSession(ctx, id, b.lease)
 		if err != nil {
@@ -220,25 +235,16 @@ func (b *Bus) session(ctx context.Context, last *uuid.UUID) error {
 		}
 		rtt := time.Since(sent)
 		b.skew.Store(int64(dbNow.Sub(sent.Add(rtt / 2))))
-		// A heartbeat that this session must hear itself: behind a pooler that does not
-		// carry notifications (PgBouncer in transaction mode), or on a listening connection
-		// that lost its LISTEN, the renewals would succeed while announcements go unheard.
-		beats++
-		beat := fmt.Sprintf("beat %s %d", id, beats)
-		if err := l.Notify(ctx, Channel, beat); err != nil {
-			return err
-		}
-		// What was announced before the renewal came with its answer, and a session's own
-		// notification comes with the answer of the statement that sent it: applied before
-		// the lease is extended.
+		// What was committed before the renewal began — the heartbeat among it — came with
+		// its answer: applied before the lease is extended.
 		if err := b.apply(ctx, l, id, time.Time{}); err != nil {
 			return err
 		}
-		if b.heard.Load() == beat {
+		if beatErr == nil && b.heard.Load() == beat {
 			b.validUntil.Store(start + int64(b.lease-leaseMargin))
 		} else {
 			if b.Serving() || beats == 1 {
-				b.log.Warn("cache coherence: the listening connection does not hear its own notifications (a pooler in transaction mode?); serving downloads from the database")
+				b.log.Warn("cache coherence: the listening connection does not hear the notifications sent on the pool; serving downloads from the database", "err", beatErr)
 			}
 			b.stopServing()
 		}

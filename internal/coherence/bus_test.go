@@ -58,7 +58,7 @@ func TestDeafSessionNeverServes(t *testing.T) {
 			t.Fatal("a deaf session's cache answered")
 		}
 	}
-	if !strings.Contains(logs.String(), "does not hear its own notifications") {
+	if !strings.Contains(logs.String(), "does not hear the notifications sent on the pool") {
 		t.Fatalf("no warning in the log: %s", logs)
 	}
 }

@@ -391,7 +391,7 @@ func TestDeafSessionWarnsOnce(t *testing.T) {
 	coherence.ListenOn(deaf, "elsewhere")
 	startBus(t, deaf)
 	beats(t, url, 6)
-	if n := strings.Count(logs.String(), "does not hear its own notifications"); n != 1 {
+	if n := strings.Count(logs.String(), "does not hear the notifications sent on the pool"); n != 1 {
 		t.Fatalf("the warning was logged %d times over 6 renewals, want once", n)
 	}
 	if deaf.Serving() {

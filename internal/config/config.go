@@ -15,7 +15,9 @@ import (
 // where it differs from the flag name. The `unit` tag says what a whole number counts; such a
 // number may be written as a product (86400 * 7).
 type Config struct {
-	DatabaseURL        string        `name:"database-url" env:"FILESHARE_DATABASE_URL,DATABASE_URL" help:"PostgreSQL URL (required)."`
+	DatabaseURL        string        `name:"database-url" env:"FILESHARE_DATABASE_URL,DATABASE_URL" help:"PostgreSQL URL (required); may lead to PgBouncer in transaction pooling mode."`
+	DatabaseDirectURL  string        `name:"database-direct-url" env:"FILESHARE_DATABASE_DIRECT_URL" help:"URL of the same database that leads to PostgreSQL itself, not to a pooler: what needs a session of its own (listening for notifications, migrations) uses it. Without it, an instance behind a pooler serves no upload rows from memory and polls the job queue."`
+	DBMaxConns         int           `name:"db-max-conns" env:"FILESHARE_DB_MAX_CONNS" default:"8" help:"Most connections one instance opens to PostgreSQL, all of its uses together: queries, background jobs, webhook deliveries, listening."`
 	Listen             string        `name:"listen" env:"FILESHARE_LISTEN" default:"127.0.0.1:3001" help:"Address to serve HTTP on."`
 	DataDir            string        `name:"data-dir" env:"FILESHARE_DATA_DIR" default:"./data" help:"Directory of the blobs."`
 	PublicURL          string        `name:"public-url" env:"FILESHARE_PUBLIC_URL" help:"Base of absolute URLs in answers, e.g. https://host:1446/rtc/fileshare (default: from the request)."`
@@ -113,6 +115,12 @@ func (c *Config) Validate() error {
 	if c.TusExpiry < time.Second {
 		errs = append(errs, problem(fmt.Sprintf("tus-expiry must be at least 1s, not %s", c.TusExpiry), "tus-expiry"))
 	}
+	if c.DBMaxConns < MinDBMaxConns {
+		errs = append(errs, problem(fmt.Sprintf("db-max-conns must be at least %d, not %d: an instance needs two connections for its queries and two sessions of its own (listening)", MinDBMaxConns, c.DBMaxConns), "db-max-conns"))
+	}
+	if strings.Contains(c.DatabaseURL, "pool_max_conns") || strings.Contains(c.DatabaseDirectURL, "pool_max_conns") {
+		errs = append(errs, problem("the database URL must not set pool_max_conns: db-max-conns (FILESHARE_DB_MAX_CONNS) bounds every connection of an instance", "database-url", "db-max-conns"))
+	}
 	if c.DBTimeout < 0 {
 		errs = append(errs, problem(fmt.Sprintf("db-timeout must not be negative, not %s", c.DBTimeout), "db-timeout"))
 	}
@@ -199,6 +207,11 @@ func isIPHost(h string) bool {
 	_, err := netip.ParseAddr(h)
 	return err == nil
 }
+
+// MinDBMaxConns is the smallest connection budget an instance works with: two sessions of its
+// own (the cache coherence listener, and the job queue's listener with a direct URL) and two
+// pooled connections, so that a request and a background job never wait for each other.
+const MinDBMaxConns = 4
 
 // RequireDatabase reports a missing database URL.
 func (c *Config) RequireDatabase() error {

@@ -41,7 +41,8 @@ func TestYAMLFileBetweenFlagsAndDefaults(t *testing.T) {
 	d := parse(t, "")
 	if d.UploadTTL != 3600 || d.SessionTTL != 604800 || d.MaxTTL != 2592000 || d.MaxUploadBytes != 2147483648 ||
 		d.Listen != "127.0.0.1:3001" || d.DataDir != "./data" || d.PurgeInterval != time.Minute ||
-		d.TombstoneRetention != 720*time.Hour || d.OrphanGrace != time.Hour || len(d.TrustedProxies) != 0 {
+		d.TombstoneRetention != 720*time.Hour || d.OrphanGrace != time.Hour || len(d.TrustedProxies) != 0 ||
+		d.DBMaxConns != 8 || d.DatabaseDirectURL != "" {
 		t.Errorf("defaults: %+v", d)
 	}
 
@@ -97,6 +98,8 @@ func TestValidate(t *testing.T) {
 		"cors origin with path":  func(c *config.Config) { c.CORSOrigins = []string{"https://app.example.com/x"} },
 		"cors origin slash":      func(c *config.Config) { c.CORSOrigins = []string{"https://app.example.com/"} },
 		"cors origin upper case": func(c *config.Config) { c.CORSOrigins = []string{"https://App.example.com"} },
+		"connection budget of 3": func(c *config.Config) { c.DBMaxConns = 3 },
+		"pool size in the URL":   func(c *config.Config) { c.DatabaseURL = "postgres://db/x?pool_max_conns=9" },
 	} {
 		c := good
 		change(&c)

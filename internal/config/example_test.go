@@ -28,7 +28,8 @@ func TestExampleConfigFileLoads(t *testing.T) {
 	if got.Listen != "127.0.0.1:3001" || got.DataDir != "/var/lib/fileshare" || got.UploadTTL != 3600 ||
 		got.SessionTTL != 604800 || got.MaxTTL != 2592000 || got.MaxUploadBytes != 2147483648 ||
 		got.PurgeInterval != time.Minute || got.TombstoneRetention != 720*time.Hour || got.OrphanGrace != time.Hour ||
-		len(got.TrustedProxies) != 1 || got.TrustedProxies[0] != "127.0.0.1/32" || got.LogLevel != "info" {
+		len(got.TrustedProxies) != 1 || got.TrustedProxies[0] != "127.0.0.1/32" || got.LogLevel != "info" ||
+		got.DBMaxConns != 8 {
 		t.Fatalf("example config read as %+v", got)
 	}
 	if err := got.Validate(); err != nil {

@@ -214,6 +214,16 @@ func TestConfigurationErrorsNameKeyAndSource(t *testing.T) {
 			want: `invalid configuration: FILESHARE_BLOB_STORE (environment): blob-store s3 needs a bucket: set FILESHARE_S3_BUCKET or --s3-bucket`,
 		},
 		{
+			name: "Validate, a connection budget too small",
+			env:  map[string]string{"FILESHARE_DB_MAX_CONNS": "3"},
+			want: `invalid configuration: FILESHARE_DB_MAX_CONNS (environment): db-max-conns must be at least 4, not 3: an instance needs two connections for its queries and two sessions of its own (listening)`,
+		},
+		{
+			name: "Validate, a pool size in the URL",
+			args: []string{"--database-url=postgres://db/fileshare?pool_max_conns=20"},
+			want: `invalid configuration: --database-url (flag): the database URL must not set pool_max_conns: db-max-conns (FILESHARE_DB_MAX_CONNS) bounds every connection of an instance`,
+		},
+		{
 			name: "Validate, an empty flag",
 			args: []string{"--blob-store=s3", "--s3-bucket=b", "--s3-region="},
 			want: `invalid configuration: --s3-region (flag): s3-region must not be empty`,

@@ -35,15 +35,19 @@ func newInstance(t *testing.T, e *testutil.Env, queryTimeout time.Duration) *ser
 	return app
 }
 
-// When a worker cannot start (here the webhook dispatcher, whose database refuses it), Run
+// When a worker cannot start (here the webhook dispatcher, whose database is closed), Run
 // returns its error with the listener closed, the workers started before it stopped, and
 // none started after it.
 func TestRunLeavesNothingWhenAWorkerFailsToStart(t *testing.T) {
 	t.Parallel()
 	e := testutil.NewEnv(t)
 	app := newInstance(t, e, 0)
-	app.Webhooks = webhook.NewDispatcher(webhook.Options{DatabaseURL: "postgres://postgres@127.0.0.1:1/none?sslmode=disable"},
-		slog.New(slog.DiscardHandler), nil)
+	closed, err := store.Open(context.Background(), e.DBURL, store.Options{MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Close()
+	app.Webhooks = webhook.NewDispatcher(webhook.Options{Store: closed}, slog.New(slog.DiscardHandler), nil)
 	app.Purger.TestSignals.Init()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -158,7 +158,7 @@ func Assemble(cfg *config.Config, st *store.Store, blobs blob.Store, log *slog.L
 	purger := purge.New(st, blobs, log, popt)
 	purger.OnPass = func(r purge.Result, d time.Duration, err error) { observePurge(m, r, d, err) }
 	dispatcher := webhook.NewDispatcher(webhook.Options{
-		DatabaseURL: cfg.DatabaseURL, Timeout: cfg.WebhookTimeout, AllowPrivate: cfg.WebhookAllowPrivate,
+		Store: st, Timeout: cfg.WebhookTimeout, AllowPrivate: cfg.WebhookAllowPrivate,
 		RetryBase: cfg.WebhookRetryBase, PerTenant: cfg.WebhookTenantConcurrency, DisableAfter: cfg.WebhookDisableAfter,
 	}, log, wm)
 	return &App{Handler: h, Store: st, Blobs: blobs, Service: svc, Authn: authn, Purger: purger, Metrics: m, Webhooks: dispatcher, Coherence: bus, log: log, idleTimeout: cfg.IdleTimeout}, nil
@@ -197,24 +197,27 @@ func NewHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 // connections: below the 30 s that process managers commonly allow before they kill.
 const drainBound = 20 * time.Second
 
+// StoreOptions are the database settings of cfg: its connection budget (FILESHARE_DB_MAX_CONNS)
+// is the store's pool and the sessions of their own together (store.PoolConns).
+func StoreOptions(cfg *config.Config) store.Options {
+	return store.Options{QueryTimeout: cfg.DBTimeout, Budget: cfg.DBMaxConns, DirectURL: cfg.DatabaseDirectURL}
+}
+
 // Serve opens the database, checks its schema, and serves HTTP until ctx is done; then it
 // drains in-flight requests, stops the background workers, and returns nil.
 func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err := cfg.RequireDatabase(); err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{QueryTimeout: cfg.DBTimeout})
+	st, err := store.Open(ctx, cfg.DatabaseURL, StoreOptions(cfg))
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	m, err := st.NewMigrator()
-	if err != nil {
-		return err
+	if st.Pooled() && !st.Direct() {
+		log.Warn("the database URL leads to a connection pooler and no direct URL is set: no upload rows are served from memory and the job queue polls (set FILESHARE_DATABASE_DIRECT_URL)")
 	}
-	err = m.CheckCurrent(ctx)
-	m.Close()
-	if err != nil {
+	if err := st.CheckSchema(ctx); err != nil {
 		return err
 	}
 	app, err := New(cfg, st, log)

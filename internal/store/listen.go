@@ -23,15 +23,25 @@ type Listener struct {
 // ListenerApplicationName is the application_name of listening connections.
 const ListenerApplicationName = "fileshare listener"
 
-// Listen opens a connection and listens on channel.
+// Listen opens a connection of its own (to the direct URL when there is one) and listens on
+// channel. ErrNoSession when the connection leads to a pooler, which would not keep the
+// LISTEN: there is nothing to listen with then.
 func (s *Store) Listen(ctx context.Context, channel string) (*Listener, error) {
 	ctx, cancel := bound(ctx, s.queryTimeout)
 	defer cancel()
-	cfg := s.Pool.Config().ConnConfig.Copy()
+	cfg := s.sessionConfig()
 	// Named for pg_stat_activity: an operator can tell the listening sessions apart.
 	cfg.RuntimeParams["application_name"] = ListenerApplicationName
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
+		return nil, translate(err)
+	}
+	pooled, err := isPooled(ctx, conn)
+	if err == nil && pooled {
+		err = ErrNoSession
+	}
+	if err != nil {
+		conn.Close(context.Background())
 		return nil, translate(err)
 	}
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {

@@ -35,18 +35,36 @@ type Migrator struct {
 }
 
 // NewMigrator returns a goose provider over the embedded migrations. It takes a session-level
-// advisory lock while migrating, so replicas that migrate at once do not race.
+// advisory lock while migrating, so replicas that migrate at once do not race; so it needs a
+// session of its own, which a pooler in transaction mode does not give.
 func (s *Store) NewMigrator() (*Migrator, error) {
-	fsys, err := fs.Sub(db.Migrations, "migrations")
-	if err != nil {
-		return nil, err
-	}
 	locker, err := lock.NewPostgresSessionLocker()
 	if err != nil {
 		return nil, err
 	}
+	return s.newMigrator(goose.WithSessionLocker(locker))
+}
+
+// CheckSchema returns an error unless the database schema is exactly at the binary's latest
+// migration (Migrator.CheckCurrent). It reads without taking the migrations' lock, which
+// goose takes to read a version too: through a pooler in transaction mode, that session-level
+// lock would be left on a server connection and hold every later migration up.
+func (s *Store) CheckSchema(ctx context.Context) error {
+	m, err := s.newMigrator()
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	return m.CheckCurrent(ctx)
+}
+
+func (s *Store) newMigrator(opts ...goose.ProviderOption) (*Migrator, error) {
+	fsys, err := fs.Sub(db.Migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
 	sqlDB := stdlib.OpenDBFromPool(s.Pool)
-	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, fsys, goose.WithSessionLocker(locker))
+	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, fsys, opts...)
 	if err != nil {
 		sqlDB.Close()
 		return nil, err

@@ -25,6 +25,14 @@ type Options struct {
 	QueryTimeout time.Duration
 	// MaxConns caps the pool; 0 keeps the URL's pool_max_conns, else defaultMaxConns.
 	MaxConns int32
+	// Budget, when set, bounds every connection the store opens (FILESHARE_DB_MAX_CONNS), its
+	// sessions of their own included: the pool gets what they leave (PoolConns), whatever
+	// MaxConns says.
+	Budget int
+	// DirectURL leads to the same database as the pool's URL, but to PostgreSQL itself where
+	// the pool's may lead to a pooler: the connections that need a session of their own
+	// (listening) use it (direct.go). Empty: they connect like the pool.
+	DirectURL string
 }
 
 // defaultMaxConns is the pool size unless the URL sets pool_max_conns.
@@ -38,6 +46,9 @@ type Store struct {
 	Repos
 
 	queryTimeout time.Duration
+	pooled       bool            // the pool's URL leads to a pooler
+	direct       *pgx.ConnConfig // of DirectURL; nil without one
+	sessions     *pgxpool.Pool   // SessionPool; nil without a direct URL
 }
 
 // Open connects a pool to url and checks that the database answers.
@@ -63,22 +74,50 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 		// server copes with more, and each request holds a connection only for its queries.
 		cfg.MaxConns = defaultMaxConns
 	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("database: %w", err)
-	}
 	pingCtx, cancel := context.WithTimeout(ctx, opt.ConnectTimeout+opt.QueryTimeout)
 	defer cancel()
-	if err := pool.Ping(pingCtx); err != nil {
-		pool.Close()
+	pooled, err := probe(pingCtx, cfg.ConnConfig)
+	if err != nil {
 		return nil, fmt.Errorf("database unreachable: %w", err)
 	}
-	return &Store{Pool: pool, Repos: newRepos(pool, opt.QueryTimeout), queryTimeout: opt.QueryTimeout}, nil
+	if pooled && !explicitExecMode(url) {
+		// A pooler in transaction mode may run a statement's execution on another server
+		// connection than its preparation: cache only the statements' descriptions, and send
+		// each query whole (PgBouncer before 1.21 carries no prepared statements).
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+	}
+	var direct *pgx.ConnConfig
+	if opt.DirectURL != "" {
+		if direct, err = openDirect(ctx, opt.DirectURL, opt); err != nil {
+			return nil, err
+		}
+	}
+	sessions, err := openSessions(url, pooled, opt)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Budget > 0 {
+		cfg.MaxConns = PoolConns(opt.Budget, sessions != nil)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		closePool(sessions)
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	return &Store{Pool: pool, Repos: newRepos(pool, opt.QueryTimeout), queryTimeout: opt.QueryTimeout,
+		pooled: pooled, direct: direct, sessions: sessions}, nil
 }
 
 // Close closes the pool.
 func (s *Store) Close() {
 	s.Pool.Close()
+	closePool(s.sessions)
+}
+
+func closePool(p *pgxpool.Pool) {
+	if p != nil {
+		p.Close()
+	}
 }
 
 // InTx runs fn in one transaction, committing when it returns nil and rolling back otherwise.

@@ -62,6 +62,7 @@ func DefaultConfig() *config.Config {
 		BodyIdleTimeout:    30 * time.Second,
 		BodyMinRate:        512,
 		DBTimeout:          2 * time.Second,
+		DBMaxConns:         8,
 		IdleTimeout:        30 * time.Second,
 		TokenResumeWindow:  15 * time.Minute,
 		TusExpiry:          24 * time.Hour,
@@ -101,7 +102,7 @@ func start(t testing.TB, cfg *config.Config) *Env {
 	}
 	e := &Env{T: t, DBURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logs: &LogBuffer{}, Config: cfg, passwords: &sync.Map{}}
 	// A small pool: many test servers share one PostgreSQL and its max_connections.
-	st, err := store.Open(context.Background(), e.DBURL, store.Options{QueryTimeout: cfg.DBTimeout, MaxConns: 6})
+	st, err := store.Open(context.Background(), e.DBURL, store.Options{QueryTimeout: cfg.DBTimeout, MaxConns: 6, DirectURL: cfg.DatabaseDirectURL})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}

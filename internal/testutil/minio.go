@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -35,11 +34,8 @@ type MinIO struct {
 	AccessKey string
 	SecretKey string
 
-	dir  string
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the process has exited
-	stop chan struct{} // releases the thread that started the process
-	logs *LogBuffer
+	dir string
+	*child
 }
 
 var (
@@ -163,9 +159,6 @@ func tryStartMinIO(bin string) (*MinIO, error) {
 		AccessKey: "fileshare-test",
 		SecretKey: randomHex(16),
 		dir:       dir,
-		done:      make(chan struct{}),
-		stop:      make(chan struct{}),
-		logs:      &LogBuffer{},
 	}
 	cmd := exec.Command(bin, "server", "--quiet",
 		"--address", fmt.Sprintf("127.0.0.1:%d", port),
@@ -181,23 +174,7 @@ func tryStartMinIO(bin string) (*MinIO, error) {
 	cmd.Env = append(env,
 		"MINIO_ROOT_USER="+m.AccessKey, "MINIO_ROOT_PASSWORD="+m.SecretKey,
 		"MINIO_BROWSER=off", "MINIO_UPDATE=off")
-	cmd.Stdout, cmd.Stderr = m.logs, m.logs
-	setParentDeathSignal(cmd)
-	m.cmd = cmd
-	// The parent-death signal fires when the thread that started the child ends, not the
-	// process: start it from a thread that stays until terminate releases it.
-	started := make(chan error)
-	go func() {
-		runtime.LockOSThread()
-		err := cmd.Start()
-		started <- err
-		if err != nil {
-			return
-		}
-		go func() { cmd.Wait(); close(m.done) }()
-		<-m.stop
-	}()
-	if err := <-started; err != nil {
+	if m.child, err = startChild(cmd); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -210,12 +187,9 @@ func tryStartMinIO(bin string) (*MinIO, error) {
 				return m, nil
 			}
 		}
-		select {
-		case <-m.done:
-			close(m.stop)
-			os.RemoveAll(dir)
+		if m.exited() {
+			m.terminate()
 			return nil, fmt.Errorf("minio exited at start: %s", strings.TrimSpace(m.logs.String()))
-		default:
 		}
 		if time.Now().After(deadline) {
 			m.terminate()
@@ -227,14 +201,7 @@ func tryStartMinIO(bin string) (*MinIO, error) {
 
 // terminate stops the server (SIGTERM, then SIGKILL) and removes its directory.
 func (m *MinIO) terminate() {
-	m.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-m.done:
-	case <-time.After(10 * time.Second):
-		m.cmd.Process.Kill()
-		<-m.done
-	}
-	close(m.stop)
+	m.child.terminate(syscall.SIGTERM, 10*time.Second)
 	os.RemoveAll(m.dir)
 }
 

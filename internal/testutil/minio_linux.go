@@ -8,5 +8,8 @@ import (
 // setParentDeathSignal has the kernel kill the child when its parent ends, so that a test
 // binary that crashes or is killed does not leave its server running.
 func setParentDeathSignal(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 }

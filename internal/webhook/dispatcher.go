@@ -12,7 +12,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"fileshare/internal/lifecycle"
 	"fileshare/internal/lifecycle/testsignal"
@@ -32,13 +31,11 @@ const queueName = "fileshare_webhooks"
 
 // Options tune the dispatcher.
 type Options struct {
-	// DatabaseURL is the database; the dispatcher opens a pool of its own on it, so that
-	// delivery work never waits for, nor holds, a connection of the request path.
-	DatabaseURL string
-	// MaxConns caps that pool (default 8).
-	MaxConns int32
-	// DBTimeout bounds each of its database calls (default 5 s).
-	DBTimeout time.Duration
+	// Store is the instance's database: the job queue's queries and the deliveries' share its
+	// pool, within the instance's connection budget (FILESHARE_DB_MAX_CONNS); a delivery holds
+	// a connection only for each of its queries, never while it waits for an endpoint. The
+	// queue listens for new jobs on the store's session pool, or polls without one (queue.go).
+	Store *store.Store
 	// Timeout bounds one attempt, from the connection to the answer's status (default 10 s).
 	Timeout time.Duration
 	// AllowPrivate lets deliveries connect to internal addresses.
@@ -67,12 +64,6 @@ type Options struct {
 const DisableAfter = 5 * 24 * time.Hour
 
 func (o *Options) defaults() {
-	if o.MaxConns <= 0 {
-		o.MaxConns = 8
-	}
-	if o.DBTimeout <= 0 {
-		o.DBTimeout = 5 * time.Second
-	}
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
 	}
@@ -159,23 +150,21 @@ type RecordedAttempt struct {
 // Start connects to the database and delivers events, in the background, until Stop or the
 // end of ctx. The database must hold the job queue's tables (`fileshare migrate up`). Stop
 // returns once the deliveries in flight have ended (each within the attempt timeout) and the
-// dispatcher's connections are closed.
+// queue's listener, if any, is closed.
 func (d *Dispatcher) Start(ctx context.Context) error {
 	return d.Runner.Start(ctx, d.setup)
 }
 
 func (d *Dispatcher) setup(ctx context.Context, g *lifecycle.Group) error {
-	st, err := store.Open(ctx, d.opt.DatabaseURL, store.Options{QueryTimeout: d.opt.DBTimeout, MaxConns: d.opt.MaxConns})
-	if err != nil {
-		return fmt.Errorf("webhook dispatcher: %w", err)
-	}
+	st := d.opt.Store
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &deliverWorker{d: d}); err != nil {
-		st.Close()
 		return err
 	}
-	client, err := river.NewClient(riverpgxv5.New(st.Pool), &river.Config{
+	driver, pollOnly := queueDriver(st)
+	client, err := river.NewClient(driver, &river.Config{
 		Schema:      store.QueueSchema,
+		PollOnly:    pollOnly,
 		Queues:      map[string]river.QueueConfig{queueName: {MaxWorkers: d.opt.Workers}},
 		Workers:     workers,
 		MaxAttempts: maxAttempts,
@@ -189,7 +178,6 @@ func (d *Dispatcher) setup(ctx context.Context, g *lifecycle.Group) error {
 		Logger:               slog.New(warnOnly{d.log.With("component", "webhook queue").Handler()}),
 	})
 	if err != nil {
-		st.Close()
 		return fmt.Errorf("webhook dispatcher: %w", err)
 	}
 	d.mu.Lock()
@@ -197,7 +185,6 @@ func (d *Dispatcher) setup(ctx context.Context, g *lifecycle.Group) error {
 	d.mu.Unlock()
 	// Jobs run under a context of their own: a stop lets them finish (run bounds it).
 	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
-		st.Close()
 		return fmt.Errorf("webhook dispatcher: %w", err)
 	}
 	g.Go(func(ctx context.Context) { d.run(ctx, client, st) })
@@ -206,7 +193,7 @@ func (d *Dispatcher) setup(ctx context.Context, g *lifecycle.Group) error {
 
 // run refreshes the backlog metrics until ctx ends, then stops the queue client: in-flight
 // deliveries get the attempt timeout to finish, then are cancelled (and retried later, by any
-// instance). Then it closes the dispatcher's connections.
+// instance).
 func (d *Dispatcher) run(ctx context.Context, client *river.Client[pgx.Tx], st *store.Store) {
 	t := time.NewTicker(d.opt.BacklogInterval)
 	defer t.Stop()
@@ -222,7 +209,6 @@ func (d *Dispatcher) run(ctx context.Context, client *river.Client[pgx.Tx], st *
 				cancelHard()
 			}
 			cancel()
-			st.Close()
 			d.http.CloseIdleConnections()
 			return
 		case <-t.C:
