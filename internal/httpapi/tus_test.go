@@ -558,9 +558,12 @@ func TestTusContentDigest(t *testing.T) {
 		// The last bytes again, with the right digest.
 		tuWantOffset(t, tuPatch(e, url, half, data[half:], "Content-Digest", right), len(data))
 	}
-	// In one request, at creation: a mismatch leaves nothing.
-	testutil.WantError(t, e.Do(tuRequest(e, http.MethodPost, "/tus", sessAlice, data, "Upload-Length", strconv.Itoa(len(data)), "Content-Digest", wrong)),
-		http.StatusBadRequest, "digest mismatch")
+	// In one request, at creation: a mismatch leaves nothing, and no Location points at it.
+	mismatch := e.Do(tuRequest(e, http.MethodPost, "/tus", sessAlice, data, "Upload-Length", strconv.Itoa(len(data)), "Content-Digest", wrong))
+	testutil.WantError(t, mismatch, http.StatusBadRequest, "digest mismatch")
+	if loc := mismatch.Header.Get("Location"); loc != "" {
+		t.Errorf("the refused creation carries Location %q", loc)
+	}
 	if n := testutil.QueryInt(t, e, `SELECT count(*) FROM tus_uploads WHERE completed_at IS NULL`); n != 0 {
 		t.Errorf("%d unfinished tus uploads left", n)
 	}
