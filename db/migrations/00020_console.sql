@@ -22,6 +22,24 @@ COMMENT ON COLUMN console_sessions.app_password_id IS 'The application password 
 COMMENT ON COLUMN console_sessions.created_at IS 'When the user signed in; a later password change ends a session signed in with the password.';
 COMMENT ON COLUMN console_sessions.expires_at IS 'When the session ends, whatever happens.';
 
+-- Disabling a user ends its sessions for good (enabling it again brings none back), and a new
+-- password ends those signed in with the old one, however the change is made (the CLI, psql).
+-- +goose StatementBegin
+CREATE FUNCTION console_sessions_end() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.disabled_at IS NOT NULL AND OLD.disabled_at IS NULL THEN
+        DELETE FROM console_sessions WHERE user_id = NEW.id;
+    ELSIF NEW.password_hash IS DISTINCT FROM OLD.password_hash THEN
+        DELETE FROM console_sessions WHERE user_id = NEW.id AND app_password_id IS NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
+-- +goose StatementEnd
+COMMENT ON FUNCTION console_sessions_end() IS 'Ends the console sessions of a user who is disabled, or whose password changes (those signed in with it).';
+CREATE TRIGGER console_sessions_end AFTER UPDATE OF disabled_at, password_hash ON users
+    FOR EACH ROW EXECUTE FUNCTION console_sessions_end();
+
 ALTER TABLE download_tokens ADD COLUMN label text CHECK (label <> '' AND length(label) <= 100);
 COMMENT ON COLUMN download_tokens.label IS 'The sender''s note of whom the link is for ("for Bob"); NULL when none. Grants nothing.';
 
@@ -67,4 +85,6 @@ END
 $$;
 -- +goose StatementEnd
 ALTER TABLE download_tokens DROP COLUMN label;
+DROP TRIGGER console_sessions_end ON users;
+DROP FUNCTION console_sessions_end();
 DROP TABLE console_sessions;
