@@ -1,4 +1,4 @@
-// Package console is the sender's console in the browser (docs/behaviour.md §17): a tenant's
+// Package console is the sender's console in the browser (docs/behaviour.md §15): a tenant's
 // user signs in with a form, uploads files with a progress bar through tus, makes sessions and
 // one-time links (with PINs, labels and QR codes) and watches them being viewed and delivered.
 // It is mounted by the API's router at /console and works through the same share service, with
@@ -154,13 +154,14 @@ const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-sr
 	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
 // securityHeaders marks every console answer: the CSP, no sniffing, no caching of what a
-// signed-in user sees, no referrer.
+// signed-in user sees, no referrer to other origins. (Not no-referrer: with it browsers send
+// "Origin: null" on the console's own form posts and fetches, which the origin check needs.)
 func securityHeaders(c *gin.Context) {
 	h := c.Writer.Header()
 	h.Set("Content-Security-Policy", pageCSP)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin")
 	if h.Get("Cache-Control") == "" {
 		h.Set("Cache-Control", "no-store")
 	}

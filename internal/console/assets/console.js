@@ -41,11 +41,12 @@
       else if (k.slice(0, 2) === 'on') e.addEventListener(k.slice(2), v);
       else e.setAttribute(k, v === true ? '' : v);
     });
-    for (var i = 2; i < arguments.length; i++) {
-      var c = arguments[i];
-      if (c === null || c === undefined) continue;
-      e.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
-    }
+    var add = function (c) {
+      if (c === null || c === undefined) return;
+      if (Array.isArray(c)) c.forEach(add);
+      else e.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
+    };
+    for (var i = 2; i < arguments.length; i++) add(arguments[i]);
     return e;
   }
 
@@ -267,14 +268,15 @@
       v.linksBox = el('div', { hidden: true },
         el('h4', { text: 'Links' }),
         el('table', { class: 'links' },
-          el('thead', {}, el('tr', {}, ['For', 'State', 'Created', 'Viewed', 'Downloaded', 'Expires', ''].map(function (h) { return el('th', { scope: 'col', text: h }); }))),
+          el('thead', {}, el('tr', {}, ['For', 'State', 'Created', 'Viewed', 'Downloaded', 'Expires'].map(function (h) { return el('th', { scope: 'col', text: h }); }),
+            el('th', { scope: 'col' }, el('span', { class: 'visually-hidden', text: 'Actions' })))),
           v.tbody));
       v.form = form;
       v.el = el('article', { class: 'card file', 'data-file': f.id },
         el('header', {},
           el('h3', { text: f.name }),
           v.state,
-          el('button', { type: 'button', class: 'danger', text: 'Delete file', 'aria-label': 'Delete ' + f.name, onclick: function () {
+          el('button', { type: 'button', class: 'danger', text: 'Delete file', 'aria-label': 'Delete file ' + f.name, onclick: function () {
             if (!window.confirm('Delete ' + f.name + ' and its links?')) return;
             api('DELETE', '/sessions/' + sid + '/files/' + f.id).then(poll, function (err) { alert(err.message); });
           } })),
@@ -378,7 +380,7 @@
       return api('GET', '/sessions/' + sid).then(function (st) {
         render(st);
         timer = setTimeout(poll, pollEvery);
-      }, function (err) {
+      }).catch(function (err) {
         announce('Could not update: ' + err.message);
         timer = setTimeout(poll, pollEvery * 2);
       });
