@@ -1,5 +1,5 @@
 -- +goose Up
--- The sender's console in the browser (docs/behaviour.md §17): its sign-in sessions, and the
+-- The sender's console in the browser (docs/behaviour.md §15): its sign-in sessions, and the
 -- label a sender gives each one-time link ("for Bob").
 
 -- A console session is an opaque random id in an HttpOnly cookie; only its hash is kept, so a
