@@ -44,11 +44,14 @@ const maxSessionsPerUser = 20
 
 // Console serves the console's pages, assets and JSON calls.
 type Console struct {
-	svc        *share.Service
-	authn      *auth.Authenticator
-	st         *store.Store
-	log        *slog.Logger
-	publicURL  string
+	svc       *share.Service
+	authn     *auth.Authenticator
+	st        *store.Store
+	log       *slog.Logger
+	publicURL string
+	// origin is the public URL's origin, which a state-changing request's Origin must be;
+	// empty without a public URL (then it is the origin the request was sent to).
+	origin     string
 	secureOnly bool
 	// prefix is the path of the public URL ("" or "/rtc/fileshare"): the console's pages link
 	// to prefix + "/console/…", as the browser sees them.
@@ -90,6 +93,7 @@ func New(d Deps) (*Console, error) {
 		}
 		c.secureOnly = u.Scheme == "https"
 		c.prefix = strings.TrimRight(u.Path, "/")
+		c.origin = originOf(u)
 	}
 	var err error
 	if c.assets, err = loadAssets(); err != nil {

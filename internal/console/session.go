@@ -7,7 +7,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -97,9 +99,9 @@ func (cs *Console) session(c *gin.Context) (signedIn, bool, error) {
 // without Origin passes only when the browser says it is same-origin (Sec-Fetch-Site); a
 // request with neither is refused — browsers send one of them on every POST and DELETE.
 func (cs *Console) sameOrigin(c *gin.Context) bool {
-	want := requestOrigin(c.Request)
-	if cs.publicURL != "" {
-		want = originOf(cs.publicURL)
+	want := cs.origin
+	if want == "" {
+		want = requestOrigin(c.Request)
 	}
 	if o := c.GetHeader("Origin"); o != "" {
 		return o == want
@@ -107,14 +109,17 @@ func (cs *Console) sameOrigin(c *gin.Context) bool {
 	return c.GetHeader("Sec-Fetch-Site") == "same-origin"
 }
 
-// originOf is scheme://host[:port] of an absolute URL.
-func originOf(u string) string {
-	for i := len("https://"); i < len(u); i++ {
-		if u[i] == '/' {
-			return u[:i]
-		}
+// originOf is the origin of an absolute URL as a browser writes it in Origin: scheme://host,
+// with the port only when it is not the scheme's default, in lower case.
+func originOf(u *url.URL) string {
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
 	}
-	return u
+	if port != "" && !(u.Scheme == "http" && port == "80") && !(u.Scheme == "https" && port == "443") {
+		host += ":" + port
+	}
+	return strings.ToLower(u.Scheme) + "://" + host
 }
 
 // checkCSRF compares the request's token, from the header or the form field, with the

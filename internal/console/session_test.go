@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"fileshare/internal/config"
+	"fileshare/internal/console"
 	"fileshare/internal/testutil"
 )
 
@@ -258,5 +259,25 @@ func TestSessionsPerUserBounded(t *testing.T) {
 	}
 	if first.signedIn() {
 		t.Fatal("the oldest of 21 sessions still works")
+	}
+}
+
+// TestOriginOfPublicURL: the origin a state-changing request must come from is the public
+// URL's as a browser writes it: no default port, no path, lower case.
+func TestOriginOfPublicURL(t *testing.T) {
+	t.Parallel()
+	for public, origin := range map[string]string{
+		"https://Files.example.com:443/rtc/fileshare": "https://files.example.com",
+		"http://files.example.com:80":                 "http://files.example.com",
+		"https://files.example.com:1446/rtc":          "https://files.example.com:1446",
+		"http://[::1]:3001":                           "http://[::1]:3001",
+	} {
+		u, err := url.Parse(public)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := console.OriginOf(u); got != origin {
+			t.Errorf("public URL %s: origin %s, want %s", public, got, origin)
+		}
 	}
 }
