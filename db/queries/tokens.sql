@@ -18,8 +18,8 @@ SET used_at = now(), used_by_addr = @addr
 WHERE token_hash = @token_hash AND file_id = @file_id AND used_at IS NULL AND expires_at > now();
 
 -- name: DownloadTokenCreate :one
-INSERT INTO download_tokens (token_hash, ref, pin_hash, file_id, session_id, tenant_id, created_by, expires_at)
-SELECT @token_hash, @ref, sqlc.narg('pin_hash'), f.id, f.session_id, f.tenant_id, @created_by,
+INSERT INTO download_tokens (token_hash, ref, pin_hash, label, file_id, session_id, tenant_id, created_by, expires_at)
+SELECT @token_hash, @ref, sqlc.narg('pin_hash'), sqlc.narg('label'), f.id, f.session_id, f.tenant_id, @created_by,
        least(coalesce(now() + sqlc.narg('ttl_seconds')::bigint * interval '1 second', s.expires_at), s.expires_at)
 FROM session_files f
 JOIN sessions s ON s.id = f.session_id
@@ -97,7 +97,7 @@ UPDATE download_tokens SET viewed_at = now() WHERE token_hash = @token_hash;
 
 -- name: DownloadTokenListFirst :many
 SELECT ref, file_id, session_id, created_at, expires_at, consumed_at, consumed_by_addr,
-       (pin_hash IS NOT NULL)::bool AS has_pin, revoked_at, locked_at, bytes_sent, delivered_at, viewed_at
+       (pin_hash IS NOT NULL)::bool AS has_pin, revoked_at, locked_at, bytes_sent, delivered_at, viewed_at, label
 FROM download_tokens
 WHERE file_id = @file_id AND session_id = @session_id AND tenant_id = @tenant_id
 ORDER BY created_at, ref
@@ -105,7 +105,7 @@ LIMIT @max_rows;
 
 -- name: DownloadTokenListAfter :many
 SELECT ref, file_id, session_id, created_at, expires_at, consumed_at, consumed_by_addr,
-       (pin_hash IS NOT NULL)::bool AS has_pin, revoked_at, locked_at, bytes_sent, delivered_at, viewed_at
+       (pin_hash IS NOT NULL)::bool AS has_pin, revoked_at, locked_at, bytes_sent, delivered_at, viewed_at, label
 FROM download_tokens
 WHERE file_id = @file_id AND session_id = @session_id AND tenant_id = @tenant_id
   AND (created_at, ref) > (@after_created_at::timestamptz, @after_ref::uuid)

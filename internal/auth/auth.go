@@ -37,6 +37,9 @@ type Principal struct {
 	Login string
 	// Quota is the tenant's, as read with the credentials.
 	Quota Quota
+	// AppPasswordID is the application password the user authenticated with; nil for the
+	// password. A console session signed in with one ends when it is revoked.
+	AppPasswordID *int64
 }
 
 // Quota is a tenant's limits; 0 means unlimited.
@@ -185,6 +188,7 @@ func (a *Authenticator) verify(ctx context.Context, name, tenant, password strin
 			return Principal{}, ErrUnauthorized
 		}
 		a.apps.used(*u.AppPasswordID, u.AppPasswordUsedAt)
+		p.AppPasswordID = u.AppPasswordID
 		return p, nil
 	}
 	mac := a.mac(password)

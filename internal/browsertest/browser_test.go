@@ -191,9 +191,16 @@ func (tb *tab) checkConsole() {
 
 func newTab(t *testing.T, bctx context.Context) *tab {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(bctx)
+	return openTab(t, bctx, 45*time.Second)
+}
+
+// openTab opens a tab that may work for timeout; opts may put it in a browser context of its
+// own (another profile: no cookies shared).
+func openTab(t *testing.T, bctx context.Context, timeout time.Duration, opts ...chromedp.ContextOption) *tab {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(bctx, opts...)
 	t.Cleanup(cancel)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 45*time.Second)
+	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
 	t.Cleanup(cancelTimeout)
 	tb := &tab{t: t, ctx: ctx, docs: make(chan *network.Response, 32)}
 	err := chromedp.Listen(ctx, func(ev any) {
@@ -328,6 +335,8 @@ func (tb *tab) download(dir string) (string, []byte) {
 	tb.t.Helper()
 	_, err := chromedp.CallBrowser(tb.ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
 		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir, EventsEnabled: new(true),
+		// The tab's own browser context (a profile of its own, or the default one).
+		BrowserContextID: chromedp.FromContext(tb.ctx).BrowserContextID,
 	})
 	if err != nil {
 		tb.t.Fatalf("set the download directory: %v", err)
@@ -373,11 +382,11 @@ func (tb *tab) download(dir string) (string, []byte) {
 	return name, b
 }
 
-// screenshot saves a PNG of the page into the test's directory, and under
+// screenshot saves a PNG of the whole page into the test's directory, and under
 // FILESHARE_SCREENSHOT_DIR when that is set, and checks that it is a picture.
 func (tb *tab) screenshot(name string) {
 	tb.t.Helper()
-	b, err := chromedp.Run(tb.ctx, chromedp.CaptureScreenshot())
+	b, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		tb.t.Fatalf("screenshot: %v", err)
 	}

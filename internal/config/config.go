@@ -37,6 +37,8 @@ type Config struct {
 	TokenResumeWindow  time.Duration `name:"token-resume-window" env:"FILESHARE_TOKEN_RESUME_WINDOW" default:"15m" help:"How long after its consumption a one-time download that was cut may be resumed with Range requests (until the file has been delivered once)."`
 	TusExpiry          time.Duration `name:"tus-expiry" env:"FILESHARE_TUS_EXPIRY" default:"24h" help:"How long a resumable (tus) upload may take from its creation; unfinished, it is then removed with its bytes."`
 	TusMaxUnfinished   int           `name:"tus-max-unfinished" env:"FILESHARE_TUS_MAX_UNFINISHED" default:"100" help:"Most unfinished resumable (tus) uploads a tenant may have; past it a creation answers 429."`
+	Console            bool          `name:"console" env:"FILESHARE_CONSOLE" default:"true" negatable:"" help:"Serve the sender's console in the browser at /console/."`
+	ConsoleSessionTTL  time.Duration `name:"console-session-ttl" env:"FILESHARE_CONSOLE_SESSION_TTL" default:"12h" help:"How long a sign-in to the console lasts."`
 	LogLevel           string        `name:"log-level" env:"FILESHARE_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Least severe log level written."`
 
 	// Blob storage (docs/behaviour.md §8). S3 credentials are not settings: they come from the standard
@@ -145,6 +147,9 @@ func (c *Config) Validate() error {
 	}
 	if c.TusMaxUnfinished < 1 {
 		errs = append(errs, problem(fmt.Sprintf("tus-max-unfinished must be at least 1, not %d", c.TusMaxUnfinished), "tus-max-unfinished"))
+	}
+	if c.ConsoleSessionTTL < time.Minute {
+		errs = append(errs, problem(fmt.Sprintf("console-session-ttl must be at least 1m, not %s", c.ConsoleSessionTTL), "console-session-ttl"))
 	}
 	if c.IdleTimeout <= 0 {
 		errs = append(errs, problem(fmt.Sprintf("idle-timeout must be positive, not %s", c.IdleTimeout), "idle-timeout"))

@@ -172,3 +172,23 @@ func TestBlobStoreSettings(t *testing.T) {
 		t.Errorf("disk store with stray S3 settings: %v", err)
 	}
 }
+
+// The console (docs/behaviour.md §15) is on by default with 12 h sign-ins; the file or a flag
+// turns it off; a sign-in shorter than a minute is refused.
+func TestConsoleSettings(t *testing.T) {
+	t.Parallel()
+	if d := parse(t, ""); !d.Console || d.ConsoleSessionTTL != 12*time.Hour {
+		t.Fatalf("defaults: console %v, session ttl %s", d.Console, d.ConsoleSessionTTL)
+	}
+	if f := parse(t, "console: false\nconsole_session_ttl: 30m\n"); f.Console || f.ConsoleSessionTTL != 30*time.Minute {
+		t.Fatalf("from the file: console %v, session ttl %s", f.Console, f.ConsoleSessionTTL)
+	}
+	if g := parse(t, "", "--no-console"); g.Console {
+		t.Fatal("--no-console leaves the console on")
+	}
+	c := parse(t, "")
+	c.ConsoleSessionTTL = 30 * time.Second
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "console-session-ttl must be at least 1m") {
+		t.Fatalf("a 30 s sign-in: %v", err)
+	}
+}

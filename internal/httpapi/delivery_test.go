@@ -53,6 +53,7 @@ type dlStatus struct {
 	ConsumerAddress *string    `json:"consumerAddress"`
 	PIN             bool       `json:"pin"`
 	BytesSent       int64      `json:"bytesSent"`
+	Label           *string    `json:"label"`
 	// ETag is the delivery's secret, from the consuming answer (dlCutConsume), not the list.
 	ETag string `json:"-"`
 }

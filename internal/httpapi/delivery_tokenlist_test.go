@@ -5,6 +5,7 @@ package httpapi_test
 import (
 	"bytes"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -170,4 +171,47 @@ func TestTokenListAndRevokeTenantIsolation(t *testing.T) {
 		t.Fatal("bob revoked a token")
 	}
 	sessCheckDownload(t, dlCurl(e, http.MethodGet, tok.URL), content, "text/plain; charset=utf-8", `attachment; filename="a.txt"`)
+}
+
+// TestTokenLabels: a token made with a label ("for Bob") shows it in its creation answer and in
+// the list, spaces around it dropped; one without shows none; a label that is too long or holds
+// a control character is refused and makes no token.
+func TestTokenLabels(t *testing.T) {
+	t.Parallel()
+	e := sessNewEnv(t)
+	s := sessCreateSession(t, e, sessAlice, nil)
+	f := sessStoredFile(t, e, sessAlice, s.ID, "l.txt", []byte("labelled"))
+	path := dlTokensPath(s.ID, f.ID)
+	type made struct {
+		Ref   string  `json:"ref"`
+		Label *string `json:"label"`
+	}
+	bob := testutil.Decode[made](t, sessCall(t, e, http.MethodPost, path, sessAlice, `{"label":"  für Bob  ","pin":true}`), http.StatusCreated)
+	if bob.Label == nil || *bob.Label != "für Bob" {
+		t.Fatalf("creation answer's label: %v", bob.Label)
+	}
+	plain := testutil.Decode[made](t, sessCall(t, e, http.MethodPost, path, sessAlice, `{"label":" "}`), http.StatusCreated)
+	if plain.Label != nil {
+		t.Fatalf("a blank label is answered as %q", *plain.Label)
+	}
+	long := strings.Repeat("é", 101)
+	for _, bad := range []string{`{"label":"` + long + `"}`, `{"label":"for\u0007Bob"}`, `{"label":"for\u202eBob"}`, `{"label":7}`} {
+		r := sessCall(t, e, http.MethodPost, path, sessAlice, bad)
+		want := "invalid label"
+		if bad == `{"label":7}` {
+			want = "invalid JSON body"
+		}
+		testutil.WantError(t, r, http.StatusBadRequest, want)
+	}
+	sessCall(t, e, http.MethodPost, path, sessAlice, `{"label":"`+long[:200]+`"}`) // 100 characters: fine
+	got, _ := sessWalk[dlStatus](t, e, sessAlice, path, nil)
+	if len(got) != 3 {
+		t.Fatalf("%d tokens, want 3 (refused labels make none)", len(got))
+	}
+	if got[0].Ref != bob.Ref || got[0].Label == nil || *got[0].Label != "für Bob" || !got[0].PIN {
+		t.Fatalf("the labelled token in the list: %+v", got[0])
+	}
+	if got[1].Label != nil || got[2].Label == nil || *got[2].Label != long[:200] {
+		t.Fatalf("labels in the list: %v, %v", got[1].Label, got[2].Label)
+	}
 }

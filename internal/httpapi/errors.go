@@ -47,6 +47,7 @@ var statusTable = [...]struct {
 	{share.ErrInvalidTTL, http.StatusBadRequest},
 	{share.ErrNameRequired, http.StatusBadRequest},
 	{share.ErrInvalidSize, http.StatusBadRequest},
+	{share.ErrInvalidLabel, http.StatusBadRequest},
 	{share.ErrSizeMismatch, http.StatusBadRequest},
 	{share.ErrDigestMismatch, http.StatusBadRequest},
 	{share.ErrInvalidCursor, http.StatusBadRequest},

@@ -210,6 +210,15 @@ func (h *handlers) authenticate(c *gin.Context) (auth.Principal, bool) {
 	return p, true
 }
 
+// principalOrAuthenticate is the principal that the route's own way in has set (the console's
+// signed-in session, at /console/tus), else the request's Basic Auth.
+func (h *handlers) principalOrAuthenticate(c *gin.Context) (auth.Principal, bool) {
+	if v, ok := c.Get(principalKey); ok {
+		return v.(auth.Principal), true
+	}
+	return h.authenticate(c)
+}
+
 func principal(c *gin.Context) auth.Principal {
 	return c.MustGet(principalKey).(auth.Principal)
 }

@@ -78,6 +78,8 @@ type tokenJSON struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 	// PIN is there only for a token made with one, and only in the creation answer.
 	PIN string `json:"pin,omitempty"`
+	// Label is there only for a token made with one.
+	Label string `json:"label,omitempty"`
 }
 
 // tokenStatusJSON is a token in its file entry's token list: the token itself is never shown
@@ -95,6 +97,7 @@ type tokenStatusJSON struct {
 	ConsumerAddress *string    `json:"consumerAddress"`
 	PIN             bool       `json:"pin"`
 	BytesSent       int64      `json:"bytesSent"`
+	Label           *string    `json:"label"`
 }
 
 func toTokenStatusJSON(t share.TokenStatus) tokenStatusJSON {
@@ -105,6 +108,9 @@ func toTokenStatusJSON(t share.TokenStatus) tokenStatusJSON {
 	if t.ConsumerAddress != nil {
 		a := t.ConsumerAddress.String()
 		out.ConsumerAddress = &a
+	}
+	if t.Label != "" {
+		out.Label = &t.Label
 	}
 	return out
 }

@@ -13,6 +13,7 @@ import (
 
 	"fileshare/api"
 	"fileshare/internal/auth"
+	"fileshare/internal/console"
 	"fileshare/internal/metrics"
 	"fileshare/internal/share"
 	"fileshare/internal/webhook"
@@ -38,6 +39,9 @@ type Deps struct {
 	BodyMinRate     int64
 	// Webhooks manages the tenants' webhook endpoints.
 	Webhooks *webhook.Service
+	// Console is the sender's console in the browser, served at /console; nil when it is
+	// off (FILESHARE_CONSOLE=false).
+	Console *console.Console
 }
 
 type handlers struct {
@@ -76,7 +80,7 @@ func New(d Deps) (*gin.Engine, error) {
 	e.HandleMethodNotAllowed = true
 	e.Use(requestID, h.accessLog, gin.CustomRecovery(h.recovery))
 	if m := corsMiddleware(d.CORSOrigins); m != nil {
-		e.Use(m)
+		e.Use(skipConsole(m))
 	}
 	e.Use(h.guardBody)
 	e.NoRoute(func(c *gin.Context) { respondError(c, http.StatusNotFound, msgNotFound) })
@@ -136,6 +140,10 @@ func New(d Deps) (*gin.Engine, error) {
 	tus.PATCH("/:id", h.transfer(upload), h.tusPatch)
 	tus.DELETE("/:id", h.tusTerminate)
 	tus.POST("/:id", h.transfer(upload), h.tusOverride)
+
+	if d.Console != nil {
+		h.mountConsole(e, d.Console)
+	}
 	return e, nil
 }
 

@@ -17,8 +17,9 @@ import (
 
 // tokenBody is the optional JSON body of POST …/tokens.
 type tokenBody struct {
-	TTL *json.Number `json:"ttl"`
-	PIN *bool        `json:"pin"`
+	TTL   *json.Number `json:"ttl"`
+	PIN   *bool        `json:"pin"`
+	Label *string      `json:"label"`
 }
 
 func (h *handlers) createToken(c *gin.Context) {
@@ -39,14 +40,18 @@ func (h *handlers) createToken(c *gin.Context) {
 			return
 		}
 	}
-	t, err := h.svc.CreateToken(c.Request.Context(), principal(c), sid, fid, ttl, b.PIN != nil && *b.PIN)
+	o := share.TokenOptions{TTLSeconds: ttl, PIN: b.PIN != nil && *b.PIN}
+	if b.Label != nil {
+		o.Label = *b.Label
+	}
+	t, err := h.svc.CreateTokenWith(c.Request.Context(), principal(c), sid, fid, o)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
 	c.JSON(http.StatusCreated, tokenJSON{
 		ID: t.Token, Ref: t.Ref, FileID: t.FileID, SessionID: t.SessionID, URL: h.tokenURL(c, sid, fid, t.Token),
-		CreatedAt: t.CreatedAt.UTC(), ExpiresAt: t.ExpiresAt.UTC(), PIN: t.PIN,
+		CreatedAt: t.CreatedAt.UTC(), ExpiresAt: t.ExpiresAt.UTC(), PIN: t.PIN, Label: t.Label,
 	})
 }
 

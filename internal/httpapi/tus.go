@@ -93,7 +93,7 @@ func (h *handlers) tusCreate(c *gin.Context) {
 		}
 		fallthrough
 	default:
-		p, ok := h.authenticate(c)
+		p, ok := h.principalOrAuthenticate(c)
 		if !ok {
 			return
 		}

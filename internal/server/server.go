@@ -14,6 +14,7 @@ import (
 	"fileshare/internal/blob"
 	"fileshare/internal/coherence"
 	"fileshare/internal/config"
+	"fileshare/internal/console"
 	"fileshare/internal/httpapi"
 	"fileshare/internal/lifecycle"
 	"fileshare/internal/lifecycle/testsignal"
@@ -144,11 +145,19 @@ func Assemble(cfg *config.Config, st *store.Store, blobs blob.Store, log *slog.L
 		}
 		return nil
 	}
+	var cons *console.Console
+	if cfg.Console {
+		if cons, err = console.New(console.Deps{
+			Service: svc, Authn: authn, Store: st, Log: log, PublicURL: cfg.PublicURL, SessionTTL: cfg.ConsoleSessionTTL,
+		}); err != nil {
+			return nil, err
+		}
+	}
 	h, err := httpapi.New(httpapi.Deps{
 		Service: svc, Authn: authn, Log: log, Metrics: m, Ready: ready,
 		Webhooks:  webhook.NewService(st, outbox, cfg.WebhookAllowPrivate),
 		PublicURL: cfg.PublicURL, TrustedProxies: cfg.TrustedProxies, CORSOrigins: cfg.CORSOrigins,
-		BodyIdleTimeout: cfg.BodyIdleTimeout, BodyMinRate: cfg.BodyMinRate,
+		BodyIdleTimeout: cfg.BodyIdleTimeout, BodyMinRate: cfg.BodyMinRate, Console: cons,
 	})
 	if err != nil {
 		return nil, err

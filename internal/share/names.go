@@ -1,6 +1,7 @@
 package share
 
 import (
+	"errors"
 	"mime"
 	"path"
 	"strings"
@@ -53,4 +54,26 @@ func NormalizeContentType(ct, name string) string {
 		}
 	}
 	return "application/octet-stream"
+}
+
+// maxLabelChars bounds a token's label, in characters.
+const maxLabelChars = 100
+
+// ErrInvalidLabel refuses a token label that is too long or holds control characters.
+var ErrInvalidLabel = errors.New("invalid label")
+
+// CheckLabel returns a token's label as kept (nil for none: empty or only spaces), or
+// ErrInvalidLabel for one that is not valid UTF-8, holds control or bidi control characters,
+// or is longer than 100 characters. A label is refused rather than mended: it is shown to the
+// sender as written.
+func CheckLabel(label string) (*string, error) {
+	label = strings.TrimSpace(label)
+	if label == "" {
+		return nil, nil
+	}
+	if !utf8.ValidString(label) || utf8.RuneCountInString(label) > maxLabelChars ||
+		strings.IndexFunc(label, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) }) >= 0 {
+		return nil, ErrInvalidLabel
+	}
+	return &label, nil
 }

@@ -40,13 +40,15 @@ type TokenStatus struct {
 	ConsumerAddress *netip.Addr
 	PIN             bool
 	BytesSent       int64
+	// Label is the creator's note of whom the link is for; empty for none.
+	Label string
 }
 
 func tokenStatus(t store.TokenSummary, now time.Time) TokenStatus {
 	st := TokenStatus{
 		Ref: t.Ref, FileID: t.FileID, SessionID: t.SessionID, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt,
 		ConsumedAt: t.ConsumedAt, DeliveredAt: t.DeliveredAt, ViewedAt: t.ViewedAt, ConsumerAddress: t.ConsumedByAddr,
-		PIN: t.HasPIN, BytesSent: t.BytesSent,
+		PIN: t.HasPIN, BytesSent: t.BytesSent, Label: deref(t.Label),
 	}
 	switch {
 	case t.DeliveredAt != nil:

@@ -110,6 +110,8 @@ type Token struct {
 	ExpiresAt time.Time
 	// PIN is the token's PIN, when it was made with one: shown only here.
 	PIN string
+	// Label is the creator's note of whom the link is for; empty for none.
+	Label string
 }
 
 // pinDigits is the length of a PIN; maxPINFailures wrong PINs lock a token for good.
@@ -138,6 +140,26 @@ func hashPIN(tok, pin string) []byte {
 // PIN when withPIN. ttlSeconds 0 means until the session expires; any ttl is capped at the
 // session's expiry.
 func (s *Service) CreateToken(ctx context.Context, p auth.Principal, sid, fid uuid.UUID, ttlSeconds int64, withPIN bool) (Token, error) {
+	return s.CreateTokenWith(ctx, p, sid, fid, TokenOptions{TTLSeconds: ttlSeconds, PIN: withPIN})
+}
+
+// TokenOptions are what the creator of a token may choose.
+type TokenOptions struct {
+	// TTLSeconds 0 means until the session expires; any ttl is capped at the session's expiry.
+	TTLSeconds int64
+	PIN        bool
+	// Label is the creator's note of whom the link is for ("for Bob"), at most 100
+	// characters; empty for none.
+	Label string
+}
+
+// CreateTokenWith is CreateToken with every option.
+func (s *Service) CreateTokenWith(ctx context.Context, p auth.Principal, sid, fid uuid.UUID, o TokenOptions) (Token, error) {
+	label, err := CheckLabel(o.Label)
+	if err != nil {
+		return Token{}, err
+	}
+	ttlSeconds, withPIN := o.TTLSeconds, o.PIN
 	if _, err := s.getFile(ctx, p.TenantID, sid, fid); err != nil {
 		return Token{}, err
 	}
@@ -158,7 +180,7 @@ func (s *Service) CreateToken(ctx context.Context, p auth.Principal, sid, fid uu
 		ttl = &ttlSeconds
 	}
 	row, err := s.st.Tenant(p.TenantID).Tokens().Create(ctx, store.NewToken{
-		Hash: hash, Ref: uuid.New(), PINHash: pinHash, CreatedBy: p.Login, TTLSeconds: ttl,
+		Hash: hash, Ref: uuid.New(), PINHash: pinHash, Label: label, CreatedBy: p.Login, TTLSeconds: ttl,
 		FileID: fid, SessionID: sid,
 	})
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrReferenceMissing) {
@@ -171,5 +193,5 @@ func (s *Service) CreateToken(ctx context.Context, p auth.Principal, sid, fid uu
 	if err != nil {
 		return Token{}, err
 	}
-	return Token{Token: tok, Ref: row.Ref, FileID: fid, SessionID: sid, CreatedAt: row.CreatedAt, ExpiresAt: row.ExpiresAt, PIN: pin}, nil
+	return Token{Token: tok, Ref: row.Ref, FileID: fid, SessionID: sid, CreatedAt: row.CreatedAt, ExpiresAt: row.ExpiresAt, PIN: pin, Label: deref(label)}, nil
 }

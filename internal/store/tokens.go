@@ -38,6 +38,8 @@ type TokenSummary struct {
 	BytesSent      int64
 	DeliveredAt    *time.Time
 	ViewedAt       *time.Time
+	// Label is the sender's note of whom the token is for; nil when none.
+	Label *string
 }
 
 // TokenRef names a token of a file entry as its owner does: by its public ref.
@@ -59,7 +61,9 @@ type NewToken struct {
 	Hash []byte
 	Ref  uuid.UUID
 	// PINHash is nil for a token without PIN.
-	PINHash   []byte
+	PINHash []byte
+	// Label is the sender's note of whom the token is for; nil when none.
+	Label     *string
 	CreatedBy string
 	// TTLSeconds is nil for a token that lives as long as its session; the expiry is capped
 	// at the session's anyway.
@@ -72,7 +76,7 @@ type NewToken struct {
 // there is no such entry).
 func (t Tokens) Create(ctx context.Context, in NewToken) (DownloadToken, error) {
 	r, err := t.q.DownloadTokenCreate(ctx, dbsqlc.DownloadTokenCreateParams{
-		TokenHash: in.Hash, Ref: in.Ref, PinHash: in.PINHash, CreatedBy: in.CreatedBy, TtlSeconds: in.TTLSeconds,
+		TokenHash: in.Hash, Ref: in.Ref, PinHash: in.PINHash, Label: in.Label, CreatedBy: in.CreatedBy, TtlSeconds: in.TTLSeconds,
 		FileID: in.FileID, SessionID: in.SessionID, TenantID: t.tenantID,
 	})
 	if err != nil {
@@ -110,6 +114,7 @@ func (t Tokens) List(ctx context.Context, sessionID, fileID uuid.UUID, n int, af
 			Ref: r.Ref, FileID: r.FileID, SessionID: r.SessionID, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt,
 			ConsumedAt: r.ConsumedAt, ConsumedByAddr: r.ConsumedByAddr, HasPIN: r.HasPin, RevokedAt: r.RevokedAt,
 			LockedAt: r.LockedAt, BytesSent: r.BytesSent, DeliveredAt: r.DeliveredAt, ViewedAt: r.ViewedAt,
+			Label: r.Label,
 		}
 	}
 	return out, nil

@@ -67,6 +67,8 @@ func DefaultConfig() *config.Config {
 		TokenResumeWindow:  15 * time.Minute,
 		TusExpiry:          24 * time.Hour,
 		TusMaxUnfinished:   100,
+		Console:            true,
+		ConsoleSessionTTL:  12 * time.Hour,
 		LogLevel:           "debug",
 	}
 }

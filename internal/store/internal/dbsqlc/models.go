@@ -56,6 +56,7 @@ type AuditDownloadToken struct {
 	BytesSent      int64
 	DeliveredAt    *time.Time
 	ViewedAt       *time.Time
+	Label          *string
 }
 
 // File entries of sessions.
@@ -202,6 +203,20 @@ type CacheSession struct {
 	StartedAt time.Time
 }
 
+// Signed-in sessions of the browser console; a user keeps a bounded number (the oldest go first).
+type ConsoleSession struct {
+	// SHA-256 of the session's random id (the cookie); never the id itself.
+	IDHash []byte
+	// The user signed in.
+	UserID int64
+	// The application password the user signed in with; NULL for the password. Revoking it ends the session.
+	AppPasswordID *int64
+	// When the user signed in; a later password change ends a session signed in with the password.
+	CreatedAt time.Time
+	// When the session ends, whatever happens.
+	ExpiresAt time.Time
+}
+
 // One-time download tokens: each works for exactly one download.
 type DownloadToken struct {
 	// SHA-256 of the token, which is never stored itself: a reader of the database cannot use it.
@@ -242,6 +257,8 @@ type DownloadToken struct {
 	SentRanges pgtype.Multirange[pgtype.Range[pgtype.Int8]]
 	// The last time the token's landing page was shown (to a person or to a link-preview bot); NULL when never.
 	ViewedAt *time.Time
+	// The sender's note of whom the link is for ("for Bob"); NULL when none. Grants nothing.
+	Label *string
 }
 
 // Bytes held for uploads in progress, of every tenant.

@@ -73,19 +73,20 @@ func (q *Queries) DownloadTokenConsume(ctx context.Context, arg DownloadTokenCon
 }
 
 const downloadTokenCreate = `-- name: DownloadTokenCreate :one
-INSERT INTO download_tokens (token_hash, ref, pin_hash, file_id, session_id, tenant_id, created_by, expires_at)
-SELECT $1, $2, $3, f.id, f.session_id, f.tenant_id, $4,
-       least(coalesce(now() + $5::bigint * interval '1 second', s.expires_at), s.expires_at)
+INSERT INTO download_tokens (token_hash, ref, pin_hash, label, file_id, session_id, tenant_id, created_by, expires_at)
+SELECT $1, $2, $3, $4, f.id, f.session_id, f.tenant_id, $5,
+       least(coalesce(now() + $6::bigint * interval '1 second', s.expires_at), s.expires_at)
 FROM session_files f
 JOIN sessions s ON s.id = f.session_id
-WHERE f.id = $6 AND f.session_id = $7 AND f.tenant_id = $8 AND s.expires_at > now()
-RETURNING token_hash, file_id, session_id, tenant_id, created_by, created_at, expires_at, consumed_at, consumed_by_addr, ref, pin_hash, pin_failures, locked_at, revoked_at, bytes_sent, delivered_at, delivery_hash, sent_ranges, viewed_at
+WHERE f.id = $7 AND f.session_id = $8 AND f.tenant_id = $9 AND s.expires_at > now()
+RETURNING token_hash, file_id, session_id, tenant_id, created_by, created_at, expires_at, consumed_at, consumed_by_addr, ref, pin_hash, pin_failures, locked_at, revoked_at, bytes_sent, delivered_at, delivery_hash, sent_ranges, viewed_at, label
 `
 
 type DownloadTokenCreateParams struct {
 	TokenHash  []byte
 	Ref        uuid.UUID
 	PinHash    []byte
+	Label      *string
 	CreatedBy  string
 	TtlSeconds *int64
 	FileID     uuid.UUID
@@ -98,6 +99,7 @@ func (q *Queries) DownloadTokenCreate(ctx context.Context, arg DownloadTokenCrea
 		arg.TokenHash,
 		arg.Ref,
 		arg.PinHash,
+		arg.Label,
 		arg.CreatedBy,
 		arg.TtlSeconds,
 		arg.FileID,
@@ -125,6 +127,7 @@ func (q *Queries) DownloadTokenCreate(ctx context.Context, arg DownloadTokenCrea
 		&i.DeliveryHash,
 		&i.SentRanges,
 		&i.ViewedAt,
+		&i.Label,
 	)
 	return i, err
 }
@@ -220,7 +223,7 @@ func (q *Queries) DownloadTokenInspect(ctx context.Context, arg DownloadTokenIns
 
 const downloadTokenListAfter = `-- name: DownloadTokenListAfter :many
 SELECT ref, file_id, session_id, created_at, expires_at, consumed_at, consumed_by_addr,
-       (pin_hash IS NOT NULL)::bool AS has_pin, revoked_at, locked_at, bytes_sent, delivered_at, viewed_at
+       (pin_hash IS NOT NULL)::bool AS has_pin, revoked_at, locked_at, bytes_sent, delivered_at, viewed_at, label
 FROM download_tokens
 WHERE file_id = $1 AND session_id = $2 AND tenant_id = $3
   AND (created_at, ref) > ($4::timestamptz, $5::uuid)
@@ -251,6 +254,7 @@ type DownloadTokenListAfterRow struct {
 	BytesSent      int64
 	DeliveredAt    *time.Time
 	ViewedAt       *time.Time
+	Label          *string
 }
 
 func (q *Queries) DownloadTokenListAfter(ctx context.Context, arg DownloadTokenListAfterParams) ([]DownloadTokenListAfterRow, error) {
@@ -283,6 +287,7 @@ func (q *Queries) DownloadTokenListAfter(ctx context.Context, arg DownloadTokenL
 			&i.BytesSent,
 			&i.DeliveredAt,
 			&i.ViewedAt,
+			&i.Label,
 		); err != nil {
 			return nil, err
 		}
@@ -296,7 +301,7 @@ func (q *Queries) DownloadTokenListAfter(ctx context.Context, arg DownloadTokenL
 
 const downloadTokenListFirst = `-- name: DownloadTokenListFirst :many
 SELECT ref, file_id, session_id, created_at, expires_at, consumed_at, consumed_by_addr,
-       (pin_hash IS NOT NULL)::bool AS has_pin, revoked_at, locked_at, bytes_sent, delivered_at, viewed_at
+       (pin_hash IS NOT NULL)::bool AS has_pin, revoked_at, locked_at, bytes_sent, delivered_at, viewed_at, label
 FROM download_tokens
 WHERE file_id = $1 AND session_id = $2 AND tenant_id = $3
 ORDER BY created_at, ref
@@ -324,6 +329,7 @@ type DownloadTokenListFirstRow struct {
 	BytesSent      int64
 	DeliveredAt    *time.Time
 	ViewedAt       *time.Time
+	Label          *string
 }
 
 func (q *Queries) DownloadTokenListFirst(ctx context.Context, arg DownloadTokenListFirstParams) ([]DownloadTokenListFirstRow, error) {
@@ -354,6 +360,7 @@ func (q *Queries) DownloadTokenListFirst(ctx context.Context, arg DownloadTokenL
 			&i.BytesSent,
 			&i.DeliveredAt,
 			&i.ViewedAt,
+			&i.Label,
 		); err != nil {
 			return nil, err
 		}
