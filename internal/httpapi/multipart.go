@@ -10,6 +10,7 @@ import (
 	"fileshare/internal/blob"
 	"fileshare/internal/formdata"
 	"fileshare/internal/share"
+	"fileshare/internal/store"
 )
 
 // An upload's multipart body (POST /uploads, and PUT of a file entry sent as
@@ -168,7 +169,9 @@ func bodyErr(err error) error {
 		return share.ErrTooLarge
 	}
 	var storage *blob.StorageError
-	if errors.As(err, &storage) || errors.Is(err, context.Canceled) {
+	// The database's unavailability (a quota hold taken as the body streams) is answered as
+	// such, not as the client's fault.
+	if errors.As(err, &storage) || errors.Is(err, context.Canceled) || errors.Is(err, store.ErrUnavailable) {
 		return err
 	}
 	return errMalformed

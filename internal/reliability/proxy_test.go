@@ -28,6 +28,10 @@ const (
 	// muteOnStatement passes everything until a connection executes the prepared statement
 	// whose text contains muteSQL, then loses that connection's answers.
 	muteOnStatement
+	// muteCommitOf is muteAfterCommit for the COMMIT of a transaction that executed the
+	// statement whose text contains muteSQL: the commits of other transactions (a quota hold
+	// taken before the upload's) are answered.
+	muteCommitOf
 )
 
 // dbProxy is a TCP proxy, controlled by the test, between fileshare and PostgreSQL.
@@ -111,10 +115,11 @@ func (p *dbProxy) pipe(client net.Conn) {
 	go func() {
 		defer p.wg.Done()
 		buf := make([]byte, 32<<10)
+		saw := false // muteCommitOf: the transaction under way executed the statement
 		for {
 			n, err := client.Read(buf)
 			if n > 0 {
-				if p.mutes(buf[:n]) {
+				if p.mutes(buf[:n], &saw) {
 					muted.Store(true)
 				}
 				if _, werr := server.Write(buf[:n]); werr != nil {
@@ -143,24 +148,47 @@ func (p *dbProxy) pipe(client net.Conn) {
 }
 
 // mutes reports whether the client's bytes start what must go unanswered.
-func (p *dbProxy) mutes(b []byte) bool {
+func (p *dbProxy) mutes(b []byte, saw *bool) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch p.mode {
+	case muteCommitOf:
+		if p.marks(b) {
+			*saw = true
+		}
+		switch {
+		case bytes.Contains(b, []byte("commit\x00")):
+			return *saw
+		case bytes.Contains(b, []byte("rollback\x00")):
+			*saw = false
+		}
+		return false
 	case muteAfterCommit:
 		return bytes.Contains(b, []byte("commit\x00")) // pgx commits with the simple query "commit"
 	case muteOnStatement:
-		// pgx prepares a statement once per connection (Parse, named stmtcache_<hash>, with its
-		// text), then executes it by name (Bind, Execute).
-		if i := bytes.Index(b, p.muteSQL); i >= 0 {
-			if k := bytes.LastIndex(b[:i], []byte("stmtcache_")); k >= 0 && k < i-1 {
-				p.muteStmt = bytes.Clone(b[k : i-1])
-			}
+		if bytes.Contains(b, p.muteSQL) {
+			p.marks(b)
 			return false
 		}
-		return p.muteStmt != nil && bytes.Contains(b, p.muteStmt)
+		return p.marks(b)
 	}
 	return false
+}
+
+// marks reports whether b prepares or executes the statement whose text contains muteSQL. pgx
+// prepares a statement once per connection (Parse, named stmtcache_<hash of its text>, with the
+// text), then executes it by name (Bind, Execute).
+func (p *dbProxy) marks(b []byte) bool {
+	if len(p.muteSQL) == 0 {
+		return false
+	}
+	if i := bytes.Index(b, p.muteSQL); i >= 0 {
+		if k := bytes.LastIndex(b[:i], []byte("stmtcache_")); k >= 0 && k < i-1 {
+			p.muteStmt = bytes.Clone(b[k : i-1])
+		}
+		return true
+	}
+	return p.muteStmt != nil && bytes.Contains(b, p.muteStmt)
 }
 
 func (p *dbProxy) currentMode() proxyMode {
@@ -190,6 +218,14 @@ func (p *dbProxy) cut(mode proxyMode) {
 		p.ln.Close()
 		p.ln = nil
 	}
+}
+
+// muteCommitsOf loses the answers of every connection from the COMMIT of a transaction that
+// executed the statement whose text contains sql (muteCommitOf).
+func (p *dbProxy) muteCommitsOf(sql string) {
+	p.mu.Lock()
+	p.mode, p.muteSQL, p.muteStmt = muteCommitOf, []byte(sql), nil
+	p.mu.Unlock()
 }
 
 // setMode changes the mode without touching the open connections.

@@ -80,7 +80,7 @@ func (s *Service) Stage(ctx context.Context, kind blob.Kind, body io.Reader, len
 	key := blob.NewKey(kind)
 	info, err := s.blobs.Put(ctx, key, r)
 	if err != nil {
-		h.release(ctx)
+		h.release(ctx, err)
 		return nil, err
 	}
 	return &Pending{s: s, key: key, info: info, hold: h}, nil
@@ -172,24 +172,27 @@ func (p *Pending) settle(ctx context.Context, err error) error {
 		p.s.log.Warn("commit outcome unknown; the blob is left to the orphan sweep", "key", p.key, "err", err)
 		// Safe either way: a committed upload's hold went in its transaction.
 		if !p.keepHold {
-			p.hold.release(ctx)
+			p.hold.release(ctx, err)
 		}
 	default:
-		p.Discard(ctx)
+		p.discard(ctx, err)
 	}
 	return err
 }
 
 // Discard removes the blob unless it was committed. It runs even when ctx is done (the client
 // went away), because a blob left behind would be an orphan until the next sweep.
-func (p *Pending) Discard(ctx context.Context) {
+func (p *Pending) Discard(ctx context.Context) { p.discard(ctx, nil) }
+
+// discard is Discard after the failure cause (nil: none), which bounds the release of the hold.
+func (p *Pending) discard(ctx context.Context, cause error) {
 	if p == nil || p.done {
 		return
 	}
 	p.done = true
 	p.s.removeBlob(ctx, p.key)
 	if !p.keepHold {
-		p.hold.release(ctx)
+		p.hold.release(ctx, cause)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -77,12 +78,25 @@ func (s *Service) stillFits(ctx context.Context, tenantID int64, id uuid.UUID) e
 	return err
 }
 
-// release gives the held bytes back. It runs even when ctx is done.
-func (h *hold) release(ctx context.Context) {
-	if h == nil {
+// releaseWhenUnavailable bounds the release of a hold whose upload failed because the database
+// did not answer: the answer (503) must not wait a whole query timeout more for a release that
+// will most likely fail too. A hold not released is swept by the purge.
+const releaseWhenUnavailable = 250 * time.Millisecond
+
+// release gives the held bytes back, after the upload failed with cause (nil when it did not
+// fail). It runs even when ctx is done. A hold that holds nothing yet (its first step failed)
+// has nothing to give back: were its commit's answer lost, the purge sweeps it.
+func (h *hold) release(ctx context.Context, cause error) {
+	if h == nil || h.bytes == 0 {
 		return
 	}
-	if err := h.s.st.HoldsByID().Release(context.WithoutCancel(ctx), h.id); err != nil {
+	ctx = context.WithoutCancel(ctx)
+	if errors.Is(cause, store.ErrUnavailable) {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, releaseWhenUnavailable)
+		defer cancel()
+	}
+	if err := h.s.st.HoldsByID().Release(ctx, h.id); err != nil {
 		h.s.log.Warn("releasing held quota failed; the purge sweeps it", "err", err)
 	}
 }

@@ -147,7 +147,7 @@ func (s *Service) CreateTus(ctx context.Context, who Uploader, in NewTus) (_ Tus
 	}
 	defer func() {
 		if err != nil {
-			h.release(ctx)
+			h.release(ctx, err)
 		}
 	}()
 	params.SHA256State = hashState(sha256.New())
