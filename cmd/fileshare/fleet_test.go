@@ -19,7 +19,7 @@ import (
 	"fileshare/internal/testutil"
 )
 
-// The fleet of SPEC §15: ten `serve` processes, at their default connection budget (8), on one
+// The fleet of docs/behaviour.md §8.4: ten `serve` processes, at their default connection budget (8), on one
 // PostgreSQL cluster of the test's own with max_connections=100, under load on all of them —
 // uploads and downloads, one-time tokens raced across instances, 40 slow resumable-upload
 // PATCHes, webhook deliveries. pg_stat_activity, sampled all along, never counts more than

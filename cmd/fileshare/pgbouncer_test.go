@@ -13,7 +13,7 @@ import (
 	"fileshare/internal/testutil"
 )
 
-// Two instances whose database URL leads to PgBouncer in transaction pooling mode (SPEC §15):
+// Two instances whose database URL leads to PgBouncer in transaction pooling mode (docs/behaviour.md §8.4):
 // every core rule holds. With the direct URL, the instances listen there (the cache announcements
 // and the job queue's notifier) and serve downloads from memory; without it, they never serve
 // from memory, the job queue polls, and migrations refuse to run through the pooler.

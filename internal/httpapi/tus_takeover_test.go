@@ -33,6 +33,27 @@ func tuStalledPatch(t *testing.T, e *testutil.Env, url string, data []byte, sent
 	return conn
 }
 
+// tuPipedPatch starts a PATCH of size bytes at offset 0 whose body the test writes to pw; done
+// gets its status (0 when it failed to answer).
+func tuPipedPatch(t *testing.T, e *testutil.Env, url string, size int) (*io.PipeWriter, <-chan int) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	req := tuRequest(e, http.MethodPatch, url, "", nil, "Upload-Offset", "0", "Content-Type", "application/offset+octet-stream")
+	req.Body, req.ContentLength = pr, int64(size)
+	done := make(chan int, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Errorf("first PATCH: %v", err)
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	return pw, done
+}
+
 // tuWantLocked reads the answer of the PATCH on conn: 423 "upload locked", the upload given up
 // to another request.
 func tuWantLocked(t *testing.T, conn net.Conn) {
@@ -90,20 +111,7 @@ func TestTusSecondPatchTakesOver(t *testing.T) {
 	first := bytes.Repeat([]byte("A"), 64<<10)
 	second := bytes.Repeat([]byte("B"), 64<<10)
 	url := tuCreate(t, a, len(first), "")
-	pr, pw := io.Pipe()
-	req := tuRequest(a, http.MethodPatch, url, "", nil, "Upload-Offset", "0", "Content-Type", "application/offset+octet-stream")
-	req.Body, req.ContentLength = pr, int64(len(first))
-	done := make(chan int, 1)
-	go func() {
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Errorf("first PATCH: %v", err)
-			done <- 0
-			return
-		}
-		resp.Body.Close()
-		done <- resp.StatusCode
-	}()
+	pw, done := tuPipedPatch(t, a, url, len(first))
 	sent := 10 << 10
 	pw.Write(first[:sent])
 	testutil.Eventually(t, 10*time.Second, "the first PATCH to hold the upload's lease", func() bool {
@@ -211,20 +219,7 @@ func TestTusLivePatchKeepsItsUpload(t *testing.T) {
 	first := testutil.RandomBytes(t, 64<<10)
 	second := bytes.Repeat([]byte("B"), len(first))
 	url := tuCreate(t, a, len(first), "")
-	pr, pw := io.Pipe()
-	req := tuRequest(a, http.MethodPatch, url, "", nil, "Upload-Offset", "0", "Content-Type", "application/offset+octet-stream")
-	req.Body, req.ContentLength = pr, int64(len(first))
-	done := make(chan int, 1)
-	go func() {
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Errorf("first PATCH: %v", err)
-			done <- 0
-			return
-		}
-		resp.Body.Close()
-		done <- resp.StatusCode
-	}()
+	pw, done := tuPipedPatch(t, a, url, len(first))
 	// The first client sends a chunk every 100 ms until told to finish: never quiet for long.
 	stop := make(chan struct{})
 	fed := make(chan struct{})

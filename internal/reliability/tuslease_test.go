@@ -67,7 +67,7 @@ func countQuery(t testing.TB, conn *pgx.Conn, query string, args ...any) int {
 	return n
 }
 
-// The attack of SPEC §15 "Database connections": 40 PATCHes that trickle their bodies (640 B/s,
+// The attack that docs/behaviour.md §8.4 and §11.4 guard against: 40 PATCHes that trickle their bodies (640 B/s,
 // above the minimum rate) on an instance whose pool has 4 connections. All 40 hold their
 // uploads' leases at once, yet the database never sees more than the pool's 4 connections of
 // the instance, and another tenant's PATCH and simple upload are served promptly (no 503). Each
